@@ -1,0 +1,73 @@
+"""One exception family; each message tells a person what went wrong and what to do.
+
+The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class AudiogenError(Exception):
+    """Base of every error audiogen reports to a user."""
+
+    exit_code = 1
+
+
+class InputError(AudiogenError):
+    """An article or other input file is missing, unreadable or unusable."""
+
+    exit_code = 3
+
+
+class TemplateError(AudiogenError):
+    """A script template is missing, broken, or used a missing variable."""
+
+    exit_code = 4
+
+
+class MarkupError(TemplateError):
+    """The markup a template produced cannot be parsed into cues."""
+
+
+class TimingError(AudiogenError):
+    """The session cannot be fitted into the requested length."""
+
+    exit_code = 5
+
+
+class VoiceError(AudiogenError):
+    """The speech engine or voice is unknown, missing or failed."""
+
+    exit_code = 6
+
+
+class AudioError(AudiogenError):
+    """Background, mixing or encoding failed."""
+
+    exit_code = 7
+
+
+class ToolMissingError(AudiogenError):
+    """An external program (ffmpeg, espeak-ng) is not installed."""
+
+    exit_code = 8
+
+
+class OutputError(AudiogenError):
+    """The output folder or file cannot be written."""
+
+    exit_code = 9
+
+
+# Exit codes, documented in the README and in `audiogen --help`.
+EXIT_CODES = {
+    0: "success",
+    1: "unexpected error",
+    2: "bad command-line usage (Click)",
+    InputError.exit_code: "bad input file",
+    TemplateError.exit_code: "bad template or markup",
+    TimingError.exit_code: "session does not fit the requested length",
+    VoiceError.exit_code: "speech engine or voice problem",
+    AudioError.exit_code: "audio processing or encoding failed",
+    ToolMissingError.exit_code: "a required program is missing",
+    OutputError.exit_code: "output cannot be written",
+}

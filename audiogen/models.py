@@ -1,0 +1,283 @@
+"""Typed, immutable data passed between the pipeline stages.
+
+Every stage takes and returns these; no stage imports another stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+# ---------------------------------------------------------------- read
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading (may be empty for the article's lead) and its clean paragraphs."""
+
+    heading: str
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Article:
+    """An article reduced to what a meditation may use: no markup, no boilerplate."""
+
+    title: str
+    sections: tuple[Section, ...]
+    source: str
+
+    @property
+    def paragraphs(self) -> tuple[str, ...]:
+        return tuple(p for s in self.sections for p in s.paragraphs)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+# ---------------------------------------------------------------- themes
+
+
+@dataclass(frozen=True)
+class Themes:
+    """What the meditation draws from the article; every string is speakable."""
+
+    title: str
+    labels: tuple[str, ...]
+    insights: tuple[str, ...]
+    questions: tuple[str, ...]
+    affirmations: tuple[str, ...]
+    practices: tuple[str, ...]
+    keywords: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "title": self.title,
+            "labels": list(self.labels),
+            "insights": list(self.insights),
+            "questions": list(self.questions),
+            "affirmations": list(self.affirmations),
+            "practices": list(self.practices),
+            "keywords": list(self.keywords),
+        }
+
+
+# ---------------------------------------------------------------- script cues
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One sentence as the engine must speak it; the key of a speech clip."""
+
+    text: str
+    rate: float = 1.0  # multiplier of the session's base rate
+    volume: float = 1.0
+
+
+@dataclass(frozen=True)
+class Speech:
+    utterance: Utterance
+    line: int = 0
+    optional: int = 0  # 0: always kept; higher levels are dropped first when time is short
+    gap: float = 0.8  # silence after the sentence, seconds
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: float
+    line: int = 0
+    optional: int = 0  # 0: always kept; higher levels are dropped first when time is short
+
+
+@dataclass(frozen=True)
+class ElasticPause:
+    """A pause that absorbs the session's silence budget, within bounds."""
+
+    min_seconds: float
+    max_seconds: float
+    weight: float = 1.0
+    line: int = 0
+    optional: int = 0  # 0: always kept; higher levels are dropped first when time is short
+
+
+@dataclass(frozen=True)
+class Breath:
+    """Guided breath cycles: a cue word at the start of each phase."""
+
+    inhale: float
+    hold: float
+    exhale: float
+    count: int
+    words: tuple[Utterance, Utterance, Utterance]
+    line: int = 0
+    optional: int = 0  # 0: always kept; higher levels are dropped first when time is short
+
+    @property
+    def seconds(self) -> float:
+        return (self.inhale + self.hold + self.exhale) * self.count
+
+
+@dataclass(frozen=True)
+class Bell:
+    kind: str = "bowl"
+    line: int = 0
+    optional: int = 0  # 0: always kept; higher levels are dropped first when time is short
+
+
+@dataclass(frozen=True)
+class Chapter:
+    title: str
+    line: int = 0
+    optional: int = 0  # 0: always kept; higher levels are dropped first when time is short
+
+
+Cue = Union[Speech, Pause, ElasticPause, Breath, Bell, Chapter]
+
+
+@dataclass(frozen=True)
+class Script:
+    """A rendered meditation: the markup a person can review and the cues parsed from it once."""
+
+    title: str
+    template: str
+    markup: str
+    cues: tuple[Cue, ...]
+
+    def utterances(self) -> tuple[Utterance, ...]:
+        """Every distinct utterance the engine must synthesise, in first-use order."""
+        seen: dict[Utterance, None] = {}
+        for cue in self.cues:
+            if isinstance(cue, Speech):
+                seen.setdefault(cue.utterance, None)
+            elif isinstance(cue, Breath):
+                for word in cue.words:
+                    if word.text:
+                        seen.setdefault(word, None)
+        return tuple(seen)
+
+
+# ---------------------------------------------------------------- speech
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    engine: str = "pyttsx3"
+    voice: str = "en-us+f3"
+    rate: int = 120  # words per minute
+    pitch: int = 40  # espeak scale 0-99; 50 is the voice's normal
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A synthesised utterance on disk (mono WAV) and its measured length."""
+
+    utterance: Utterance
+    path: Path
+    duration: float
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class VoiceTrack:
+    clips: tuple[Clip, ...]
+    settings: VoiceSettings
+    _index: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {c.utterance: c for c in self.clips})
+
+    def clip_for(self, utterance: Utterance) -> Clip:
+        return self._index[utterance]
+
+
+# ---------------------------------------------------------------- timing
+
+
+@dataclass(frozen=True)
+class PlacedClip:
+    start: float
+    clip: Clip
+
+
+@dataclass(frozen=True)
+class PlacedBell:
+    start: float
+    kind: str
+
+
+@dataclass(frozen=True)
+class ChapterMark:
+    start: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Where every sound sits in the session, in seconds from the start."""
+
+    duration: float
+    clips: tuple[PlacedClip, ...]
+    bells: tuple[PlacedBell, ...]
+    chapters: tuple[ChapterMark, ...]
+
+    @property
+    def speech_intervals(self) -> tuple[tuple[float, float], ...]:
+        return tuple((p.start, p.start + p.clip.duration) for p in self.clips)
+
+
+# ---------------------------------------------------------------- sound
+
+
+@dataclass(frozen=True)
+class SoundSettings:
+    background: str = "pink+drone"
+    seed: int = 1
+    loudness: float = -16.0  # LUFS integrated
+    true_peak: float = -1.0  # dBTP ceiling
+    sample_rate: int = 44100
+    channels: int = 2
+    fade_in: float = 4.0
+    fade_out: float = 6.0
+    bed_below_voice_db: float = 20.0
+    bed_rise_in_silence_db: float = 6.0
+
+
+@dataclass(frozen=True)
+class MasterStats:
+    integrated_lufs: float
+    true_peak_dbtp: float
+    gain_db: float
+
+
+# ---------------------------------------------------------------- session
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """Everything one session needs; what the CLI and a manifest fill in."""
+
+    article: Path | None  # None renders the built-in sample article
+    minutes: float = 10.0
+    out_dir: Path = Path("output")
+    template: str | None = None
+    listener: str | None = None
+    intention: str | None = None
+    voice: VoiceSettings = VoiceSettings()
+    sound: SoundSettings = SoundSettings()
+    format: str = "mp3"
+    bitrate: str = "128k"
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    templates_dir: Path | None = None
+    filter_words: Path | None = None
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    path: Path
+    title: str
+    duration: float
+    master: MasterStats
+    chapters: tuple[ChapterMark, ...]

@@ -1,0 +1,196 @@
+"""Speech engines: one interface, built-ins for pyttsx3 and the espeak-ng command line.
+
+An engine object lives inside a speech worker process (see worker.py), never in
+the main process: pyttsx3's espeak driver hangs in forked children and prints
+to stdout, so it is kept away from everything else.
+
+Other offline engines plug in through the ``audiogen.engines`` entry-point group:
+an entry point names a class with the same methods as `SpeechEngine`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import threading
+import wave
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    id: str
+    name: str
+    languages: tuple[str, ...]
+    gender: str | None
+
+
+class SpeechEngine(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int) -> None:
+        """Write `text` spoken to `path` as a mono WAV file."""
+
+
+class EngineUnavailable(Exception):
+    """The engine cannot run here; the message says why and what to install."""
+
+
+def _espeak_variants() -> set[str]:
+    for root in ("/usr/lib/x86_64-linux-gnu/espeak-ng-data", "/usr/lib/aarch64-linux-gnu/espeak-ng-data",
+                 "/usr/share/espeak-ng-data", "/usr/lib/espeak-ng-data"):
+        folder = Path(root) / "voices" / "!v"
+        if folder.is_dir():
+            return {p.name.lower() for p in folder.iterdir() if p.is_file()}
+    return set()
+
+
+class Pyttsx3Engine:
+    """pyttsx3 behind the workarounds its 2.99 espeak driver needs (measured on Linux).
+
+    - the driver's asynchronous first runAndWait returns before the WAV exists:
+      wait for the 'finished-utterance' event instead;
+    - its stop() cancels queued property changes and the next utterance: made a no-op;
+    - it prints "Audio saved to ..." on stdout: silenced;
+    - an unwritable path hangs later calls: the caller checks the folder first.
+    SAPI5 and NSSpeechSynthesizer go through the same calls on Windows and macOS.
+    """
+
+    name = "pyttsx3"
+
+    def __init__(self) -> None:
+        try:
+            import pyttsx3
+        except Exception as exc:  # ImportError, or OSError when libespeak-ng is missing
+            raise EngineUnavailable(f"pyttsx3 cannot load ({exc}); install espeak-ng (apt-get install espeak-ng)") from None
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._engine = pyttsx3.init()
+        except Exception as exc:
+            raise EngineUnavailable(f"pyttsx3 cannot start a speech driver ({exc}); install espeak-ng") from None
+        self._pyttsx3_version = getattr(pyttsx3, "__version__", "") or metadata.version("pyttsx3")
+        driver = self._engine.proxy._driver
+        driver.stop = lambda: None
+        self._done = threading.Event()
+        self._completed = False
+        self._engine.connect("finished-utterance", self._on_finished)
+        self._variants = _espeak_variants()
+        self._current: tuple | None = None
+
+    def _on_finished(self, name: str | None = None, completed: bool = True) -> None:
+        self._completed = completed
+        self._done.set()
+
+    def version(self) -> str:
+        return f"pyttsx3-{self._pyttsx3_version}-{self._engine.proxy._driver.__class__.__name__}"
+
+    def voices(self) -> list[VoiceInfo]:
+        found = []
+        for v in self._engine.getProperty("voices"):
+            languages = tuple(str(lang) for lang in (v.languages or []) if lang)
+            found.append(VoiceInfo(str(v.id), str(v.name), languages, v.gender))
+        return found
+
+    def _apply(self, voice: str, rate: int, pitch: int) -> None:
+        if self._current == (voice, rate, pitch):
+            return
+        self._engine.setProperty("voice", voice)
+        self._engine.setProperty("rate", rate)
+        with contextlib.suppress(KeyError, ValueError):
+            self._engine.setProperty("pitch", pitch)
+        self._current = (voice, rate, pitch)
+
+    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+        self._apply(voice, rate, pitch)
+        self._done.clear()
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._engine.save_to_file(text, str(path))
+            self._engine.runAndWait()
+            if not self._done.wait(timeout):
+                raise TimeoutError("the speech driver did not finish the utterance")
+        if not self._completed:
+            raise RuntimeError("the speech driver cancelled the utterance")
+
+
+class EspeakCliEngine:
+    """The espeak-ng command line: no Python bindings needed, one process per sentence."""
+
+    name = "espeak-ng"
+
+    def __init__(self) -> None:
+        self._exe = shutil.which("espeak-ng") or shutil.which("espeak")
+        if not self._exe:
+            raise EngineUnavailable("espeak-ng is not installed; install it (apt-get install espeak-ng)")
+
+    def version(self) -> str:
+        out = subprocess.run([self._exe, "--version"], capture_output=True, text=True, timeout=20).stdout
+        return "espeak-ng-cli-" + (out.split()[3] if len(out.split()) > 3 else out.strip())
+
+    def voices(self) -> list[VoiceInfo]:
+        out = subprocess.run([self._exe, "--voices"], capture_output=True, text=True, timeout=20).stdout
+        found = []
+        for line in out.splitlines()[1:]:
+            parts = line.split()
+            if len(parts) >= 5:
+                gender = {"M": "Male", "F": "Female"}.get(parts[2].split("/")[-1][:1])
+                found.append(VoiceInfo(parts[4].lower(), parts[3], (parts[1],), gender))
+        return found
+
+    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+        subprocess.run(
+            [self._exe, "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(path), "--", text],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
+
+BUILTIN_ENGINES = {"pyttsx3": Pyttsx3Engine, "espeak-ng": EspeakCliEngine}
+
+
+def engine_names() -> list[str]:
+    names = set(BUILTIN_ENGINES)
+    with contextlib.suppress(Exception):
+        names |= {ep.name for ep in metadata.entry_points(group="audiogen.engines")}
+    return sorted(names)
+
+
+def create_engine(name: str) -> SpeechEngine:
+    if name in BUILTIN_ENGINES:
+        return BUILTIN_ENGINES[name]()
+    for ep in metadata.entry_points(group="audiogen.engines"):
+        if ep.name == name:
+            return ep.load()()
+    raise EngineUnavailable(f"unknown speech engine {name!r}; installed: {', '.join(engine_names())}")
+
+
+def known_voice(name: str, voices: list[VoiceInfo], variants: set[str] | None = None) -> bool:
+    """Is `name` a voice the engine really has? espeak ignores unknown names silently."""
+    base, _, variant = name.lower().partition("+")
+    ids = {v.id.lower() for v in voices} | {v.id.lower().split("/")[-1] for v in voices}
+    names = {v.name.lower() for v in voices}
+    if base not in ids and base not in names:
+        return False
+    if variant:
+        known = _espeak_variants() if variants is None else variants
+        return not known or variant in known
+    return True
+
+
+def wav_duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / float(wav.getframerate())
+
+
+def folder_is_writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)

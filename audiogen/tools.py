@@ -1,0 +1,24 @@
+"""Where the external programs are: the system's first, pip-installed stand-ins second."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+
+from audiogen.errors import ToolMissingError
+
+
+@functools.lru_cache(maxsize=None)
+def ffmpeg_path() -> str:
+    found = os.environ.get("AUDIOGEN_FFMPEG") or shutil.which("ffmpeg")
+    if found:
+        return found
+    try:  # imageio-ffmpeg ships a static ffmpeg (no ffprobe) in its wheel
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:
+        raise ToolMissingError(
+            "ffmpeg is not installed; install it (apt-get install ffmpeg) or `pip install imageio-ffmpeg`"
+        ) from None

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_ARTICLES = ROOT.parent / "shared" / "articles"
+ARTICLES = sorted(SHARED_ARTICLES.glob("*.txt"))
+
+
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory) -> Path:
+    """One speech cache for the whole run: sessions share their sentences."""
+    return tmp_path_factory.mktemp("speech-cache")
+
+
+def decode(path: Path, sample_rate: int = 44100) -> np.ndarray:
+    """The whole file decoded by ffmpeg to float samples, (frames, channels)."""
+    info = probe(path)
+    channels = int(info["streams"][0]["channels"])
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ar", str(sample_rate), "-"],
+        check=True, capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, dtype="<f4").reshape(-1, channels)
+
+
+def probe(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def frame_levels_db(samples: np.ndarray, sample_rate: int = 44100, frame_seconds: float = 0.05) -> np.ndarray:
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    frame = int(sample_rate * frame_seconds)
+    usable = len(mono) // frame * frame
+    rms = np.sqrt(np.mean(mono[:usable].reshape(-1, frame) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))

@@ -1,0 +1,62 @@
+"""The whole path with the real engine and real ffmpeg: article in, playable MP3 out, measured."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from audiogen.cli import main
+from conftest import ARTICLES, decode, frame_levels_db, probe
+
+
+def _render(args, tmp_path, speech_cache):
+    result = CliRunner().invoke(
+        main, ["-q", "render", *args, "--minutes", "1", "--out", str(tmp_path), "--cache-dir", str(speech_cache)]
+    )
+    assert result.exit_code == 0, result.output
+    path = tmp_path / result.output.strip().splitlines()[-1].split("/")[-1]
+    assert path.exists()
+    return path
+
+
+@pytest.mark.parametrize("article", ARTICLES + [None], ids=[a.stem for a in ARTICLES] + ["built-in-sample"])
+def test_one_minute_session_is_a_valid_measured_mp3(article, tmp_path, speech_cache):
+    path = _render([str(article)] if article else [], tmp_path, speech_cache)
+    assert path.suffix == ".mp3"
+    assert list(tmp_path.iterdir()) == [path], "no temporary files are left behind"
+
+    info = probe(path)
+    stream = info["streams"][0]
+    assert stream["codec_name"] == "mp3"
+    assert int(stream["sample_rate"]) == 44100
+    # ffmpeg decodes the file to its end without an error.
+    check = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
+    assert check.returncode == 0 and not check.stderr.strip()
+
+    samples = decode(path)
+    duration = len(samples) / 44100
+    assert abs(duration - 60) <= 60 * 0.02
+    assert np.max(np.abs(samples)) < 0.99, "no clipping"
+
+    levels = frame_levels_db(samples)
+    body = levels[int(4 / 0.05) : -int(4 / 0.05)]  # leave out the fades
+    speech = body > np.percentile(body, 90) - 12
+    assert speech.mean() > 0.25, "speech fills a good part of the session"
+    # Speech sits well above the bed; the bed is audible in the pauses, not silence.
+    pauses = body[body < np.percentile(body, 10)]
+    assert np.median(body[speech]) - np.median(pauses) > 15
+    assert np.median(pauses) > -65, "the background is present in the pauses"
+    # Several separate spoken stretches (sentences), not one block of sound.
+    starts = np.flatnonzero(np.diff(speech.astype(int)) == 1)
+    assert len(starts) >= 5
+
+
+def test_file_is_named_after_the_title(tmp_path, speech_cache):
+    path = _render([], tmp_path, speech_cache)
+    assert path.name == "making-room-for-a-gentle-heart.mp3"
+    tags = probe(path)["format"]["tags"]
+    assert tags["title"] == "Making Room for a Gentle Heart"
+    assert tags["genre"] == "Meditation"
