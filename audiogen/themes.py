@@ -25,8 +25,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 MAX_WORDS = 30
 MIN_WORDS = 6  # an insight; questions and affirmations may be shorter
-MIN_SHORT_WORDS = 3
-MIN_AFFIRMATION_WORDS = 2  # "You're human."
+MIN_SHORT_WORDS = 2  # "You're human." is a whole affirmation
 MAX_AFFIRMATION_WORDS = 16
 MAX_INSIGHTS = 6
 MAX_QUESTIONS = 5
@@ -372,7 +371,7 @@ def _affirmations(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[
             return
         if text[-1] not in ".!":
             text += "."
-        candidate = speakable_form(text, MIN_AFFIRMATION_WORDS)
+        candidate = speakable_form(text)
         if (
             candidate
             and len(candidate.split()) <= MAX_AFFIRMATION_WORDS
