@@ -125,7 +125,7 @@ def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
         size = path.stat().st_size
         if size > limit:
             raise InputError(
-                f"{path}: {size / 1024 / 1024:.1f} MB is over the {limit // 1024 // 1024} MB limit for an article; "
+                f"{path}: {size:,} bytes is over the {limit // 1024 // 1024} MB limit for an article; "
                 "save the article page alone"
             )
         data = path.read_bytes()

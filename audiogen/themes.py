@@ -162,6 +162,8 @@ def to_second_person(sentence: str) -> str:
         if not match:
             continue
         rest = s[match.end():]
+        if replacement.startswith("Like many") and re.match(r"\s+(find|notice|discover|feel|realise|realize|struggle|wonder)\b", rest):
+            rest = " may" + rest  # "Like many people, you may find that ..."
         if replacement == "You might":
             # "Some people are" -> "You might be"; other verbs keep their plain form.
             verb = re.match(r"\s+(\w+)", rest)
