@@ -194,7 +194,7 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\[[^\]]*\]")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•–]|\d+[.)])\s+(.*)$")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _FRONT_MATTER_TITLE = re.compile(r"^title\s*:\s*[\"']?(.*?)[\"']?\s*$", re.I | re.M)
 
@@ -222,6 +222,14 @@ def _looks_like_heading(paragraph: str) -> bool:
     return True
 
 
+def _ends_plain_paragraph(previous: str, lines_so_far: int) -> bool:
+    """In plain text without blank lines, a lone heading-like line or a short finished
+    line (shorter than any wrap width) ends its paragraph."""
+    if lines_so_far == 1 and len(previous.split()) <= 10 and _looks_like_heading(previous):
+        return True
+    return len(previous) < 60 and bool(re.search(r"[.!?\"”]$", previous))
+
+
 @dataclass(frozen=True)
 class _Block:
     kind: str  # "heading" or "para"
@@ -243,8 +251,6 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
     blocks: list[_Block] = []
     buffer: list[str] = []
     lines = text.split("\n")
-    # Soft-wrapped plain text (one paragraph a line) has long lines: every line is a paragraph.
-    one_line_paragraphs = not markdown and max((len(line) for line in lines), default=0) > 120
 
     def flush() -> None:
         if buffer:
@@ -287,11 +293,19 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
         elif markdown and stripped.startswith(">"):
             stripped = stripped.lstrip("> ")
         clean = _inline(stripped) if markdown else _URL.sub("", stripped).strip()
-        if rules.is_chrome(clean):
+        # A line that carries on an unfinished sentence of wrapped prose is never chrome.
+        continues = bool(buffer) and len(buffer[-1].split()) >= 8 and not re.search(r"[.!?:\"”)]$", buffer[-1])
+        if not continues and rules.is_chrome(clean):
             flush()  # chrome stands on its own line; it also ends the paragraph above
             continue
+        if not markdown and buffer and not continues and _ends_plain_paragraph(buffer[-1], len(buffer)):
+            flush()
+        # Soft-wrapped text puts a paragraph on one long line; hard-wrapped lines are joined.
+        long_line = not markdown and len(clean) > 120
+        if long_line:
+            flush()
         buffer.append(clean)
-        if item or one_line_paragraphs:
+        if item or long_line:
             flush()
     flush()
     return blocks

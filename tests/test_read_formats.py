@@ -143,3 +143,19 @@ def test_soft_wrapped_text_keeps_its_paragraphs(tmp_path):
     article = read_article(_write(tmp_path, "x.txt", "\n".join(lines)))
     assert article.title == "Small Steps Home"
     assert len(article.paragraphs) == 3
+
+
+def test_hard_wrapped_prose_is_not_mistaken_for_chrome(tmp_path):
+    # A wrapped line that starts like a byline or a share button carries on a sentence.
+    wrapped = (
+        "Evening Notes\n\n"
+        "The quiet hour after dinner can hold more than you expect, a memory carried\n"
+        "by Grace Lee and the friends who stayed, and a wish to rest that you may\n"
+        "share with no one at all, kept softly in your chest until the lamps go out.\n"
+        "Back To Top\n\n"
+        f"{BODY}\n"
+    )
+    article = read_article(_write(tmp_path, "notes.txt", wrapped))
+    assert "carried by Grace Lee and the friends who stayed" in article.text
+    assert "you may share with no one" in article.text
+    assert "Back To Top" not in article.text
