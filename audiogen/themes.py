@@ -54,7 +54,7 @@ _STOPWORDS = frozenset(
     become becomes became begin begins began keep keeps kept let lets help helps part just simply
     truly deeply often quite allowed allow allows create creates help helping look looks looking return
     returns longer better choose choosing learn learning notice noticing person people hours part parts
-    able maybe perhaps whole single simple small""".split()
+    able maybe perhaps whole single simple small happen happens happened find finds found""".split()
 )
 
 # ---------------------------------------------------------------- speakable sentences
@@ -448,7 +448,20 @@ def _keywords(article: Article) -> tuple[str, ...]:
         counts[stem] += 1
         forms.setdefault(stem, Counter())[word] += 1
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return tuple(forms[stem].most_common(1)[0][0] for stem, count in ranked[:10] if count >= 2)
+    text = " ".join([article.title, *article.paragraphs]).lower().replace("’", "'")
+    keywords = []
+    for stem, count in ranked[:10]:
+        if count < 2:
+            break
+        word = forms[stem].most_common(1)[0][0]
+        # A word nearly always followed by the same one is half of a phrase: "letting go".
+        following = Counter(re.findall(rf"(?<![\w-]){re.escape(word)} ([a-z]+)", text))
+        if following:
+            after, times = following.most_common(1)[0]
+            if times >= 2 and times >= 0.75 * counts[stem] and (after not in _STOPWORDS or after == "yourself"):
+                word = f"{word} {after}"
+        keywords.append(word)
+    return tuple(keywords)
 
 
 def extract_themes(article: Article, max_insights: int = MAX_INSIGHTS) -> Themes:

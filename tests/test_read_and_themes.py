@@ -235,6 +235,7 @@ def test_themes_json_has_every_field():
     assert set(data) >= {"title", "labels", "insights", "questions", "affirmations", "practices", "keywords"}
     assert data["title"] == CASES["markdown"]["title"]
     assert "sleep" in data["keywords"]
+    assert "letting go" in data["keywords"]  # a word that always comes with the next is a phrase
 
 
 # ---------------------------------------------------------------- the shared articles
