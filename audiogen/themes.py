@@ -93,20 +93,19 @@ _DROP_OPENER = re.compile(
     re.IGNORECASE,
 )
 _HARSH = re.compile(r"\b(stupid|foolish|idiot\w*|worthless|pathetic|unlovable|hate yourself|kill\w*|suicid\w*)\b", re.I)
-_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'll|I'd|me|my|mine|myself)\b")
+_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'll|I'd|(?i:me|my|mine|myself))\b")
 _QUOTE = re.compile(r"[“”\"]|(^|\s)[‘']|[’'](\s|$|[,.!?])")
 
-# Generalisations about "people" or "we" turned towards the listener (the subject
-# becomes "you"; its later they/them/their follow it).
+# Generalisations about people turned towards the listener: (subject, new subject,
+# whether the sentence's later they/them/their meant those people and follow).
 _GENERAL_SUBJECTS = (
-    (re.compile(r"^(?:most|many|all) of us\b", re.I), "Like many people, you"),
-    (re.compile(r"^(?:many|most) people\b", re.I), "Like many people, you"),
-    (re.compile(r"^some people\b", re.I), "You might"),
-    (re.compile(r"^people\b(?! who)", re.I), "You"),
-    (re.compile(r"^we\b", re.I), "You"),
-    (re.compile(r"^one (?=(can|could|may|might|must|should|will|would)\b)", re.I), "You "),
+    (re.compile(r"^(?:most|many|all) of us\b", re.I), "Like many people, you", True),
+    (re.compile(r"^(?:many|most) people\b", re.I), "Like many people, you", True),
+    (re.compile(r"^some people\b", re.I), "You might", True),
+    (re.compile(r"^people\b(?! who)", re.I), "You", True),
+    (re.compile(r"^one (?=(can|could|may|might|must|should|will|would)\b)", re.I), "You ", False),
 )
-_MIGHT_VERB = {"are": "be", "is": "be", "have": "have", "has": "have", "do": "do", "does": "do", "find": "find"}
+_MIGHT_VERB = {"are": "be", "is": "be", "has": "have", "does": "do"}
 _WE_TO_YOU = (
     (r"\bwe're\b", "you're"), (r"\bwe've\b", "you've"), (r"\bwe'll\b", "you'll"), (r"\bwe'd\b", "you'd"),
     (r"\bwe\b", "you"), (r"\bourselves\b", "yourself"), (r"\bours\b", "yours"), (r"\bour\b", "your"),
@@ -157,7 +156,7 @@ def to_second_person(sentence: str) -> str:
         if stripped == s:
             break
         s = _capitalise(stripped)
-    for pattern, replacement in _GENERAL_SUBJECTS:
+    for pattern, replacement, they_follow in _GENERAL_SUBJECTS:
         match = pattern.match(s)
         if not match:
             continue
@@ -169,9 +168,7 @@ def to_second_person(sentence: str) -> str:
             verb = re.match(r"\s+(\w+)", rest)
             if verb and verb.group(1).lower() in _MIGHT_VERB:
                 rest = " " + _MIGHT_VERB[verb.group(1).lower()] + rest[verb.end():]
-        if replacement != "You":
-            rest = _sub_all(rest, _THEY_TO_YOU)
-        elif pattern.pattern.startswith("^people"):
+        if they_follow:
             rest = _sub_all(rest, _THEY_TO_YOU)
         s = replacement + rest
         break

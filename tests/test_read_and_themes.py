@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from audiogen.cli import main
 from audiogen.read import read_article
-from audiogen.themes import MAX_WORDS, TAXONOMY, extract_themes, is_speakable, normalise_for_speech
+from audiogen.themes import (
+    MAX_WORDS, TAXONOMY, extract_themes, is_speakable, normalise_for_speech, speakable_form, to_second_person,
+)
 from conftest import ARTICLES, ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -298,6 +300,58 @@ def test_deterministic(path):
     second = runner.invoke(main, ["themes", str(path), "--json"]).output
     assert first == second
     assert extract_themes(read_article(path)) == extract_themes(read_article(path))
+
+
+# ---------------------------------------------------------------- the rules, one by one
+
+
+@pytest.mark.parametrize(
+    "written, spoken",
+    [
+        ("We often carry our worries to bed with us.", "You often carry your worries to bed with you."),
+        ("Many people find that they cry more at night.", "Like many people, you may find that you cry more at night."),
+        ("Most of us want to be held.", "Like many people, you want to be held."),
+        ("Some people are afraid of resting.", "You might be afraid of resting."),
+        ("Some people light a candle for the one they miss.", "You might light a candle for the one you miss."),
+        ("People often notice their shoulders first.", "You often notice your shoulders first."),
+        ("One can learn to rest again.", "You can learn to rest again."),
+        ("You will notice the ache soften.", "You notice the ache soften."),
+        ("You'll be more at ease than you expect.", "You're more at ease than you expect."),
+        ("But ultimately, the heart is also a teacher.", "The heart is a teacher."),
+        ("You can hold this grief gently.", "You can hold your grief gently."),
+        ("Let us breathe together for a moment.", "Let yourself breathe together for a moment."),
+    ],
+)
+def test_rewrites_speak_to_the_listener(written, spoken):
+    assert to_second_person(normalise_for_speech(written)) == spoken
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "This is why it matters so much to everyone.",
+        "It can feel like the ground has moved beneath you.",
+        "These moments ask for a little more patience from you.",
+        "In that moment, you realise how tired you are.",
+        "Afterwards the house feels very quiet and still.",
+        "She told you that it would always feel this heavy.",
+        "You can read more at www.example.com whenever you like.",
+        "Download the workbook (it is free) and begin today.",
+        "Your inner critic says: you should have known better.",
+        "You said to yourself, \u201cI will never trust again.\u201d",
+        "You are so stupid for caring this much, says the critic.",
+        "The CEO of the company offers you a discount today.",
+        " ".join(["You can breathe and rest and soften"] * 5) + ".",
+        "Nothing here ends with a full stop",
+    ],
+)
+def test_sentences_that_cannot_stand_alone_are_left_out(sentence):
+    assert speakable_form(sentence) is None
+
+
+def test_fine_pointers_stay():
+    assert speakable_form("You are safe in this moment.") == "You are safe in this moment."
+    assert speakable_form("You can take this breath slowly.") == "You can take this breath slowly."
 
 
 # ---------------------------------------------------------------- the taxonomy
