@@ -8,6 +8,7 @@ paragraph by paragraph (an advert mentioned mid-paragraph takes the paragraph wi
 from __future__ import annotations
 
 import codecs
+import html
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -64,7 +65,7 @@ class FilterRules:
     spam: tuple[re.Pattern, ...]
 
     def is_chrome(self, text: str) -> bool:
-        text = text.strip(" \t*_#>:-–—·|")
+        text = text.strip(" \t*_#>:-–—·|»«›‹→←…")
         if not text:
             return True
         if any(p.search(text) for p in self.line):
@@ -206,7 +207,7 @@ def _inline(text: str) -> str:
     text = _MD_EMPHASIS.sub(r"\2", text)
     text = _HTML_TAG.sub("", text)
     text = _URL.sub("", text)
-    text = text.replace("&nbsp;", " ").replace("&amp;", "&")
+    text = html.unescape(text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -292,7 +293,7 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
             stripped = item.group(1)
         elif markdown and stripped.startswith(">"):
             stripped = stripped.lstrip("> ")
-        clean = _inline(stripped) if markdown else _URL.sub("", stripped).strip()
+        clean = _inline(stripped) if markdown else html.unescape(_URL.sub("", stripped)).strip()
         # A line that carries on an unfinished sentence of wrapped prose is never chrome.
         continues = bool(buffer) and len(buffer[-1].split()) >= 8 and not re.search(r"[.!?:\"”)]$", buffer[-1])
         if not continues and rules.is_chrome(clean):
@@ -314,20 +315,20 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
 # ---------------------------------------------------------------- HTML
 
 
-def _html_to_markdown(html: str, path: Path | str) -> str:
+def _html_to_markdown(page: str, path: Path | str) -> str:
     import trafilatura
 
     options = dict(
         output_format="markdown", include_comments=False, include_tables=False,
         include_links=False, include_images=False, with_metadata=False,
     )
-    extracted = trafilatura.extract(html, favor_precision=True, **options)
+    extracted = trafilatura.extract(page, favor_precision=True, **options)
     if not extracted or len(extracted.split()) < MIN_WORDS:
         # Precision can cut too much from an unusual layout; recall mode is the second try.
-        extracted = trafilatura.extract(html, favor_recall=True, **options)
+        extracted = trafilatura.extract(page, favor_recall=True, **options)
     if not extracted or len(extracted.split()) < MIN_WORDS:
         raise InputError(f"{path}: no article text found in this page; save the article itself, not a listing or login page")
-    metadata = trafilatura.extract_metadata(html)
+    metadata = trafilatura.extract_metadata(page)
     title = metadata.title if metadata is not None and metadata.title else ""
     if title and not re.match(r"#\s", extracted.lstrip()):
         extracted = f"# {title}\n\n{extracted}"

@@ -159,3 +159,51 @@ def test_hard_wrapped_prose_is_not_mistaken_for_chrome(tmp_path):
     assert "carried by Grace Lee and the friends who stayed" in article.text
     assert "you may share with no one" in article.text
     assert "Back To Top" not in article.text
+
+
+CHROME_LINES = [
+    "Back To Top", "Begin typing your search term above and press enter to search. Press ESC to cancel.",
+    "Skip to main content", "Home | About | Blog | Contact", "Home › Wellbeing › Grief", "Menu",
+    "By Jane Doe", "By Jane Doe, Contributing Writer", "Written by Sam O'Neill", "By Ann Lee · 5 min read",
+    "Posted on March 3, 2024", "Updated March 3, 2024", "Published: 2024-03-03", "Tuesday, 3 March 2024",
+    "12/05/2023", "7 min read", "Reading time: 4 minutes", "Share on Facebook", "Share this:", "Tweet",
+    "Pin it", "Email", "Share on Facebook   Tweet   Pin   Email", "Follow us on Instagram",
+    "Leave a Reply", "Leave a comment", "No comments yet", "12 Comments", "Continue reading →",
+    "Read more »", "READ: 5 Habits That Ruin Relationships", "Read also: Why We Cry",
+    "Your email address will not be published. Required fields are marked *", "Post Comment",
+    "This website uses cookies to improve your experience.", "We use cookies to personalise content.",
+    "Accept all cookies", "Subscribe to our newsletter", "Advertisement", "Sponsored content",
+    "Related Posts", "You May Also Like", "Tags: grief, healing", "Filed under Healing",
+    "Copyright © 2024 Calm Media. All rights reserved.", "Privacy Policy", "Photo: Unsplash",
+    "Previous post", "Next article: Sleeping Better",
+]
+PROSE_LINES = [
+    "Back to the breath, again and again, without hurry.",
+    "Share what you feel with someone who listens well.",
+    "Home is wherever you can rest without pretending.",
+    "By the time evening comes, the ache often softens.",
+    "Read your old letters only when you feel steady.",
+    "Email can wait until tomorrow; tonight is for rest.",
+    "Subscribing to every worry is not the same as caring.",
+    "Comments from others do not decide your worth.",
+]
+
+
+@pytest.mark.parametrize("line", CHROME_LINES)
+def test_chrome_lines_are_recognised(line):
+    from audiogen.read import load_filter_rules
+
+    assert load_filter_rules().is_chrome(line)
+
+
+@pytest.mark.parametrize("line", PROSE_LINES)
+def test_prose_is_not_chrome_or_spam(line):
+    from audiogen.read import load_filter_rules
+
+    rules = load_filter_rules()
+    assert not rules.is_chrome(line) and not rules.is_spam(line)
+
+
+def test_html_entities_in_text_become_characters(tmp_path):
+    article = read_article(_write(tmp_path, "a.txt", TEXT_ARTICLE.replace("Nothing needs", "Nothing &amp; no one needs")))
+    assert "Nothing & no one needs" in article.text and "&amp;" not in article.text
