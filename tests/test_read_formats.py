@@ -207,3 +207,31 @@ def test_prose_is_not_chrome_or_spam(line):
 def test_html_entities_in_text_become_characters(tmp_path):
     article = read_article(_write(tmp_path, "a.txt", TEXT_ARTICLE.replace("Nothing needs", "Nothing &amp; no one needs")))
     assert "Nothing & no one needs" in article.text and "&amp;" not in article.text
+
+
+SPAM_PARAGRAPHS = [
+    "Healing takes time. [Free Gift] Download the calm-mind checklist now.",
+    "Use code CALM20 at checkout for 20% off every course.",
+    "Looking for company tonight? Meet discreet local escorts with verified profiles.",
+    "Hot singles in your area want to chat with you tonight.",
+    "This post contains affiliate links, and we may earn a small commission.",
+    "Click here to book your free discovery call before spots run out.",
+    "Limited offer: the journal bundle ships free this week only.",
+    "Claim your free bonus meditation pack when you sign up today.",
+]
+
+
+@pytest.mark.parametrize("paragraph", SPAM_PARAGRAPHS)
+def test_spam_paragraphs_are_recognised(paragraph):
+    from audiogen.read import load_filter_rules
+
+    assert load_filter_rules().is_spam(paragraph)
+
+
+def test_kind_prose_with_spam_like_words_is_kept():
+    from audiogen.read import load_filter_rules
+
+    rules = load_filter_rules()
+    for prose in ("You can claim your right to rest.", "Order your thoughts gently, one at a time.",
+                  "A free afternoon can be a gift to yourself.", "Code words for feelings are still feelings."):
+        assert not rules.is_spam(prose), prose
