@@ -374,4 +374,4 @@ def test_readme_documents_every_label():
     readme = (ROOT / "README.md").read_text("utf-8")
     section = readme[readme.index("### Themes"):]
     for name, entry in TAXONOMY["labels"].items():
-        assert f"**{name}**" in section, name
+        assert f"| **{name}** | {entry['description']} |" in section, name
