@@ -316,7 +316,7 @@ _KIND_OPENER = re.compile(
     r"you do not have to|you don't have to|you do not need to|you don't need to|you are not alone|"
     r"your [\w-]+( [\w-]+)? (is|are|can|does not|do not|matters?) |"
     r"i am|i'm|i can|i deserve|i have|i've|i choose|i allow|i let|i forgive|i give myself|may i|may you|"
-    r"it is okay|it's okay|it is ok|it's ok|healing does not|healing doesn't|growth takes|there is no deadline)",
+    r"it is okay|it's okay|it is ok|it's ok|growth takes|there is no (deadline|rush|wrong way))",
     re.IGNORECASE,
 )
 # Questions to the listener that need no "you": "What would it feel like to rest?"

@@ -276,12 +276,14 @@ def test_shared_article_labels_follow_their_subject():
         assert {"anger", "trust"} <= set(by_name["healing-over-bitterness"])
 
 
-def test_walking_away_is_not_a_walk():
-    path = next((p for p in ARTICLES if p.stem == "healing-over-bitterness"), None)
-    if path is None:
-        pytest.skip("the shared article is not present")
-    assert "walk away" in path.read_text("utf-8")
-    assert "a slow walk outside" not in extract_themes(read_article(path)).practices
+def test_walking_away_is_not_a_walk(tmp_path):
+    body = ("When a friendship turns cold, you may want to walk away and never look back. "
+            "You can walk away from what harms you and still keep your heart soft. ") * 3
+    page = tmp_path / "article.txt"
+    page.write_text(f"Leaving Gently\n\n{body}\n\nA slow walk at dusk can settle the mind.\n", encoding="utf-8")
+    assert "a slow walk outside" in extract_themes(read_article(page)).practices
+    page.write_text(f"Leaving Gently\n\n{body}\n", encoding="utf-8")
+    assert "a slow walk outside" not in extract_themes(read_article(page)).practices
 
 
 def test_sample_article_is_ours_and_rich():
