@@ -293,7 +293,7 @@ def _labels(article: Article) -> tuple[str, ...]:
         scores[label] = hits * 1000 / words if hits >= LABEL_MIN_HITS else 0.0
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     chosen = [label for label, score in ranked if score >= LABEL_THRESHOLD][:MAX_LABELS]
-    return tuple(chosen or [ranked[0][0]])
+    return tuple(chosen)  # an article about none of them gets no label rather than a wrong one
 
 
 # ---------------------------------------------------------------- extraction
@@ -392,13 +392,18 @@ def _affirmations(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[
             continue  # the whole sentence is kind; its clauses would only repeat it
         for clause in _CLAUSE_LEAD.finditer(normalise_for_speech(raw)):
             consider(_capitalise(clause.group(1)), False)
-    for label in labels:
+    for fallback in _fallbacks(labels, "affirmation"):
         if len(found) >= MIN_AFFIRMATIONS:
             break
-        fallback = TAXONOMY["labels"][label]["affirmation"]
         if not any(_similar(fallback, f) for f in found):
             found.append(fallback)
     return tuple(found[:MAX_AFFIRMATIONS])
+
+
+def _fallbacks(labels: tuple[str, ...], kind: str) -> list[str]:
+    """The labels' own questions or affirmations, then the general ones, for articles that offer too few."""
+    own = [TAXONOMY["labels"][label][kind] for label in labels]
+    return list(dict.fromkeys(own + TAXONOMY["general"][f"{kind}s"]))
 
 
 def _questions(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[str, ...]:
@@ -417,10 +422,10 @@ def _questions(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[str
         ):
             found.append(candidate)
     # The script asks two questions; the labels' own questions fill in when the article asks fewer.
-    for label in labels:
+    for fallback in _fallbacks(labels, "question"):
         if len(found) >= MIN_QUESTIONS:
             break
-        found.append(TAXONOMY["labels"][label]["question"])
+        found.append(fallback)
     return tuple(found[:MAX_QUESTIONS])
 
 
@@ -457,7 +462,8 @@ def _keywords(article: Article) -> tuple[str, ...]:
             after, times = following.most_common(1)[0]
             if times >= 2 and times >= 0.75 * counts[stem] and (after not in _STOPWORDS or after == "yourself"):
                 word = f"{word} {after}"
-        keywords.append(word)
+        if not any(word in kept.split() or kept in word.split() for kept in keywords):
+            keywords.append(word)
     return tuple(keywords)
 
 

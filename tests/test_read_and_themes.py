@@ -371,8 +371,25 @@ def test_taxonomy_covers_the_documented_labels_and_fallbacks_are_speakable():
         assert entry["description"] and entry["signals"], name
         assert is_speakable(entry["question"]) and entry["question"].endswith("?"), name
         assert is_speakable(entry["affirmation"]), name
+    for sentence in TAXONOMY["general"]["questions"] + TAXONOMY["general"]["affirmations"]:
+        assert is_speakable(sentence), sentence
     for entry in TAXONOMY["practices"].values():
         assert entry["say"] and entry["signals"]
+
+
+def test_an_article_about_none_of_the_themes_gets_no_wrong_label(tmp_path):
+    page = tmp_path / "weather.txt"
+    page.write_text(
+        "Notes on Mountain Weather\n\n" + "Mountain weather changes quickly over the high ridge in summer. "
+        "Walkers carry warm layers and check the forecast before they leave the valley floor. " * 3,
+        encoding="utf-8",
+    )
+    themes = extract_themes(read_article(page))
+    assert themes.labels == ()
+    assert len(themes.questions) >= 2 and len(themes.affirmations) >= 4  # the general ones
+    result = CliRunner().invoke(main, ["script", str(page), "--minutes", "5"])
+    assert result.exit_code == 0, result.output
+    assert themes.questions[0] in result.output
 
 
 def test_readme_documents_every_label():
