@@ -284,7 +284,8 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
             # A setext underline turns the line above into a heading; rules are dropped.
             if stripped[0] in "=-" and len(buffer) == 1:
                 title = buffer.pop()
-                blocks.append(_Block("heading", title, 1 if stripped[0] == "=" else 2))
+                if not rules.is_spam(title):
+                    blocks.append(_Block("heading", title, 1 if stripped[0] == "=" else 2))
             flush()
             continue
         item = _LIST_ITEM.match(line)
