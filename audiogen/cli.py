@@ -55,8 +55,8 @@ article_argument = click.argument(
     "article", required=False, type=click.Path(path_type=Path, dir_okay=False)
 )
 filter_option = click.option(
-    "--filter-words", type=click.Path(path_type=Path, dir_okay=False),
-    help="File of extra boilerplate/spam rules (see README).",
+    "--filter-words", type=click.Path(path_type=Path, dir_okay=False), envvar="AUDIOGEN_FILTER_WORDS",
+    show_envvar=True, help="File of extra boilerplate/spam rules (see README).",
 )
 
 

@@ -1,10 +1,14 @@
 """Read stage: an article file (text, Markdown or HTML) becomes a clean `Article`.
 
-Web boilerplate and spam are dropped here, so no later stage ever sees them.
+Web boilerplate and spam are dropped here, so no later stage ever sees them:
+site chrome line by line (a byline, a share bar, a cookie banner), promotion
+paragraph by paragraph (an advert mentioned mid-paragraph takes the paragraph with it).
 """
 
 from __future__ import annotations
 
+import codecs
+import html
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -14,8 +18,43 @@ from audiogen.errors import InputError
 from audiogen.models import Article, Section
 
 MAX_BYTES = 5 * 1024 * 1024
+MIN_WORDS = 40
 SAMPLE_NAME = "sample_article.md"
-_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+
+# Readers keyed by file suffix; content sniffing overrides a suffix that lies.
+READERS = {
+    ".txt": "text", ".text": "text",
+    ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
+    ".html": "html", ".htm": "html", ".xhtml": "html",
+}
+
+# Files people save by mistake, recognised by their first bytes.
+_MAGIC = (
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive or Office document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"ID3", "an MP3 file"),
+    (b"OggS", "an Ogg file"),
+    (b"RIFF", "a RIFF (WAV or WebP) file"),
+    (b"fLaC", "a FLAC file"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x7fELF", "a program"),
+)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# After UTF-8 and a charset the page declares: the common Western fallbacks.
+_FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w.:-]+)|<\?xml[^>]+encoding=["']([\w.:-]+)""", re.I)
+
+# Separators of a menu, breadcrumb or meta line: "Home | Shop", "5 min read · March 3".
+_SEPARATORS = re.compile(r"\s*(?:\||·|•|»|›|/\s)\s*|\s{3,}")
 
 
 @dataclass(frozen=True)
@@ -26,7 +65,18 @@ class FilterRules:
     spam: tuple[re.Pattern, ...]
 
     def is_chrome(self, text: str) -> bool:
-        return any(p.search(text) for p in self.line)
+        text = text.strip(" \t*_#>:-–—·|»«›‹→←…")
+        if not text:
+            return True
+        if any(p.search(text) for p in self.line):
+            return True
+        parts = [p for p in _SEPARATORS.split(text) if p.strip()]
+        if len(parts) < 2:
+            return False
+        if all(any(p.search(part) for p in self.line) for part in parts):
+            return True  # a meta line made only of chrome: "By Ann · 5 min read"
+        # A menu or breadcrumb: three or more short items and no sentence among them.
+        return len(parts) >= 3 and all(len(part.split()) <= 3 and not part.rstrip().endswith((".", "?", "!")) for part in parts)
 
     def is_spam(self, text: str) -> bool:
         return any(p.search(text) for p in self.spam)
@@ -44,7 +94,7 @@ def _parse_rules(text: str, origin: str) -> tuple[list[re.Pattern], list[re.Patt
             target = line_rules if kind.strip() == "line" else spam_rules
             pattern = pattern.strip()
         else:
-            target, pattern = spam_rules, re.escape(raw)
+            target, pattern = spam_rules, r"\b" + re.escape(raw) + r"\b"
         try:
             target.append(re.compile(pattern, re.IGNORECASE))
         except re.error as exc:
@@ -63,6 +113,9 @@ def load_filter_rules(extra: Path | None = None) -> FilterRules:
     return FilterRules(tuple(line_rules), tuple(spam_rules))
 
 
+# ---------------------------------------------------------------- bytes to text
+
+
 def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
     path = Path(path)
     if not path.exists():
@@ -72,7 +125,10 @@ def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
     try:
         size = path.stat().st_size
         if size > limit:
-            raise InputError(f"{path}: {size // 1024 // 1024} MB is over the {limit // 1024 // 1024} MB limit for an article; pass the article alone")
+            raise InputError(
+                f"{path}: {size:,} bytes is over the {limit // 1024 // 1024} MB limit for an article; "
+                "save the article page alone"
+            )
         data = path.read_bytes()
     except PermissionError:
         raise InputError(f"{path}: permission denied; make the file readable") from None
@@ -83,54 +139,130 @@ def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
     return data
 
 
+def _binary_error(path: Path | str, what: str = "a binary file") -> InputError:
+    return InputError(f"{path}: looks like {what}, not an article; save the article as .txt, .md or .html")
+
+
+def _declared_charset(data: bytes) -> str | None:
+    match = _DECLARED_CHARSET.search(data[:4096])
+    if not match:
+        return None
+    name = (match.group(1) or match.group(2)).decode("ascii", "ignore")
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
 def decode_text(data: bytes, path: Path | str) -> str:
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: looks like a binary file, not an article; give a .txt, .md or .html file")
-    for encoding in _ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-        if controls > 8:
-            raise InputError(f"{path}: looks like a binary file, not an article; give a .txt, .md or .html file")
-        return text
-    raise InputError(f"{path}: cannot decode the text; save it as UTF-8")
+    """UTF-8 (with or without a byte-order mark), UTF-16/32 by their marks, the page's
+    declared charset, then cp1252 and latin-1; binary files are refused."""
+    text = None
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                raise InputError(f"{path}: broken {encoding.upper()} text; save it again as UTF-8") from None
+            break
+    if text is None:
+        for magic, what in _MAGIC:
+            if data.startswith(magic):
+                raise _binary_error(path, what)
+        if b"\x00" in data[:8192]:
+            raise _binary_error(path)
+        candidates = ["utf-8", _declared_charset(data), *_FALLBACK_ENCODINGS]
+        for encoding in dict.fromkeys(c for c in candidates if c):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    assert text is not None  # latin-1 decodes any bytes
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\n\r\t\f") or 0x7F <= ord(ch) < 0xA0)
+    if controls > max(8, len(sample) // 100):
+        raise _binary_error(path)
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty; give an article with some text")
+    return text
 
 
-# ---------------------------------------------------------------- parsing to blocks
+# ---------------------------------------------------------------- text to blocks
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\[[^\]]*\]")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•–]|\d+[.)])\s+(.*)$")
 _URL = re.compile(r"https?://\S+|www\.\S+")
+_FRONT_MATTER_TITLE = re.compile(r"^title\s*:\s*[\"']?(.*?)[\"']?\s*$", re.I | re.M)
 
 
-def _inline_markdown(text: str) -> str:
-    text = _MD_LINK.sub(r"\1", text)
+def _inline(text: str) -> str:
+    """Markdown and stray HTML inline markup removed; the words kept."""
+    text = _MD_IMAGE.sub("", text)
+    text = _MD_LINK.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), text)
     text = _MD_EMPHASIS.sub(r"\2", text)
+    text = _HTML_TAG.sub("", text)
     text = _URL.sub("", text)
+    text = html.unescape(text)
     return re.sub(r"\s+", " ", text).strip()
 
 
 def _looks_like_heading(paragraph: str) -> bool:
+    """Plain text has no heading syntax: a short line without closing punctuation is one
+    (or a short title-cased question such as "Can You Trust Again?")."""
     words = paragraph.split()
-    return 0 < len(words) <= 14 and not re.search(r"[.!?:;,\"”]$", paragraph)
+    if not 0 < len(words) <= 14 or re.search(r"[.!:;,\"”]$", paragraph):
+        return False
+    if paragraph.endswith("?"):
+        long_words = [w for w in words if len(w) > 3]
+        return bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
+    return True
 
 
-def _blocks(text: str, markdown: bool) -> list[tuple[str, str]]:
-    """Split text into ('heading'|'para', text) blocks; a list item is its own paragraph."""
-    blocks: list[tuple[str, str]] = []
+def _ends_plain_paragraph(previous: str, lines_so_far: int) -> bool:
+    """In plain text without blank lines, a lone heading-like line or a short finished
+    line (shorter than any wrap width) ends its paragraph."""
+    if lines_so_far == 1 and len(previous.split()) <= 10 and _looks_like_heading(previous):
+        return True
+    return len(previous) < 60 and bool(re.search(r"[.!?\"”]$", previous))
+
+
+@dataclass(frozen=True)
+class _Block:
+    kind: str  # "heading" or "para"
+    text: str
+    level: int = 0  # heading level; 0 for a plain-text heading guessed from its shape
+
+
+def _front_matter(text: str) -> tuple[str, str]:
+    """YAML front matter of a saved Markdown file: its title, and the text without it."""
+    match = re.match(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*\n", text, re.S)
+    if not match:
+        return "", text
+    title = _FRONT_MATTER_TITLE.search(match.group(1))
+    return (_inline(title.group(1)) if title else ""), text[match.end():]
+
+
+def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
+    """Clean blocks: chrome lines dropped, spam paragraphs dropped, a list item its own paragraph."""
+    blocks: list[_Block] = []
     buffer: list[str] = []
+    lines = text.split("\n")
 
     def flush() -> None:
         if buffer:
-            blocks.append(("para", _inline_markdown(" ".join(buffer))))
+            paragraph = " ".join(buffer)
             buffer.clear()
+            if not rules.is_spam(paragraph) and not rules.is_chrome(paragraph):
+                kind = "heading" if not markdown and _looks_like_heading(paragraph) else "para"
+                blocks.append(_Block(kind, paragraph))
 
     in_fence = False
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for line in lines:
         stripped = line.strip()
         if markdown and stripped.startswith(("```", "~~~")):
             in_fence = not in_fence
@@ -144,95 +276,134 @@ def _blocks(text: str, markdown: bool) -> list[tuple[str, str]]:
         heading = _HEADING.match(stripped) if markdown else None
         if heading:
             flush()
-            blocks.append(("heading", _inline_markdown(heading.group(2))))
+            title = _inline(heading.group(2))
+            if title and not rules.is_chrome(title) and not rules.is_spam(title):
+                blocks.append(_Block("heading", title, len(heading.group(1))))
             continue
         if markdown and re.fullmatch(r"(=+|-+|\*{3,}|_{3,})", stripped):
-            # Setext underline turns the previous line into a heading; rules are dropped.
-            if buffer and stripped[0] in "=-" and len(buffer) == 1:
-                blocks.append(("heading", _inline_markdown(buffer.pop())))
+            # A setext underline turns the line above into a heading; rules are dropped.
+            if stripped[0] in "=-" and len(buffer) == 1:
+                title = buffer.pop()
+                if not rules.is_spam(title):
+                    blocks.append(_Block("heading", title, 1 if stripped[0] == "=" else 2))
             flush()
             continue
         item = _LIST_ITEM.match(line)
         if item:
             flush()
-            buffer.append(item.group(1))
-            flush()
-            continue
-        if markdown and stripped.startswith(">"):
+            stripped = item.group(1)
+        elif markdown and stripped.startswith(">"):
             stripped = stripped.lstrip("> ")
-        buffer.append(stripped)
+        clean = _inline(stripped) if markdown else html.unescape(_URL.sub("", stripped)).strip()
+        # A line that carries on an unfinished sentence of wrapped prose is never chrome.
+        continues = bool(buffer) and len(buffer[-1].split()) >= 8 and not re.search(r"[.!?:\"”)]$", buffer[-1])
+        if not continues and rules.is_chrome(clean):
+            flush()  # chrome stands on its own line; it also ends the paragraph above
+            continue
+        if not markdown and buffer and not continues and _ends_plain_paragraph(buffer[-1], len(buffer)):
+            flush()
+        # Soft-wrapped text puts a paragraph on one long line; hard-wrapped lines are joined.
+        long_line = not markdown and len(clean) > 120
+        if long_line:
+            flush()
+        buffer.append(clean)
+        if item or long_line:
+            flush()
     flush()
-    # Plain text has no heading syntax: a short line without closing punctuation is one.
-    return [
-        ("heading", t) if kind == "para" and not markdown and _looks_like_heading(t) else (kind, t)
-        for kind, t in blocks
-        if t
-    ]
+    return blocks
 
 
-def _html_to_markdown(html: str, path: Path | str) -> str:
+# ---------------------------------------------------------------- HTML
+
+
+def _html_to_markdown(page: str, path: Path | str) -> str:
     import trafilatura
 
-    extracted = trafilatura.extract(
-        html,
-        output_format="markdown",
-        include_comments=False,
-        include_tables=False,
-        include_links=False,
-        include_images=False,
-        favor_precision=True,
-        with_metadata=False,
+    options = dict(
+        output_format="markdown", include_comments=False, include_tables=False,
+        include_links=False, include_images=False, with_metadata=False,
     )
-    if not extracted or len(extracted.split()) < 30:
+    extracted = trafilatura.extract(page, favor_precision=True, **options)
+    if not extracted or len(extracted.split()) < MIN_WORDS:
+        # Precision can cut too much from an unusual layout; recall mode is the second try.
+        extracted = trafilatura.extract(page, favor_recall=True, **options)
+    if not extracted or len(extracted.split()) < MIN_WORDS:
         raise InputError(f"{path}: no article text found in this page; save the article itself, not a listing or login page")
-    metadata = trafilatura.extract_metadata(html)
+    metadata = trafilatura.extract_metadata(page)
     title = metadata.title if metadata is not None and metadata.title else ""
-    if title and not extracted.lstrip().startswith("#"):
+    if title and not re.match(r"#\s", extracted.lstrip()):
         extracted = f"# {title}\n\n{extracted}"
     return extracted
 
 
 def sniff_kind(path: Path, text: str) -> str:
     """'html', 'markdown' or 'text': by suffix, corrected when the content says otherwise."""
-    suffix = path.suffix.lower()
-    head = text.lstrip()[:2048].lower()
-    if head.startswith(("<!doctype html", "<html")) or ("<body" in head and "</" in head):
+    by_suffix = READERS.get(path.suffix.lower())
+    head = text.lstrip()[:4096].lower()
+    if re.match(r"(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)?<!doctype html|<html|<head\b|<body\b", head, re.S):
         return "html"
-    if suffix in (".html", ".htm", ".xhtml"):
-        return "html" if "<" in head else "text"
-    if suffix in (".md", ".markdown", ".mdown"):
-        return "markdown"
-    if re.search(r"^#{1,6}\s+\S", text, re.MULTILINE):
-        return "markdown"
-    return "text"
+    tags = len(re.findall(r"</?(?:p|div|article|section|span|h[1-6]|br|ul|li|a|em|strong)\b[^>]*>", head))
+    if by_suffix != "markdown" and tags >= 5:
+        return "html"
+    if by_suffix == "html":  # a page saved as its text only
+        by_suffix = None
+    if by_suffix:
+        return "markdown" if by_suffix == "text" and _markdown_signals(text) >= 2 else by_suffix
+    return "markdown" if _markdown_signals(text) >= 1 else "text"
+
+
+def _markdown_signals(text: str) -> int:
+    return (
+        len(re.findall(r"^#{1,6}\s+\S", text, re.M))
+        + len(re.findall(r"\[[^\]]+\]\([^)]+\)", text))
+        + (1 if text.startswith("---\n") else 0)
+    )
+
+
+# ---------------------------------------------------------------- blocks to article
 
 
 def parse_article(text: str, source: str, kind: str, rules: FilterRules) -> Article:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if kind == "html":
         text, kind = _html_to_markdown(text, source), "markdown"
-    blocks = _blocks(text, markdown=kind == "markdown")
-    clean = [(k, t) for k, t in blocks if not rules.is_chrome(t) and not rules.is_spam(t)]
-    if not clean:
-        raise InputError(f"{source}: no article text left after removing web boilerplate")
     title = ""
-    if clean[0][0] == "heading":
-        title = clean.pop(0)[1]
+    if kind == "markdown":
+        title, text = _front_matter(text)
+    blocks = _blocks(text, kind == "markdown", rules)
+    if not blocks:
+        raise InputError(f"{source}: no article text left after removing web boilerplate")
+    if title:
+        if blocks[0].kind == "heading" and blocks[0].text.lower() == title.lower():
+            blocks.pop(0)
+    elif blocks[0].kind == "heading":
+        title = blocks.pop(0).text
+    else:
+        first_h1 = next((b for b in blocks if b.kind == "heading" and b.level == 1), None)
+        if first_h1 is not None:
+            title = first_h1.text
+            blocks.remove(first_h1)
+
     sections: list[Section] = []
-    heading, paragraphs = "", []
-    for kind_, block in clean:
-        if kind_ == "heading":
+    heading, paragraphs, seen = "", [], set()
+    for block in blocks:
+        if block.kind == "heading":
             if paragraphs:
                 sections.append(Section(heading, tuple(paragraphs)))
-            heading, paragraphs = block, []
-        else:
-            paragraphs.append(block)
+            heading, paragraphs = block.text, []
+        elif block.text not in seen:  # a pull quote repeats a paragraph; say it once
+            seen.add(block.text)
+            paragraphs.append(block.text)
     if paragraphs:
         sections.append(Section(heading, tuple(paragraphs)))
     words = sum(len(p.split()) for s in sections for p in s.paragraphs)
-    if words < 40:
-        raise InputError(f"{source}: only {words} words of article text; give a full article (at least 40 words)")
+    if words < MIN_WORDS:
+        raise InputError(
+            f"{source}: only {words} words of article text after removing web boilerplate; "
+            f"give a full article (at least {MIN_WORDS} words)"
+        )
     if not title:
-        title = sections[0].heading or Path(source).stem.replace("-", " ").replace("_", " ").title()
+        title = sections[0].heading or Path(source).stem.replace("-", " ").replace("_", " ").strip().title()
     return Article(title=title, sections=tuple(sections), source=source)
 
 
