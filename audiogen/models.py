@@ -144,6 +144,7 @@ class Script:
     template: str
     markup: str
     cues: tuple[Cue, ...]
+    fade_out: float | None = None  # seconds the template asks for ([fade 120s]), e.g. a sleep session
 
     def utterances(self) -> tuple[Utterance, ...]:
         """Every distinct utterance the engine must synthesise, in first-use order."""
@@ -221,6 +222,7 @@ class Timeline:
     clips: tuple[PlacedClip, ...]
     bells: tuple[PlacedBell, ...]
     chapters: tuple[ChapterMark, ...]
+    dropped_levels: tuple[int, ...] = ()  # optional levels left out so the words fit
 
     @property
     def speech_intervals(self) -> tuple[tuple[float, float], ...]:
