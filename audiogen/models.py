@@ -283,3 +283,18 @@ class SessionResult:
     duration: float
     master: MasterStats
     chapters: tuple[ChapterMark, ...]
+
+
+# ---------------------------------------------------------------- listener
+
+
+@dataclass(frozen=True)
+class ListenerProfile:
+    """A listener's preferences (a TOML file); None leaves the session's own setting."""
+
+    name: str | None = None
+    intention: str | None = None
+    rate: int | None = None  # words per minute
+    voice: str | None = None
+    template: str | None = None
+    minutes: float | None = None
