@@ -63,7 +63,7 @@ filter_option = click.option(
 
 def session_options(func):
     options = [
-        click.option("--minutes", "-m", type=click.FloatRange(1, 90), default=10, show_default=True, help="Session length."),
+        click.option("--minutes", "-m", type=click.FloatRange(1, 90), default=10, show_default=True, help="Session length in minutes: 5 to 90 for listening, 1 for a quick preview."),
         click.option("--template", "-t", help="Session template (see `audiogen templates`); default: chosen from the themes."),
         click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False), help="Your own templates folder, searched first."),
         click.option("--listener", help="The listener's name, used in the welcome and the close."),
