@@ -137,3 +137,13 @@ def test_rendered_audio_lands_within_tolerance(template, tmp_path, speech_cache)
         before_fade = np.median(levels[-14 * frames_per_second : -12 * frames_per_second])
         last = np.median(levels[-2 * frames_per_second :])
         assert before_fade - last > 12
+
+
+def test_script_command_prints_markup_plan_and_what_was_dropped():
+    result = CliRunner().invoke(main, ["script", str(ARTICLES[0]), "--minutes", "5", "--template", "rain"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "template rain, 5 minutes" in out.splitlines()[0]
+    assert "[chapter RAIN]" in out and "== RAIN ==" in out
+    assert "optional levels dropped:" in out and "# speech " in out
+    assert out.rstrip().endswith("05:00.0  (end)")

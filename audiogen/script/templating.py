@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import jinja2
-from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import Namespace
 
 from audiogen.errors import TemplateError
 from audiogen.models import Themes
