@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from audiogen import __version__
 from audiogen.errors import EXIT_CODES, AudiogenError
@@ -62,12 +63,13 @@ filter_option = click.option(
 
 def session_options(func):
     options = [
-        click.option("--minutes", "-m", type=click.FloatRange(1, 90), default=10, show_default=True, help="Session length."),
+        click.option("--minutes", "-m", type=click.FloatRange(1, 90), default=10, show_default=True, help="Session length in minutes: 5 to 90 for listening, 1 for a quick preview."),
         click.option("--template", "-t", help="Session template (see `audiogen templates`); default: chosen from the themes."),
         click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False), help="Your own templates folder, searched first."),
         click.option("--listener", help="The listener's name, used in the welcome and the close."),
         click.option("--intention", help="An intention to set at the start."),
         click.option("--rate", type=int, default=VoiceSettings.rate, show_default=True, help="Speech rate in words per minute."),
+        click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Listener profile (TOML: name, intention, rate, voice, template, minutes); options given here win."),
         filter_option,
     ]
     for option in reversed(options):
@@ -75,12 +77,19 @@ def session_options(func):
     return func
 
 
-def _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, **extra) -> SessionSpec:
+def _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile=None, **extra) -> SessionSpec:
     voice = replace(VoiceSettings(), rate=rate, **{k: v for k, v in extra.pop("voice", {}).items() if v is not None})
-    return SessionSpec(
+    spec = SessionSpec(
         article=article, minutes=minutes, template=template, templates_dir=templates_dir,
         listener=listener, intention=intention, voice=voice, filter_words=filter_words, **extra,
     )
+    if profile is not None:
+        from audiogen.profile import PROFILE_OPTIONS, apply_profile, load_profile
+
+        ctx = click.get_current_context()
+        given = {o for o in PROFILE_OPTIONS.values() if ctx.get_parameter_source(o) not in (None, ParameterSource.DEFAULT)}
+        spec = apply_profile(spec, load_profile(profile), given)
+    return spec
 
 
 @main.command()
@@ -96,13 +105,13 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (default: your user cache folder).")
 @click.option("--no-cache", is_flag=True, help="Synthesise everything afresh; keep nothing.")
 @click.pass_context
-def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, filter_words,
+def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words,
            out_dir, voice, pitch, engine, background, seed, loudness, cache_dir, no_cache):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
     from audiogen.pipeline import render_session
 
     spec = _spec(
-        article, minutes, template, templates_dir, listener, intention, rate, filter_words,
+        article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile,
         voice={"voice": voice, "pitch": pitch, "engine": engine},
         out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness),
         cache_dir=cache_dir, use_cache=not no_cache,
@@ -161,17 +170,24 @@ def themes(article, filter_words, as_json):
 @main.command()
 @article_argument
 @session_options
-def script(article, minutes, template, templates_dir, listener, intention, rate, filter_words):
+def script(article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words):
     """Print the meditation script for ARTICLE with its planned timings; no audio is made."""
-    from audiogen.pipeline import estimated_timeline, session_script
+    from audiogen.pipeline import estimated_timeline, fitted_sound, session_script
 
-    spec = _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words)
+    spec = _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile)
     rendered = session_script(spec)
     timeline = estimated_timeline(rendered, spec)
-    click.echo(f"# {rendered.title} — template {rendered.template}, {minutes:g} minutes")
+    speech = sum(end - start for start, end in timeline.speech_intervals)
+    click.echo(f"# {rendered.title} — template {rendered.template}, {spec.minutes:g} minutes")
     click.echo(rendered.markup.rstrip())
     click.echo("\n# planned timeline (speech lengths estimated from word counts)")
-    events = [(c.start, c.title and f"== {c.title} ==") for c in timeline.chapters]
+    click.echo(
+        f"# speech {speech:.0f} s, silence {timeline.duration - speech:.0f} s, "
+        f"fade-out {fitted_sound(spec, rendered).fade_out:.0f} s, optional levels dropped: "
+        + (", ".join(map(str, timeline.dropped_levels)) or "none")
+    )
+    ends = [c.start for c in timeline.chapters[1:]] + [timeline.duration]
+    events = [(c.start, f"== {c.title} == ({end - c.start:.0f} s)") for c, end in zip(timeline.chapters, ends)]
     events += [(p.start, p.clip.utterance.text) for p in timeline.clips]
     events += [(b.start, f"(bell: {b.kind})") for b in timeline.bells]
     for start, text in sorted(events, key=lambda e: e[0]):
@@ -196,7 +212,8 @@ def templates(templates_dir):
     from audiogen.script import list_templates
 
     for info in list_templates(templates_dir):
-        click.echo(f"{info.name:<22} {info.description}")
+        labels = f" (themes: {', '.join(info.labels)})" if info.labels else ""
+        click.echo(f"{info.name:<22} {info.description}{labels}")
 
 
 @main.command()

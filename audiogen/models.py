@@ -144,6 +144,7 @@ class Script:
     template: str
     markup: str
     cues: tuple[Cue, ...]
+    fade_out: float | None = None  # seconds the template asks for ([fade 120s]), e.g. a sleep session
 
     def utterances(self) -> tuple[Utterance, ...]:
         """Every distinct utterance the engine must synthesise, in first-use order."""
@@ -221,6 +222,7 @@ class Timeline:
     clips: tuple[PlacedClip, ...]
     bells: tuple[PlacedBell, ...]
     chapters: tuple[ChapterMark, ...]
+    dropped_levels: tuple[int, ...] = ()  # optional levels left out so the words fit
 
     @property
     def speech_intervals(self) -> tuple[tuple[float, float], ...]:
@@ -281,3 +283,18 @@ class SessionResult:
     duration: float
     master: MasterStats
     chapters: tuple[ChapterMark, ...]
+
+
+# ---------------------------------------------------------------- listener
+
+
+@dataclass(frozen=True)
+class ListenerProfile:
+    """A listener's preferences (a TOML file); None leaves the session's own setting."""
+
+    name: str | None = None
+    intention: str | None = None
+    rate: int | None = None  # words per minute
+    voice: str | None = None
+    template: str | None = None
+    minutes: float | None = None

@@ -39,13 +39,20 @@ def session_script(spec: SessionSpec) -> Script:
     return build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
 
 
-def fitted_sound(spec: SessionSpec) -> SoundSettings:
-    """Fades no longer than a twentieth of a short session, so the words still fit."""
+def fitted_sound(spec: SessionSpec, script: Script | None = None) -> SoundSettings:
+    """Fades no longer than a twentieth of a short session, so the words still fit.
+
+    A script that asks for a long fade-out ([fade 180s], e.g. sleep) gets it, up to a
+    fifth of the session.
+    """
     seconds = spec.minutes * 60
+    fade_out, share = spec.sound.fade_out, 0.05
+    if script is not None and script.fade_out is not None:
+        fade_out, share = script.fade_out, 0.2
     return replace(
         spec.sound,
         fade_in=min(spec.sound.fade_in, max(1.0, seconds * 0.04)),
-        fade_out=min(spec.sound.fade_out, max(2.0, seconds * 0.05)),
+        fade_out=min(fade_out, max(2.0, seconds * share)),
     )
 
 
@@ -56,7 +63,7 @@ def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
         words = len(utterance.text.split())
         seconds = words * 60.0 / (spec.voice.rate * utterance.rate) + 0.5
         clips[utterance] = Clip(utterance, Path(), seconds, 22050)
-    return plan_timeline(script, clips, spec.minutes * 60, tail=fitted_sound(spec).fade_out)
+    return plan_timeline(script, clips, spec.minutes * 60, tail=fitted_sound(spec, script).fade_out)
 
 
 def render_session(
@@ -75,6 +82,7 @@ def render_session(
     article, themes = article_themes(spec)
     report(f"read {article.source}: {article.title!r} ({', '.join(themes.labels)})")
     script = build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
+    sound = fitted_sound(spec, script)
     utterances = script.utterances()
     report(f"script {script.template!r}: {len(utterances)} sentences to speak")
     track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress)

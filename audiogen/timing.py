@@ -105,6 +105,7 @@ def plan_timeline(
     levels = sorted({c.optional for c in script.cues if c.optional}, reverse=True)
     cues: tuple[Cue, ...] = ()
     needed = math.inf
+    drop_from: int | None = None
     for drop_from in [None, *levels]:
         cues = kept_cues(script.cues, drop_from)
         needed = lead_in + tail + sum(_fixed_seconds(c, clips) for c in cues)
@@ -152,4 +153,5 @@ def plan_timeline(
         clips=tuple(placed),
         bells=tuple(bells),
         chapters=tuple(chapters),
+        dropped_levels=tuple(level for level in levels if drop_from is not None and level >= drop_from),
     )

@@ -11,16 +11,21 @@
     [voice]                      back to the session's normal voice
     [optional 2] ... [/optional] cues that may be dropped when the session is short;
                                  higher levels go first (see the README)
+    [fade 120s]                  the session ends with a long fade-out (once per script),
+                                 e.g. a sleep session that drifts off instead of waking up
     Any other line               spoken text, one sentence at a time
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Callable
 
 from audiogen.errors import MarkupError
 from audiogen.models import Bell, Breath, Chapter, Cue, ElasticPause, Pause, Speech, Utterance
 
+TAGS = ("chapter", "bell", "pause", "breath", "voice", "optional", "fade")
 BELL_KINDS = ("bowl", "soft", "deep")
 DEFAULT_BREATH_WORDS = ("Breathe in", "Hold", "Breathe out")
 SENTENCE_GAP = 0.8  # seconds of silence after each spoken sentence
@@ -38,20 +43,43 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def parse_markup(markup: str, template: str = "<script>") -> tuple[Cue, ...]:
+# Where a rendered line came from, e.g. "sleep.j2, line 12"; None when it cannot be told.
+Locate = Callable[[int, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class ParsedMarkup:
+    """The cues of a script and the session-level requests made in its markup."""
+
+    cues: tuple[Cue, ...]
+    fade_out: float | None = None
+
+
+def parse_markup(markup: str, template: str = "<script>", locate: Locate | None = None) -> tuple[Cue, ...]:
     """Turn rendered markup into cues; any malformed tag names template and line."""
+    return parse_script_markup(markup, template, locate).cues
+
+
+def parse_script_markup(markup: str, template: str = "<script>", locate: Locate | None = None) -> ParsedMarkup:
+    """Parse markup once into cues and session requests ([fade]).
+
+    `locate` maps a rendered line to its template source line, so an error points
+    at the line the author wrote; without it the rendered line number is given.
+    """
     cues: list[Cue] = []
     rate, volume = 1.0, 1.0
-    optional_stack: list[int] = []
+    fade_out: float | None = None
+    optional_stack: list[tuple[int, int, str]] = []  # (level, line number, line)
 
     def fail(line_no: int, line: str, why: str) -> MarkupError:
-        return MarkupError(f"{template}, line {line_no}: {why}: {line.strip()!r}")
+        place = (locate(line_no, line) if locate else None) or f"{template}, line {line_no}"
+        return MarkupError(f"{place}: {why}: {line.strip()!r}")
 
     for line_no, raw in enumerate(markup.splitlines(), 1):
         line = raw.strip()
         if not line:
             continue
-        optional = max(optional_stack, default=0)
+        optional = max((level for level, _, _ in optional_stack), default=0)
         if line == "[/optional]":
             if not optional_stack:
                 raise fail(line_no, line, "[/optional] without an open [optional N]")
@@ -65,7 +93,7 @@ def parse_markup(markup: str, template: str = "<script>") -> tuple[Cue, ...]:
             if name == "optional":
                 if not re.fullmatch(r"[1-9]", args):
                     raise fail(line_no, line, "optional takes a level from 1 to 9, e.g. [optional 2]")
-                optional_stack.append(int(args))
+                optional_stack.append((int(args), line_no, line))
             elif name == "chapter":
                 if not args:
                     raise fail(line_no, line, "a chapter needs a title")
@@ -101,6 +129,13 @@ def parse_markup(markup: str, template: str = "<script>") -> tuple[Cue, ...]:
                 cues.append(
                     Breath(inhale, hold, exhale, count, tuple(Utterance(w, rate, volume) for w in words), line_no, optional)
                 )
+            elif name == "fade":
+                fade = _PAUSE_FIXED.match(args)
+                if not fade or not 1 <= float(fade.group(1)) <= 600:
+                    raise fail(line_no, line, "fade takes the fade-out length, 1s to 600s, e.g. [fade 120s]")
+                if fade_out is not None:
+                    raise fail(line_no, line, "only one [fade] per script")
+                fade_out = float(fade.group(1))
             elif name == "voice":
                 rate, volume = 1.0, 1.0
                 for arg in args.split():
@@ -115,15 +150,16 @@ def parse_markup(markup: str, template: str = "<script>") -> tuple[Cue, ...]:
                     else:
                         volume = value
             else:
-                raise fail(line_no, line, f"unknown markup [{name}]")
+                raise fail(line_no, line, f"unknown markup [{name}] (known: {', '.join(TAGS)})")
             continue
         if "[" in line or "]" in line:
             raise fail(line_no, line, "brackets inside spoken text (a tag must stand alone on its line)")
         for sentence in split_sentences(line):
             cues.append(Speech(Utterance(sentence, rate, volume), line=line_no, optional=optional, gap=SENTENCE_GAP))
     if optional_stack:
-        raise MarkupError(f"{template}: [optional {optional_stack[-1]}] is never closed with [/optional]")
-    return tuple(cues)
+        _, line_no, line = optional_stack[-1]
+        raise fail(line_no, line, "never closed with [/optional]")
+    return ParsedMarkup(tuple(cues), fade_out)
 
 
 def _breath_words(spec: str | None, has_hold: bool) -> tuple[str, str, str] | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import Namespace
 
 from audiogen.errors import TemplateError
 from audiogen.models import Themes
@@ -78,11 +80,30 @@ def choose_template(themes: Themes, user_dir: Path | None = None, requested: str
     return "gentle-reflection" if "gentle-reflection" in names else names[0]
 
 
-def _environment(user_dir: Path | None) -> SandboxedEnvironment:
+def scaled_count(minutes: float) -> Callable[[int, int], int]:
+    """`scaled(at_5, at_30)` for templates: a count that grows with the session's length.
+
+    Linear through (5 minutes, at_5) and (30 minutes, at_30), never below at_5, and
+    continuing past 30 minutes, so a 60-minute session has more rounds than a 30-minute one.
+    """
+
+    def scaled(at_5: int, at_30: int) -> int:
+        value = at_5 + (at_30 - at_5) * (max(minutes, 5.0) - 5.0) / 25.0
+        return max(int(at_5), int(round(value)))
+
+    return scaled
+
+
+# Only what a meditation script needs: no lipsum, cycler or joiner to poke at.
+_TEMPLATE_GLOBALS = {"range": range, "dict": dict, "namespace": Namespace}
+
+
+def _environment(user_dir: Path | None) -> ImmutableSandboxedEnvironment:
     folders = [str(d) for d in (user_dir, builtin_templates_dir()) if d is not None]
     if user_dir is not None and not Path(user_dir).is_dir():
         raise TemplateError(f"{user_dir}: templates folder not found; pass an existing folder to --templates")
-    return SandboxedEnvironment(
+    # Immutable: a template cannot change the themes it is given (e.g. list.append).
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(folders),
         undefined=jinja2.StrictUndefined,
         finalize=speakable_text,
@@ -90,6 +111,8 @@ def _environment(user_dir: Path | None) -> SandboxedEnvironment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.globals = dict(_TEMPLATE_GLOBALS)
+    return env
 
 
 def _template_line(exc: BaseException) -> tuple[str, int] | None:
@@ -126,3 +149,47 @@ def render_template(name: str, context: dict, user_dir: Path | None = None) -> s
         raise TemplateError(f"{place}: {type(exc).__name__}: {exc}") from None
     except RecursionError:
         raise TemplateError(f"{name}.j2: template recursion too deep") from None
+    except jinja2.TemplateError as exc:
+        where = _template_line(exc)
+        place = f"{where[0]}, line {where[1]}" if where else f"{name}.j2"
+        raise TemplateError(f"{place}: {exc}") from None
+
+
+_REFERENCE = re.compile(r"""\{%-?\s*(?:extends|include|import|from)\s+["']([^"']+)["']""")
+_JINJA_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
+
+
+def _template_chain(name: str, user_dir: Path | None) -> Iterator[tuple[str, str]]:
+    """(file name, source) of a template and every template it extends, includes or imports."""
+    loader = _environment(user_dir).loader
+    pending, seen = [f"{name}.j2"], set()
+    while pending:
+        file_name = pending.pop(0)
+        if file_name in seen:
+            continue
+        seen.add(file_name)
+        try:
+            source = loader.get_source(None, file_name)[0]  # type: ignore[arg-type]
+        except jinja2.TemplateNotFound:
+            continue
+        yield file_name, source
+        pending.extend(_REFERENCE.findall(source))
+
+
+def markup_source(name: str, rendered_line: str, user_dir: Path | None = None) -> str | None:
+    """`file.j2, line N`: where in the template sources a rendered markup line was written.
+
+    Markup errors are found after rendering; this points the author back at the
+    source line (the template itself first, then what it extends or includes),
+    treating any {{ expression }} or {% tag %} in a source line as a wildcard.
+    """
+    wanted = rendered_line.strip()
+    for file_name, source in _template_chain(name, user_dir):
+        for line_no, line in enumerate(source.splitlines(), 1):
+            parts = _JINJA_PART.split(line.strip())
+            if not "".join(parts).strip():
+                continue
+            pattern = ".*?".join(re.escape(part) for part in parts)
+            if re.fullmatch(pattern, wanted):
+                return f"{file_name}, line {line_no}"
+    return None
