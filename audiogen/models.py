@@ -167,6 +167,7 @@ class VoiceSettings:
     voice: str = "en-us+f3"
     rate: int = 120  # words per minute
     pitch: int = 40  # espeak scale 0-99; 50 is the voice's normal
+    warmth: float = 0.0  # 0 (off) to 1: gentle EQ and a light room on every clip
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def render_session(
     script = build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
     utterances = script.utterances()
     report(f"script {script.template!r}: {len(utterances)} sentences to speak")
-    track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress)
+    track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress, report)
     timeline = plan_timeline(
         script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out
     )
