@@ -248,6 +248,8 @@ def prepare_for_speech(text: str) -> str:
     text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
     text = re.sub(r",\s*([.!?])", r"\1", text)
     text = re.sub(r"^[\s,;:]+", "", text).strip()
+    if original[:1].isupper():
+        text = text[:1].upper() + text[1:]
     if original[-1:] in ".!?" and text[-1:] not in ".!?":
         text += original[-1]  # a rule that ate the final stop ("7 p.m.") gives it back
     return text
