@@ -64,7 +64,7 @@ def test_the_real_engine_lists_voices_and_variants():
     assert "gmw/en-us" in ids and len(ids) > 20
     assert all(v.name and v.languages for v in catalog.voices)
     assert {"f3", "m3", "whisper"} <= {v.id for v in catalog.variants}
-    assert resolve_voice(VoiceSettings.voice, catalog.voices, catalog.variants) == "gmw/en-us+f3"
+    assert resolve_voice(VoiceSettings.voice, catalog.voices, catalog.variants) == "gmw/en-us+f4"
 
 
 def test_an_unknown_voice_fails_before_any_speech(tmp_path):
