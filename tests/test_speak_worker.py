@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from audiogen.errors import OutputError, ToolMissingError, VoiceError
@@ -88,3 +90,18 @@ def test_the_espeak_command_line_engine_speaks(tmp_path):
     track = synthesize_track([Utterance("Rest now, gently.")], VoiceSettings(engine="espeak-ng"), tmp_path)
     assert 0.5 < track.clips[0].duration < 6
     assert track.clips[0].sample_rate == 22050
+
+
+def test_the_pip_espeak_library_stands_in_for_the_system_one(tmp_path, monkeypatch):
+    """espeakng-loader's libespeak-ng and data, as on a machine without the Debian package."""
+    import espeakng_loader
+
+    monkeypatch.setenv("AUDIOGEN_ESPEAK", "bundled")
+    with SpeechWorker("pyttsx3", timeout=20) as speech:
+        assert "EspeakDriver" in speech.version
+        assert {v.id for v in speech.variants()} >= {"f3", "f4"}
+        target = tmp_path / "clip.wav"
+        speech.synthesize("Rest now, gently.", target, "gmw/en-us+f4", 120, 40)
+        assert target.stat().st_size > 10_000
+        maps = Path(f"/proc/{speech._process.pid}/maps").read_text()
+    assert str(Path(espeakng_loader.get_library_path()).resolve()) in maps, "the worker speaks with the pip library"

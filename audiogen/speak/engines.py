@@ -13,11 +13,14 @@ tests plant engines that hang or crash.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import importlib
 import io
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import wave
@@ -54,6 +57,31 @@ class EngineUnavailable(Exception):
     """The engine cannot run here; the message says why and what to install."""
 
 
+ESPEAK_LIBRARY_ENV = "AUDIOGEN_ESPEAK"  # "bundled": use espeakng-loader's library even if the system has one
+
+
+def _load_espeak_library() -> None:
+    """Where the system lacks libespeak-ng, the pip package espeakng-loader stands in.
+
+    Its library is loaded RTLD_GLOBAL before pyttsx3 is imported, so pyttsx3's own load of
+    libespeak-ng.so.1 finds it; ESPEAK_DATA_PATH must name its data folder's parent first,
+    or the library exits the whole process.
+    """
+    wanted = os.environ.get(ESPEAK_LIBRARY_ENV, "").lower()
+    if not sys.platform.startswith("linux"):
+        return
+    if wanted != "bundled" and ctypes.util.find_library("espeak-ng"):
+        return
+    try:
+        import espeakng_loader
+    except ImportError:
+        if wanted == "bundled":
+            raise EngineUnavailable(f"{ESPEAK_LIBRARY_ENV}=bundled needs `pip install espeakng-loader`") from None
+        return  # pyttsx3 then says espeak-ng is missing
+    os.environ["ESPEAK_DATA_PATH"] = str(Path(espeakng_loader.get_data_path()).parent)
+    ctypes.CDLL(str(espeakng_loader.get_library_path()), mode=ctypes.RTLD_GLOBAL)
+
+
 class Pyttsx3Engine:
     """pyttsx3 behind the workarounds its 2.99 espeak driver needs (measured on Linux).
 
@@ -69,10 +97,14 @@ class Pyttsx3Engine:
     name = "pyttsx3"
 
     def __init__(self) -> None:
+        _load_espeak_library()
         try:
             import pyttsx3
         except Exception as exc:  # ImportError, or OSError when libespeak-ng is missing
-            raise EngineUnavailable(f"pyttsx3 cannot load ({exc}); install espeak-ng (apt-get install espeak-ng)") from None
+            raise EngineUnavailable(
+                f"pyttsx3 cannot load ({exc}); install espeak-ng (apt-get install espeak-ng) "
+                "or `pip install espeakng-loader`"
+            ) from None
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 self._engine = pyttsx3.init()
@@ -96,7 +128,14 @@ class Pyttsx3Engine:
         self._done.set()
 
     def version(self) -> str:
-        return f"pyttsx3-{self._pyttsx3_version}-{self._engine.proxy._driver.__class__.__name__}"
+        """pyttsx3's version, its driver and, for espeak, the library's: each changes the audio."""
+        driver = self._engine.proxy._driver.__class__.__name__
+        library = ""
+        if driver == "EspeakDriver":
+            from pyttsx3.drivers import _espeak
+
+            library = "-espeak-ng-" + (_espeak.Info(None) or b"").decode("utf-8", "replace")
+        return f"pyttsx3-{self._pyttsx3_version}-{driver}{library}"
 
     def voices(self) -> list[VoiceInfo]:
         found = []
@@ -108,8 +147,6 @@ class Pyttsx3Engine:
     def variants(self) -> list[VoiceInfo]:
         if self._engine.proxy._driver.__class__.__name__ != "EspeakDriver":
             return []
-        import ctypes
-
         from pyttsx3.drivers import _espeak
 
         spec = _espeak.VOICE()
