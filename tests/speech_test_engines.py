@@ -88,3 +88,14 @@ class TruncatingEngine(CountingEngine):
             wav.writeframes(b"\x10\x00" * 441)
         with open(_state() / "calls.log", "a", encoding="utf-8") as log:
             log.write(text + "\n")
+
+
+class FailOnceEngine(CountingEngine):
+    """Raises (as a confused driver does) the first time it meets a sentence containing 'fail'."""
+
+    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+        marker = _state() / "failed"
+        if "fail" in text and not marker.exists():
+            marker.touch()
+            raise RuntimeError("the speech driver cancelled the utterance")
+        super().synthesize(text, path, voice, rate, pitch, timeout)

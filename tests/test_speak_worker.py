@@ -56,8 +56,15 @@ def test_a_crashed_engine_is_restarted(engine_dir, tmp_path):
     assert synth_calls(engine_dir) == texts
 
 
+def test_an_engine_error_is_retried_in_a_fresh_engine(engine_dir, tmp_path):
+    texts = ["Even if words fail, rest.", "Rest again."]
+    track = synthesize_track([Utterance(t) for t in texts], _settings("FailOnceEngine"), tmp_path / "cache")
+    assert (engine_dir / "failed").exists()
+    assert [c.utterance.text for c in track.clips] == texts
+
+
 def test_an_implausible_clip_is_retried_then_refused(engine_dir, tmp_path):
-    with pytest.raises(VoiceError, match=r"implausible for 7 words.*2 times"):
+    with pytest.raises(VoiceError, match=r"wrote .* implausible for 7 words at 120 wpm for 'You arrive.* 2 times"):
         synthesize_track([Utterance(SENTENCES[0])], _settings("TruncatingEngine"), tmp_path / "cache", retries=1)
     assert len(synth_calls(engine_dir)) == 2
     assert not list((tmp_path / "cache").rglob("*.wav")), "a refused clip is never cached"

@@ -22,7 +22,7 @@ from audiogen.speak.engines import EngineUnavailable, VoiceInfo, engine_class, e
 from audiogen.speak.textprep import prepare_for_speech
 from audiogen.speak.voices import resolve_voice
 from audiogen.speak.warmth import TAIL_SECONDS, warm_file
-from audiogen.speak.worker import DEFAULT_TIMEOUT, RETRIES, SpeechWorker
+from audiogen.speak.worker import DEFAULT_TIMEOUT, RETRIES, EngineFailed, SpeechWorker
 
 __all__ = [
     "synthesize_track", "list_voices", "voice_catalog", "VoiceCatalog", "SpeechCache", "CacheInfo",
@@ -124,10 +124,13 @@ class _Speaker:
                 problem = _clip_problem(temp, spoken, rate)
                 if problem is None:
                     return self.cache.put(key, temp)
+                problem = f"wrote {problem}"
+            except EngineFailed as exc:  # a driver error may be passing: retried in a fresh engine
+                problem = f"failed ({exc})"
             finally:
                 temp.unlink(missing_ok=True)
         raise VoiceError(
-            f"speech engine {self.settings.engine!r} wrote {problem} for {spoken[:50]!r} "
+            f"speech engine {self.settings.engine!r} {problem} for {spoken[:50]!r} "
             f"{self.retries + 1} times; try another --voice or --engine"
         )
 

@@ -130,7 +130,7 @@ class SpeechWorker:
             self.restarts += 1
             raise _WorkerLost(str(exc) or type(exc).__name__) from None
         if status != "ok":
-            raise VoiceError(f"speech engine {self.engine_name!r} failed: {payload}")
+            raise EngineFailed(f"speech engine {self.engine_name!r} failed: {payload}")
         return payload
 
     def call(self, request: tuple, timeout: float | None = None, what: str = "request"):
@@ -168,3 +168,7 @@ class SpeechWorker:
 
 class _WorkerLost(Exception):
     pass
+
+
+class EngineFailed(VoiceError):
+    """The engine answered, but with an error (it raised while synthesising)."""
