@@ -115,3 +115,19 @@ def test_warmth_filters_have_the_gains_they_claim():
         response = abs(np.polyval(b[::-1], 1 / z) / np.polyval(a[::-1], 1 / z))
         assert 20 * np.log10(response) == pytest.approx(gain, abs=0.4), kind
     assert np.array_equal(warm(np.ones(10), rate, 0.0), np.ones(10)), "amount 0 leaves the clip alone"
+
+
+def test_rate_changes_between_sentences_are_never_dropped(tmp_path):
+    """pyttsx3 2.99's stop() used to cancel queued rate changes: alternate rates in one engine."""
+    texts = [f"Let the breath settle, count {n}, and rest." for n in range(8)]
+    rates = [1.3, 0.7] * 4
+    track = synthesize_track([Utterance(t, rate=r) for t, r in zip(texts, rates)], VoiceSettings(), tmp_path)
+    fast = [c.duration for c in track.clips if c.utterance.rate > 1]
+    slow = [c.duration for c in track.clips if c.utterance.rate < 1]
+    assert max(fast) * 1.4 < min(slow), (fast, slow)
+
+
+def test_the_driver_prints_nothing_on_our_stdout(tmp_path, capfd):
+    synthesize_track([Utterance("Rest now, quietly.")], VoiceSettings(), tmp_path)
+    captured = capfd.readouterr()
+    assert "Audio saved" not in captured.out and captured.out == ""
