@@ -87,7 +87,7 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @article_argument
 @session_options
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("output"), show_default=True, help="Output folder.")
-@click.option("--voice", help="Voice id or name (see `audiogen voices`).", default=VoiceSettings.voice, show_default=True)
+@click.option("--voice", help="Voice id, name or a fragment of one, +variant optional (see `audiogen voices`).", default=VoiceSettings.voice, show_default=True)
 @click.option("--pitch", type=click.IntRange(0, 99), default=VoiceSettings.pitch, show_default=True, help="Voice pitch (0-99, 50 is the voice's normal).")
 @click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: pyttsx3, espeak-ng (the command line), a plug-in's name, or module:Class.")
 @click.option("--voice-warmth", type=click.FloatRange(0, 1), default=VoiceSettings.warmth, show_default=True, help="0 (off) to 1: gentle EQ and a light room make the voice less harsh.")
@@ -191,7 +191,7 @@ def voices(engine):
     for v in sorted(catalog.voices, key=lambda v: v.id):
         click.echo(f"{v.id:<24} {v.name:<34} {','.join(v.languages):<16} {v.gender or ''}")
     if catalog.variants:
-        example = "f3" if any(v.id == "f3" for v in catalog.variants) else catalog.variants[0].id
+        example = "f4" if any(v.id == "f4" for v in catalog.variants) else catalog.variants[0].id
         click.echo(f"\nvariants, added to a voice with '+' (e.g. --voice en-us+{example}):")
         click.echo(" ".join(sorted((v.id for v in catalog.variants), key=str.lower)))
 

@@ -15,7 +15,7 @@ from audiogen.mix import master_gain, mix_blocks
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
-from audiogen.speak import synthesize_track
+from audiogen.speak import prepare_for_speech, synthesize_track
 from audiogen.themes import extract_themes
 from audiogen.timing import plan_timeline
 
@@ -53,7 +53,7 @@ def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
     """The timeline with speech lengths estimated from word counts: a plan without audio."""
     clips = {}
     for utterance in script.utterances():
-        words = len(utterance.text.split())
+        words = len(prepare_for_speech(utterance.text).split())  # as spoken: '7:30' is two words
         seconds = words * 60.0 / (spec.voice.rate * utterance.rate) + 0.5
         clips[utterance] = Clip(utterance, Path(), seconds, 22050)
     return plan_timeline(script, clips, spec.minutes * 60, tail=fitted_sound(spec).fade_out)
