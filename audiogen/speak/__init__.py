@@ -92,7 +92,11 @@ class _Speaker:
         self.retries = retries
         self.worker = SpeechWorker(settings.engine, timeout, retries)
         self.worker.start()  # the engine version is part of every key
-        self.voice = resolve_voice(settings.voice, self.worker.voices(), self.worker.variants(), settings.engine)
+        try:
+            self.voice = resolve_voice(settings.voice, self.worker.voices(), self.worker.variants(), settings.engine)
+        except BaseException:
+            self.worker.close()
+            raise
         self.synthesised = 0
 
     def close(self) -> None:
