@@ -96,9 +96,10 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @article_argument
 @session_options
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("output"), show_default=True, help="Output folder.")
-@click.option("--voice", help="Voice id or name (see `audiogen voices`).", default=VoiceSettings.voice, show_default=True)
+@click.option("--voice", help="Voice id, name or a fragment of one, +variant optional (see `audiogen voices`).", default=VoiceSettings.voice, show_default=True)
 @click.option("--pitch", type=click.IntRange(0, 99), default=VoiceSettings.pitch, show_default=True, help="Voice pitch (0-99, 50 is the voice's normal).")
-@click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: pyttsx3 or espeak-ng.")
+@click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: pyttsx3, espeak-ng (the command line), a plug-in's name, or module:Class.")
+@click.option("--voice-warmth", type=click.FloatRange(0, 1), default=VoiceSettings.warmth, show_default=True, help="0 (off) to 1: gentle EQ and a light room make the voice less harsh.")
 @click.option("--background", "-b", default=SoundSettings.background, show_default=True, help="Background layers joined with '+' (see `audiogen backgrounds`).")
 @click.option("--seed", type=int, default=SoundSettings.seed, show_default=True, help="Seed for the procedural background.")
 @click.option("--loudness", type=click.FloatRange(-30, -10), default=SoundSettings.loudness, show_default=True, help="Integrated loudness target, LUFS.")
@@ -106,13 +107,13 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @click.option("--no-cache", is_flag=True, help="Synthesise everything afresh; keep nothing.")
 @click.pass_context
 def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words,
-           out_dir, voice, pitch, engine, background, seed, loudness, cache_dir, no_cache):
+           out_dir, voice, pitch, engine, voice_warmth, background, seed, loudness, cache_dir, no_cache):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
     from audiogen.pipeline import render_session
 
     spec = _spec(
         article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile,
-        voice={"voice": voice, "pitch": pitch, "engine": engine},
+        voice={"voice": voice, "pitch": pitch, "engine": engine, "warmth": voice_warmth},
         out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness),
         cache_dir=cache_dir, use_cache=not no_cache,
     )
@@ -198,11 +199,17 @@ def script(article, minutes, template, templates_dir, listener, intention, rate,
 @main.command()
 @click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine to ask.")
 def voices(engine):
-    """List the voices the speech engine has installed."""
-    from audiogen.speak import list_voices
+    """List the voices the speech engine has installed: id, name, languages, gender."""
+    from audiogen.speak import voice_catalog
 
-    for v in sorted(list_voices(engine), key=lambda v: v.id):
-        click.echo(f"{v.id:<24} {v.name:<28} {','.join(v.languages):<10} {v.gender or ''}")
+    catalog = voice_catalog(engine)
+    click.echo(f"{'ID':<24} {'NAME':<34} {'LANGUAGES':<16} GENDER")
+    for v in sorted(catalog.voices, key=lambda v: v.id):
+        click.echo(f"{v.id:<24} {v.name:<34} {','.join(v.languages):<16} {v.gender or ''}")
+    if catalog.variants:
+        example = "f4" if any(v.id == "f4" for v in catalog.variants) else catalog.variants[0].id
+        click.echo(f"\nvariants, added to a voice with '+' (e.g. --voice en-us+{example}):")
+        click.echo(" ".join(sorted((v.id for v in catalog.variants), key=str.lower)))
 
 
 @main.command()
@@ -238,3 +245,16 @@ def cache_clear(cache_dir):
 
     removed = SpeechCache(cache_dir or default_cache_dir()).clear()
     click.echo(f"removed {removed} cached clips")
+
+
+@cache.command("info")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder (default: your user cache folder).")
+def cache_info(cache_dir):
+    """Show where the speech cache is, how many clips it holds and its size cap."""
+    from audiogen.speak import SpeechCache, default_cache_dir
+
+    info = SpeechCache(cache_dir or default_cache_dir()).info()
+    click.echo(f"folder: {info.folder}")
+    click.echo(f"clips:  {info.clips}")
+    click.echo(f"size:   {info.size_bytes / 1024**2:.1f} MB of {info.cap_bytes / 1024**2:.0f} MB "
+               "(cap: AUDIOGEN_CACHE_MAX_MB)")

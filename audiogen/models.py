@@ -165,9 +165,10 @@ class Script:
 @dataclass(frozen=True)
 class VoiceSettings:
     engine: str = "pyttsx3"
-    voice: str = "en-us+f3"
+    voice: str = "en-us+f4"  # why this voice: README, Speech > Voices
     rate: int = 120  # words per minute
     pitch: int = 40  # espeak scale 0-99; 50 is the voice's normal
+    warmth: float = 0.0  # 0 (off) to 1: gentle EQ and a light room on every clip
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from audiogen.mix import master_gain, mix_blocks
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
-from audiogen.speak import synthesize_track
+from audiogen.speak import prepare_for_speech, synthesize_track
 from audiogen.themes import extract_themes
 from audiogen.timing import plan_timeline
 
@@ -60,7 +60,7 @@ def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
     """The timeline with speech lengths estimated from word counts: a plan without audio."""
     clips = {}
     for utterance in script.utterances():
-        words = len(utterance.text.split())
+        words = len(prepare_for_speech(utterance.text).split())  # as spoken: '7:30' is two words
         seconds = words * 60.0 / (spec.voice.rate * utterance.rate) + 0.5
         clips[utterance] = Clip(utterance, Path(), seconds, 22050)
     return plan_timeline(script, clips, spec.minutes * 60, tail=fitted_sound(spec, script).fade_out)
@@ -85,7 +85,7 @@ def render_session(
     sound = fitted_sound(spec, script)
     utterances = script.utterances()
     report(f"script {script.template!r}: {len(utterances)} sentences to speak")
-    track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress)
+    track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress, report)
     timeline = plan_timeline(
         script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out
     )

@@ -6,11 +6,36 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from audiogen.errors import OutputError
 
-DEFAULT_CAP_BYTES = 2 * 1024**3
+DEFAULT_CAP_MB = 2048
+CAP_ENV = "AUDIOGEN_CACHE_MAX_MB"  # the size cap in megabytes; 0 keeps nothing after a run
+STALE_TEMP_SECONDS = 3600  # a half-written clip this old belongs to a process that died
+
+
+def cap_bytes_from_env() -> int:
+    raw = os.environ.get(CAP_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CAP_MB * 1024**2
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        megabytes = -1.0
+    if megabytes < 0:
+        raise OutputError(f"{CAP_ENV}={raw!r}: give the speech cache's size cap in megabytes, e.g. 500")
+    return int(megabytes * 1024**2)
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    folder: Path
+    clips: int
+    size_bytes: int
+    cap_bytes: int
 
 
 def default_cache_dir() -> Path:
@@ -24,10 +49,23 @@ def clip_key(text: str, engine: str, engine_version: str, voice: str, rate: int,
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def variant_key(key: str, process: str, amount: float) -> str:
+    """The key of a clip derived from the clip `key` by a post-process (e.g. warmth 0.5)."""
+    return hashlib.sha256(json.dumps([key, process, round(amount, 4)]).encode("utf-8")).hexdigest()
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """A file's stat, or None when a parallel process removed it meanwhile."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
 class SpeechCache:
-    def __init__(self, folder: Path, cap_bytes: int = DEFAULT_CAP_BYTES) -> None:
+    def __init__(self, folder: Path, cap_bytes: int | None = None) -> None:
         self.folder = Path(folder)
-        self.cap_bytes = cap_bytes
+        self.cap_bytes = cap_bytes_from_env() if cap_bytes is None else cap_bytes
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -42,9 +80,14 @@ class SpeechCache:
 
     def get(self, key: str) -> Path | None:
         path = self.path_for(key)
-        if path.exists() and path.stat().st_size > 44:
+        stat = _stat(path)
+        if stat is not None and stat.st_size > 44:
+            try:
+                os.utime(path)  # recently used clips survive trimming
+            except FileNotFoundError:  # trimmed by a parallel run just now
+                self.misses += 1
+                return None
             self.hits += 1
-            os.utime(path)  # recently used clips survive trimming
             return path
         self.misses += 1
         return None
@@ -62,25 +105,55 @@ class SpeechCache:
         os.replace(temp, target)
         return target
 
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.folder.rglob("*.wav"))
+    def _clips(self) -> list[tuple[Path, os.stat_result]]:
+        found = []
+        for path in self.folder.glob("??/*.wav"):
+            stat = _stat(path)
+            if stat is not None:
+                found.append((path, stat))
+        return found
 
-    def trim(self) -> int:
-        """Remove least recently used clips until the cache is under its cap; returns files removed."""
-        files = sorted(self.folder.rglob("*.wav"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
+    def size_bytes(self) -> int:
+        return sum(stat.st_size for _, stat in self._clips())
+
+    def info(self) -> CacheInfo:
+        clips = [(p, s) for p, s in self._clips() if not p.name.startswith(".")]
+        return CacheInfo(self.folder, len(clips), sum(s.st_size for _, s in clips), self.cap_bytes)
+
+    def trim(self, keep: set[Path] | frozenset[Path] = frozenset()) -> int:
+        """Remove least recently used clips until the cache is under its cap; returns files removed.
+
+        Clips in `keep` (the session being rendered needs them) stay whatever the cap.
+        Half-written clips of processes that died long ago go too; those of live writers stay.
+        """
+        now = time.time()
         removed = 0
-        for path in files:
+        kept = []
+        for path, stat in self._clips():
+            if path.name.startswith(".") and now - stat.st_mtime > STALE_TEMP_SECONDS:
+                path.unlink(missing_ok=True)
+                removed += 1
+            else:
+                kept.append((path, stat))
+        kept.sort(key=lambda item: item[1].st_mtime)
+        total = sum(stat.st_size for _, stat in kept)
+        for path, stat in kept:
             if total <= self.cap_bytes:
                 break
-            total -= path.stat().st_size
+            if path.name.startswith(".") or path in keep:
+                continue
             path.unlink(missing_ok=True)
+            total -= stat.st_size
             removed += 1
         return removed
 
     def clear(self) -> int:
+        """Remove every clip; a clip another process is writing right now is left to it."""
+        now = time.time()
         removed = 0
-        for path in self.folder.rglob("*.wav"):
+        for path, stat in self._clips():
+            if path.name.startswith(".") and now - stat.st_mtime <= STALE_TEMP_SECONDS:
+                continue
             path.unlink(missing_ok=True)
             removed += 1
         return removed

@@ -5,16 +5,23 @@ the main process: pyttsx3's espeak driver hangs in forked children and prints
 to stdout, so it is kept away from everything else.
 
 Other offline engines plug in through the ``audiogen.engines`` entry-point group:
-an entry point names a class with the same methods as `SpeechEngine`.
+an entry point names a class with the same methods as `SpeechEngine`. An engine can
+also be named directly as ``module:Class`` (an importable module), which is how the
+tests plant engines that hang or crash.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import importlib
 import io
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import threading
 import wave
 from dataclasses import dataclass
@@ -38,6 +45,10 @@ class SpeechEngine(Protocol):
 
     def voices(self) -> list[VoiceInfo]: ...
 
+    def variants(self) -> list[VoiceInfo]:
+        """Voice variants appended to a voice id with '+' (espeak: en-us+f3); [] if none."""
+        ...
+
     def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int) -> None:
         """Write `text` spoken to `path` as a mono WAV file."""
 
@@ -46,13 +57,29 @@ class EngineUnavailable(Exception):
     """The engine cannot run here; the message says why and what to install."""
 
 
-def _espeak_variants() -> set[str]:
-    for root in ("/usr/lib/x86_64-linux-gnu/espeak-ng-data", "/usr/lib/aarch64-linux-gnu/espeak-ng-data",
-                 "/usr/share/espeak-ng-data", "/usr/lib/espeak-ng-data"):
-        folder = Path(root) / "voices" / "!v"
-        if folder.is_dir():
-            return {p.name.lower() for p in folder.iterdir() if p.is_file()}
-    return set()
+ESPEAK_LIBRARY_ENV = "AUDIOGEN_ESPEAK"  # "bundled": use espeakng-loader's library even if the system has one
+
+
+def _load_espeak_library() -> None:
+    """Where the system lacks libespeak-ng, the pip package espeakng-loader stands in.
+
+    Its library is loaded RTLD_GLOBAL before pyttsx3 is imported, so pyttsx3's own load of
+    libespeak-ng.so.1 finds it; ESPEAK_DATA_PATH must name its data folder's parent first,
+    or the library exits the whole process.
+    """
+    wanted = os.environ.get(ESPEAK_LIBRARY_ENV, "").lower()
+    if not sys.platform.startswith("linux"):
+        return
+    if wanted != "bundled" and ctypes.util.find_library("espeak-ng"):
+        return
+    try:
+        import espeakng_loader
+    except ImportError:
+        if wanted == "bundled":
+            raise EngineUnavailable(f"{ESPEAK_LIBRARY_ENV}=bundled needs `pip install espeakng-loader`") from None
+        return  # pyttsx3 then says espeak-ng is missing
+    os.environ["ESPEAK_DATA_PATH"] = str(Path(espeakng_loader.get_data_path()).parent)
+    ctypes.CDLL(str(espeakng_loader.get_library_path()), mode=ctypes.RTLD_GLOBAL)
 
 
 class Pyttsx3Engine:
@@ -62,17 +89,22 @@ class Pyttsx3Engine:
       wait for the 'finished-utterance' event instead;
     - its stop() cancels queued property changes and the next utterance: made a no-op;
     - it prints "Audio saved to ..." on stdout: silenced;
-    - an unwritable path hangs later calls: the caller checks the folder first.
+    - an unwritable path hangs later calls: the folder is checked before every call;
+    - the first utterance after init races the driver: one warm-up utterance is spoken.
     SAPI5 and NSSpeechSynthesizer go through the same calls on Windows and macOS.
     """
 
     name = "pyttsx3"
 
     def __init__(self) -> None:
+        _load_espeak_library()
         try:
             import pyttsx3
         except Exception as exc:  # ImportError, or OSError when libespeak-ng is missing
-            raise EngineUnavailable(f"pyttsx3 cannot load ({exc}); install espeak-ng (apt-get install espeak-ng)") from None
+            raise EngineUnavailable(
+                f"pyttsx3 cannot load ({exc}); install espeak-ng (apt-get install espeak-ng) "
+                "or `pip install espeakng-loader`"
+            ) from None
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 self._engine = pyttsx3.init()
@@ -84,21 +116,45 @@ class Pyttsx3Engine:
         self._done = threading.Event()
         self._completed = False
         self._engine.connect("finished-utterance", self._on_finished)
-        self._variants = _espeak_variants()
         self._current: tuple | None = None
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="audiogen-warmup-") as folder:
+            self._say_to_file("Ready.", Path(folder) / "warmup.wav", 30.0)
 
     def _on_finished(self, name: str | None = None, completed: bool = True) -> None:
         self._completed = completed
         self._done.set()
 
     def version(self) -> str:
-        return f"pyttsx3-{self._pyttsx3_version}-{self._engine.proxy._driver.__class__.__name__}"
+        """pyttsx3's version, its driver and, for espeak, the library's: each changes the audio."""
+        driver = self._engine.proxy._driver.__class__.__name__
+        library = ""
+        if driver == "EspeakDriver":
+            from pyttsx3.drivers import _espeak
+
+            library = "-espeak-ng-" + (_espeak.Info(None) or b"").decode("utf-8", "replace")
+        return f"pyttsx3-{self._pyttsx3_version}-{driver}{library}"
 
     def voices(self) -> list[VoiceInfo]:
         found = []
         for v in self._engine.getProperty("voices"):
             languages = tuple(str(lang) for lang in (v.languages or []) if lang)
             found.append(VoiceInfo(str(v.id), str(v.name), languages, v.gender))
+        return found
+
+    def variants(self) -> list[VoiceInfo]:
+        if self._engine.proxy._driver.__class__.__name__ != "EspeakDriver":
+            return []
+        from pyttsx3.drivers import _espeak
+
+        spec = _espeak.VOICE()
+        spec.languages = b"variant"
+        found = []
+        for v in _espeak.ListVoices(ctypes.pointer(spec)):
+            gender = {1: "Male", 2: "Female"}.get(v.gender)
+            found.append(VoiceInfo(v.identifier.decode("utf-8").split("/")[-1], v.name.decode("utf-8"), (), gender))
         return found
 
     def _apply(self, voice: str, rate: int, pitch: int) -> None:
@@ -112,6 +168,11 @@ class Pyttsx3Engine:
 
     def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
         self._apply(voice, rate, pitch)
+        self._say_to_file(text, path, timeout)
+
+    def _say_to_file(self, text: str, path: Path, timeout: float) -> None:
+        if not folder_is_writable(path.parent):
+            raise PermissionError(f"{path.parent} is not writable")  # the driver would hang on it
         self._done.clear()
         with contextlib.redirect_stdout(io.StringIO()):
             self._engine.save_to_file(text, str(path))
@@ -120,6 +181,8 @@ class Pyttsx3Engine:
                 raise TimeoutError("the speech driver did not finish the utterance")
         if not self._completed:
             raise RuntimeError("the speech driver cancelled the utterance")
+        if not path.exists() or path.stat().st_size <= 44:
+            raise RuntimeError("the speech driver finished but wrote no audio")
 
 
 class EspeakCliEngine:
@@ -143,10 +206,22 @@ class EspeakCliEngine:
             parts = line.split()
             if len(parts) >= 5:
                 gender = {"M": "Male", "F": "Female"}.get(parts[2].split("/")[-1][:1])
-                found.append(VoiceInfo(parts[4].lower(), parts[3], (parts[1],), gender))
+                found.append(VoiceInfo(parts[4], parts[3].replace("_", " "), (parts[1],), gender))
+        return found
+
+    def variants(self) -> list[VoiceInfo]:
+        out = subprocess.run([self._exe, "--voices=variant"], capture_output=True, text=True, timeout=20).stdout
+        found = []
+        for line in out.splitlines()[1:]:
+            parts = line.split()
+            if len(parts) >= 5:
+                gender = {"M": "Male", "F": "Female"}.get(parts[2].split("/")[-1][:1])
+                found.append(VoiceInfo(parts[4].split("/")[-1], parts[3], (), gender))
         return found
 
     def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+        if not folder_is_writable(path.parent):
+            raise PermissionError(f"{path.parent} is not writable")
         subprocess.run(
             [self._exe, "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(path), "--", text],
             check=True,
@@ -165,26 +240,26 @@ def engine_names() -> list[str]:
     return sorted(names)
 
 
-def create_engine(name: str) -> SpeechEngine:
+def engine_class(name: str) -> type:
+    """The class behind an engine name: built-in, entry point, or ``module:Class``."""
     if name in BUILTIN_ENGINES:
-        return BUILTIN_ENGINES[name]()
+        return BUILTIN_ENGINES[name]
     for ep in metadata.entry_points(group="audiogen.engines"):
         if ep.name == name:
-            return ep.load()()
-    raise EngineUnavailable(f"unknown speech engine {name!r}; installed: {', '.join(engine_names())}")
+            return ep.load()
+    module_name, colon, class_name = name.partition(":")
+    if colon and module_name and class_name:
+        try:
+            return getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise EngineUnavailable(f"speech engine {name!r} cannot be loaded ({exc})") from None
+    raise EngineUnavailable(
+        f"unknown speech engine {name!r}; available: {', '.join(engine_names())} (or module:Class)"
+    )
 
 
-def known_voice(name: str, voices: list[VoiceInfo], variants: set[str] | None = None) -> bool:
-    """Is `name` a voice the engine really has? espeak ignores unknown names silently."""
-    base, _, variant = name.lower().partition("+")
-    ids = {v.id.lower() for v in voices} | {v.id.lower().split("/")[-1] for v in voices}
-    names = {v.name.lower() for v in voices}
-    if base not in ids and base not in names:
-        return False
-    if variant:
-        known = _espeak_variants() if variants is None else variants
-        return not known or variant in known
-    return True
+def create_engine(name: str) -> SpeechEngine:
+    return engine_class(name)()
 
 
 def wav_duration(path: Path) -> float:

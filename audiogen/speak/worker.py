@@ -11,10 +11,12 @@ import os
 import sys
 from pathlib import Path
 
-from audiogen.errors import VoiceError
+from audiogen.errors import OutputError, ToolMissingError, VoiceError
 
 STARTUP_TIMEOUT = 60.0
-RETRIES = 2
+DEFAULT_TIMEOUT = 30.0  # seconds for a sentence, plus SECONDS_PER_WORD for each word
+SECONDS_PER_WORD = 0.5
+RETRIES = 2  # a sentence is tried 1 + RETRIES times, each in a fresh engine after a hang
 
 
 def _serve(conn, engine_name: str) -> None:  # runs in the child process
@@ -28,7 +30,7 @@ def _serve(conn, engine_name: str) -> None:  # runs in the child process
         engine = create_engine(engine_name)
         conn.send(("ready", engine.version()))
     except EngineUnavailable as exc:
-        conn.send(("unavailable", str(exc)))
+        conn.send(("missing", str(exc)))
         return
     except Exception as exc:  # any engine start-up failure is reported, not raised
         conn.send(("unavailable", f"{type(exc).__name__}: {exc}"))
@@ -42,6 +44,9 @@ def _serve(conn, engine_name: str) -> None:  # runs in the child process
         try:
             if command == "voices":
                 conn.send(("ok", engine.voices()))
+            elif command == "variants":
+                variants = getattr(engine, "variants", None)
+                conn.send(("ok", variants() if variants else []))
             elif command == "synth":
                 text, path, voice, rate, pitch = args
                 engine.synthesize(text, Path(path), voice, rate, pitch)
@@ -55,9 +60,10 @@ def _serve(conn, engine_name: str) -> None:  # runs in the child process
 class SpeechWorker:
     """Talks to one engine process; restarts it when it hangs or dies."""
 
-    def __init__(self, engine_name: str, timeout: float = 60.0) -> None:
+    def __init__(self, engine_name: str, timeout: float = DEFAULT_TIMEOUT, retries: int = RETRIES) -> None:
         self.engine_name = engine_name
         self.timeout = timeout
+        self.retries = retries
         self._context = multiprocessing.get_context("spawn")
         self._process = None
         self._conn = None
@@ -85,9 +91,12 @@ class SpeechWorker:
         except EOFError:
             self._kill()
             raise VoiceError(f"speech engine {self.engine_name!r} crashed while starting; check that espeak-ng is installed") from None
+        if status == "missing":
+            self._kill()
+            raise ToolMissingError(f"--engine {self.engine_name}: {payload}")
         if status != "ready":
             self._kill()
-            raise VoiceError(f"speech engine {self.engine_name!r} is not available: {payload}")
+            raise VoiceError(f"--engine {self.engine_name}: the engine failed to start ({payload})")
         self.version = payload
 
     def _kill(self) -> None:
@@ -121,29 +130,45 @@ class SpeechWorker:
             self.restarts += 1
             raise _WorkerLost(str(exc) or type(exc).__name__) from None
         if status != "ok":
-            raise VoiceError(f"speech engine {self.engine_name!r} failed: {payload}")
+            raise EngineFailed(f"speech engine {self.engine_name!r} failed: {payload}")
         return payload
 
     def call(self, request: tuple, timeout: float | None = None, what: str = "request"):
         """Send a request; a hung or dead engine is restarted and the request retried."""
         last = ""
-        for _ in range(RETRIES + 1):
+        for _ in range(self.retries + 1):
             try:
                 return self._call(request, timeout or self.timeout)
             except _WorkerLost as exc:
                 last = str(exc)
         raise VoiceError(
-            f"speech engine {self.engine_name!r} hung or crashed {RETRIES + 1} times on {what} ({last}); "
-            "try --engine espeak-ng or a shorter sentence"
+            f"speech engine {self.engine_name!r} hung or crashed {self.retries + 1} times on {what} ({last}); "
+            "try another --engine or a shorter sentence"
         )
 
     def voices(self):
         return self.call(("voices",), what="listing voices")
 
+    def variants(self):
+        return self.call(("variants",), what="listing voice variants")
+
+    def restart(self) -> None:
+        """A fresh engine process, e.g. after it wrote a clip that failed the checks."""
+        self._kill()
+        self.restarts += 1
+        self.start()
+
     def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int) -> None:
-        timeout = self.timeout + len(text.split()) * 0.5
+        # pyttsx3's espeak driver hangs for good on an unwritable path: never hand it one.
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise OutputError(f"{path.parent}: cannot write speech clips there; pass another --cache-dir")
+        timeout = self.timeout + len(text.split()) * SECONDS_PER_WORD
         self.call(("synth", text, str(path), voice, rate, pitch), timeout, what=f"the sentence {text[:40]!r}")
 
 
 class _WorkerLost(Exception):
     pass
+
+
+class EngineFailed(VoiceError):
+    """The engine answered, but with an error (it raised while synthesising)."""
