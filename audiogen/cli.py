@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from dataclasses import replace
@@ -32,6 +33,10 @@ class AudiogenGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("audiogen: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`audiogen script | head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:

@@ -70,4 +70,6 @@ EXIT_CODES = {
     AudioError.exit_code: "audio processing or encoding failed",
     ToolMissingError.exit_code: "a required program is missing",
     OutputError.exit_code: "output cannot be written",
+    130: "interrupted",
+    141: "output pipe closed by the reader",
 }

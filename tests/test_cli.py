@@ -84,3 +84,15 @@ def test_listing_commands():
     runner = CliRunner()
     assert "gentle-reflection" in runner.invoke(main, ["templates"]).output
     assert "pink" in runner.invoke(main, ["backgrounds"]).output
+
+
+def test_closed_pipe_stops_quietly():
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "audiogen", "script", "--minutes", "30"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader goes away before the first line, like `| head -0`
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 141
+    assert "Traceback" not in stderr and "error" not in stderr
