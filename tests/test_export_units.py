@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import wave
 from dataclasses import replace
 from pathlib import Path
@@ -142,3 +144,13 @@ def test_encode_alone_keeps_its_interface(tmp_path):
     info = probe(path)
     assert [c["tags"]["title"] for c in info["chapters"]] == ["A", "B"]
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_files_get_the_usual_mode_not_a_private_one(tmp_path, timeline):
+    old = os.umask(0o022)
+    try:
+        files = export_session(_blocks(6.0), tmp_path / "s.mp3", timeline, Tags("T"), RATE, 2)
+    finally:
+        os.umask(old)
+    for path in (files.audio, files.cover, *files.transcripts):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

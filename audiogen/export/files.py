@@ -7,7 +7,7 @@ never a half-written file under a final name.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from audiogen.errors import OutputError
@@ -42,13 +42,14 @@ class Staging:
     def path(self, target: Path) -> Path:
         """A new empty temporary file beside `target`, with the same suffix (tools sniff it)."""
         target = Path(target)
+        temp = target.parent / f".{target.stem}.{secrets.token_hex(4)}.part{target.suffix}"
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+            # Not mkstemp: its files are private (0600); a session's files get the user's usual mode.
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except OSError as exc:
             raise _write_error(target, exc) from None
-        os.close(fd)
-        self._pending.append((Path(name), target))
-        return Path(name)
+        self._pending.append((temp, target))
+        return temp
 
     def write_bytes(self, target: Path, data: bytes) -> None:
         temp = self.path(target)
