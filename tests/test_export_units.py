@@ -15,7 +15,7 @@ from audiogen.errors import AudioError, OutputError
 from audiogen.export import encode, export_session
 from audiogen.export.cover import render_cover
 from audiogen.export.formats import FORMATS, ffmetadata_chapters
-from audiogen.export.timings import heard_chapters, spoken_lines, voiced_span
+from audiogen.export.timings import SpokenLine, heard_chapters, spoken_lines, voiced_span
 from audiogen.export.transcript import lrc, plain_text, webvtt
 from audiogen.models import ChapterMark, Clip, PlacedBell, PlacedClip, Tags, Timeline, Utterance
 from conftest import probe
@@ -140,9 +140,10 @@ def test_unwritable_folder_is_an_output_error(tmp_path, timeline):
 
 def test_encode_alone_keeps_its_interface(tmp_path):
     chapters = (ChapterMark(0.5, "A"), ChapterMark(1.5, "B"))
-    path = encode(_blocks(3.0), tmp_path / "plain.mp3", RATE, 2, "mp3", "128k", Tags("Plain"), chapters, 3.0)
+    path = encode(_blocks(3.0), tmp_path / "plain.mp3", RATE, 2, "mp3", "128k", Tags("Plain"), chapters)
     info = probe(path)
-    assert [c["tags"]["title"] for c in info["chapters"]] == ["A", "B"]
+    assert [(c["tags"]["title"], float(c["end_time"])) for c in info["chapters"]] == [("A", 1.5), ("B", 3.0)]
+    assert info["format"]["tags"]["TLEN"] == "3000", "without a duration given, the length written is measured"
     assert list(tmp_path.iterdir()) == [path]
 
 
@@ -154,3 +155,8 @@ def test_files_get_the_usual_mode_not_a_private_one(tmp_path, timeline):
         os.umask(old)
     for path in (files.audio, files.cover, *files.transcripts):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+def test_webvtt_escapes_its_markup_characters():
+    vtt = webvtt((SpokenLine(1.0, 2.0, "You & I <rest> --> here."),))
+    assert "You &amp; I &lt;rest&gt; --&gt; here." in vtt

@@ -62,23 +62,25 @@ def _encode_tagged(
     channels: int,
     tags: Tags | None,
     chapters: tuple[ChapterMark, ...],
-    duration: float,
+    duration: float | None,
     cover: bytes | None,
 ) -> None:
+    """Encode into `path` (a temporary file) and tag it; `duration` None: as long as the blocks are."""
     metadata = None
     if fmt.name == "wav" and tags is not None:  # RIFF INFO, which only the encoder writes
         metadata = {"title": tags.title, "artist": tags.artist, "album": tags.album, "genre": tags.genre,
                     "comment": tags.comment, "date": tags.year}
     try:
         if fmt.name == "m4a" and chapters:  # the MP4 chapter track is made by the muxer
+            last_end = duration if duration is not None else chapters[-1].start + 1
             with tempfile.TemporaryDirectory(prefix="audiogen-chapters-") as folder:
                 chapters_file = Path(folder) / "chapters.txt"
-                chapters_file.write_text(ffmetadata_chapters(chapters, duration), encoding="utf-8")
-                encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, chapters_file, target.name)
+                chapters_file.write_text(ffmetadata_chapters(chapters, last_end), encoding="utf-8")
+                written = encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, chapters_file, target.name)
         else:
-            encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, name=target.name)
+            written = encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, name=target.name)
         if tags is not None:
-            write_tags(path, fmt.name, tags, chapters, duration, cover)
+            write_tags(path, fmt.name, tags, chapters, duration if duration is not None else written, cover)
     except (OSError, MutagenError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise OutputError(f"{target}: cannot write the file ({reason}); check the folder and free space") from None
@@ -99,9 +101,8 @@ def encode(
     audio, kbps = audio_format(fmt, bitrate)
     target = Path(target)
     check_out_dir(target.parent)
-    length = duration if duration is not None else (chapters[-1].start + 1 if chapters else 0.0)
     with Staging() as staging:
-        _encode_tagged(blocks, target, staging.path(target), audio, kbps, sample_rate, channels, tags, chapters, length, None)
+        _encode_tagged(blocks, target, staging.path(target), audio, kbps, sample_rate, channels, tags, chapters, duration, None)
         staging.commit()
     return target
 

@@ -127,8 +127,10 @@ def encode_audio(
     metadata: dict[str, str] | None = None,
     chapters_file: Path | None = None,
     name: str | None = None,
-) -> None:
-    """Pipe float blocks into ffmpeg, which writes `path` in `fmt`; `name` is the file errors mention.
+) -> float:
+    """Pipe float blocks into ffmpeg, which writes `path` in `fmt`; returns the seconds written.
+
+    `name` is the file errors mention.
 
     `metadata` goes into the container by ffmpeg itself (only WAV's RIFF INFO needs that);
     `chapters_file` is an ffmetadata file whose chapters ffmpeg writes (MP4 chapter track).
@@ -144,9 +146,11 @@ def encode_audio(
         command += ["-metadata", f"{key}={value}"]
     command += ["-f", fmt.muxer, str(path)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    frames = 0
     try:
         for block in blocks:
             process.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+            frames += len(block)
         process.stdin.close()
     except BrokenPipeError:
         pass  # ffmpeg stopped early; its exit status and message say why
@@ -159,3 +163,4 @@ def encode_audio(
         # ffmpeg's first line names the cause; the last is often a generic summary.
         cause = re.sub(r"^\[[^]]*\]\s*", "", stderr.splitlines()[0]) if stderr else "unknown error"
         raise AudioError(f"ffmpeg could not encode {name or path.name}: {cause}")
+    return frames / sample_rate

@@ -24,7 +24,8 @@ def webvtt(lines: tuple[SpokenLine, ...]) -> str:
     """WebVTT: one numbered cue per spoken line, from its first to its last voiced sound."""
     cues = ["WEBVTT"]
     for number, line in enumerate(lines, 1):
-        cues.append(f"{number}\n{_clock(line.start)} --> {_clock(max(line.end, line.start + 0.001))}\n{line.text}")
+        text = line.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # WebVTT markup characters
+        cues.append(f"{number}\n{_clock(line.start)} --> {_clock(max(line.end, line.start + 0.001))}\n{text}")
     return "\n\n".join(cues) + "\n"
 
 
