@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 import wave
 from dataclasses import replace
 from pathlib import Path
@@ -160,3 +163,35 @@ def test_files_get_the_usual_mode_not_a_private_one(tmp_path, timeline):
 def test_webvtt_escapes_its_markup_characters():
     vtt = webvtt((SpokenLine(1.0, 2.0, "You & I <rest> --> here."),))
     assert "You &amp; I &lt;rest&gt; --&gt; here." in vtt
+
+
+KILLED_EXPORT = """
+import sys
+import numpy as np
+from pathlib import Path
+from audiogen.export import export_session
+from audiogen.models import ChapterMark, Tags, Timeline
+
+def blocks():
+    yield np.zeros((44100, 2))
+    print("encoding", flush=True)
+    sys.stdin.readline()  # never answered: the parent kills this process here
+    yield np.zeros((44100, 2))
+
+timeline = Timeline(2.0, (), (), (ChapterMark(0.0, "A"),))
+export_session(blocks(), Path(sys.argv[1]), timeline, Tags("T"), 44100, 2)
+"""
+
+
+def test_killed_export_leaves_no_final_file_and_the_next_run_sweeps_its_temporaries(tmp_path, timeline):
+    target = tmp_path / "out" / "s.mp3"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_EXPORT, str(target)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert child.stdout.readline().strip() == "encoding"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    left = sorted(p.name for p in target.parent.iterdir())
+    assert left and all(name.startswith(".s.") and ".part." in name for name in left), left
+
+    export_session(_blocks(6.0), target, timeline, Tags("T"), RATE, 2)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["s.jpg", "s.lrc", "s.mp3", "s.txt", "s.vtt"]
