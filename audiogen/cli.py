@@ -110,9 +110,15 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @click.option("--loudness", type=click.FloatRange(-30, -10), default=SoundSettings.loudness, show_default=True, help="Integrated loudness target, LUFS.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (default: your user cache folder).")
 @click.option("--no-cache", is_flag=True, help="Synthesise everything afresh; keep nothing.")
+@click.option("--format", "-f", "audio_format", default=SessionSpec.format, show_default=True, help="Audio format: mp3, ogg, opus, m4a, flac or wav (see `audiogen formats`).")
+@click.option("--bitrate", default=SessionSpec.bitrate, show_default=True, help="Bitrate of lossy formats, e.g. 96k (ignored by flac and wav).")
+@click.option("--narrator", help="Artist tag (default: audiogen and the voice).")
+@click.option("--no-cover", is_flag=True, help="No cover art, embedded or beside the audio.")
+@click.option("--no-transcript", is_flag=True, help="No .vtt, .lrc and .txt transcripts.")
 @click.pass_context
 def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words,
-           out_dir, voice, pitch, engine, voice_warmth, background, seed, loudness, cache_dir, no_cache):
+           out_dir, voice, pitch, engine, voice_warmth, background, seed, loudness, cache_dir, no_cache,
+           audio_format, bitrate, narrator, no_cover, no_transcript):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
     from audiogen.pipeline import render_session
 
@@ -121,6 +127,7 @@ def render(ctx, article, minutes, template, templates_dir, listener, intention, 
         voice={"voice": voice, "pitch": pitch, "engine": engine, "warmth": voice_warmth},
         out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness),
         cache_dir=cache_dir, use_cache=not no_cache,
+        format=audio_format.lower(), bitrate=bitrate, narrator=narrator, cover=not no_cover, transcript=not no_transcript,
     )
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
 
@@ -148,6 +155,9 @@ def render(ctx, article, minutes, template, templates_dir, listener, intention, 
             f"true peak {result.master.true_peak_dbtp:.1f} dBTP, {len(result.chapters)} chapters",
             err=True,
         )
+        for extra in (result.cover, *result.transcripts):
+            if extra is not None:
+                click.echo(f"also wrote {extra}", err=True)
     click.echo(str(result.path))
 
 
@@ -235,6 +245,16 @@ def backgrounds():
 
     for info in list_backgrounds():
         click.echo(f"{info.name:<10} {info.description}")
+
+
+@main.command()
+def formats():
+    """List the audio formats and whether this machine's ffmpeg can write them."""
+    from audiogen.export import list_formats
+
+    for info in list_formats():
+        status = "" if info.available else f"  (unavailable: {info.reason})"
+        click.echo(f"{info.name:<6} {info.description}{status}")
 
 
 @main.group()

@@ -275,6 +275,11 @@ class SessionSpec:
     use_cache: bool = True
     templates_dir: Path | None = None
     filter_words: Path | None = None
+    narrator: str | None = None  # the artist tag; default: audiogen and the voice
+    album: str | None = None  # the album tag; default "audiogen" (a library sets its name)
+    track: int | None = None  # track number within a library
+    cover: bool = True  # generate cover art, embed it and write it beside the audio
+    transcript: bool = True  # write .vtt, .lrc and .txt transcripts beside the audio
 
 
 @dataclass(frozen=True)
@@ -284,6 +289,35 @@ class SessionResult:
     duration: float
     master: MasterStats
     chapters: tuple[ChapterMark, ...]
+    cover: Path | None = None
+    transcripts: tuple[Path, ...] = ()
+
+
+# ---------------------------------------------------------------- export
+
+
+@dataclass(frozen=True)
+class Tags:
+    """What the file says about itself, in every container's own tag format."""
+
+    title: str
+    artist: str = "audiogen"
+    album: str = "audiogen"
+    genre: str = "Meditation"
+    comment: str = ""
+    year: str = ""
+    track: int | None = None
+    themes: tuple[str, ...] = ()  # theme labels, shown on the cover
+
+
+@dataclass(frozen=True)
+class ExportedFiles:
+    """The files one session produced, each complete under its final name."""
+
+    audio: Path
+    chapters: tuple[ChapterMark, ...]  # as written in the file: at each chapter's first sound
+    cover: Path | None = None
+    transcripts: tuple[Path, ...] = ()
 
 
 # ---------------------------------------------------------------- listener

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Callable
 
 from audiogen.background import Bed
-from audiogen.export import Tags, encode
+from audiogen.export import check_format, export_session
 from audiogen.mix import master_gain, mix_blocks
-from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Themes, Timeline
+from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
 from audiogen.speak import prepare_for_speech, synthesize_track
@@ -79,6 +79,7 @@ def render_session(
         return Bed(sound.background, sound.seed, sound.sample_rate)
 
     bed_factory()  # an unknown background fails now, before any speech is made
+    check_format(spec.format, spec.bitrate)  # and so do an unknown format, bitrate or encoder
     article, themes = article_themes(spec)
     report(f"read {article.source}: {article.title!r} ({', '.join(themes.labels)})")
     script = build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
@@ -95,21 +96,24 @@ def render_session(
     report(f"encoding {target}")
     tags = Tags(
         title=script.title,
-        artist=f"audiogen ({spec.voice.voice})",
-        album="audiogen",
+        artist=spec.narrator or f"audiogen ({spec.voice.voice})",
+        album=spec.album or "audiogen",
         comment=f"From the article {article.title!r} ({Path(article.source).name}); "
-        f"template {script.template}, {spec.minutes:g} minutes",
+        f"template {script.template}, {spec.minutes:g} minute{'s' if spec.minutes != 1 else ''}",
         year=str(date.today().year),
+        track=spec.track,
+        themes=themes.labels,
     )
-    encode(
+    files = export_session(
         mix_blocks(timeline, bed_factory, sound, stats.gain_db),
         target,
+        timeline,
+        tags,
         sound.sample_rate,
         sound.channels,
         spec.format,
         spec.bitrate,
-        tags,
-        timeline.chapters,
-        timeline.duration,
+        cover=spec.cover,
+        transcript=spec.transcript,
     )
-    return SessionResult(target, script.title, timeline.duration, stats, timeline.chapters)
+    return SessionResult(target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts)

@@ -126,10 +126,17 @@ def plan_timeline(
     placed: list[PlacedClip] = []
     bells: list[PlacedBell] = []
     chapters: list[ChapterMark] = []
+    pending: list[str] = []  # chapter titles waiting for their first sound
+
+    def sound_at(start: float) -> None:
+        chapters.extend(ChapterMark(start, title) for title in pending)
+        pending.clear()
+
     t = lead_in
     for cue in cues:
         if isinstance(cue, Speech):
             clip = clips[cue.utterance]
+            sound_at(t)
             placed.append(PlacedClip(t, clip))
             t += clip.duration + cue.gap
         elif isinstance(cue, Pause):
@@ -141,13 +148,16 @@ def plan_timeline(
             for _ in range(cue.count):
                 for word, seconds in phases:
                     if word is not None:
+                        sound_at(t)
                         placed.append(PlacedClip(t, clips[word]))
                     t += seconds
         elif isinstance(cue, Bell):
+            sound_at(t)
             bells.append(PlacedBell(t, cue.kind))
         elif isinstance(cue, Chapter):
-            # A chapter starts where its first sound does, or here if it has none yet.
-            chapters.append(ChapterMark(t, cue.title))
+            # A chapter starts where its first sound (speech or bell) does, not before a pause.
+            pending.append(cue.title)
+    sound_at(t)  # a chapter with no sound after it starts at the end of the cues
     return Timeline(
         duration=float(target_seconds),
         clips=tuple(placed),

@@ -26,7 +26,8 @@ def _render(args, tmp_path, speech_cache):
 def test_one_minute_session_is_a_valid_measured_mp3(article, tmp_path, speech_cache):
     path = _render([str(article)] if article else [], tmp_path, speech_cache)
     assert path.suffix == ".mp3"
-    assert list(tmp_path.iterdir()) == [path], "no temporary files are left behind"
+    companions = {path.with_suffix(s) for s in (".jpg", ".vtt", ".lrc", ".txt")}
+    assert set(tmp_path.iterdir()) == {path, *companions}, "no temporary files are left behind"
 
     info = probe(path)
     stream = info["streams"][0]

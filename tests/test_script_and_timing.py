@@ -247,3 +247,16 @@ def test_bad_profile_names_file_and_key(tmp_path, content, expected):
         load_profile(profile)
     result = CliRunner().invoke(main, ["script", "--profile", str(profile)])
     assert result.exit_code == 3 and str(profile) in result.output and expected in result.output
+
+
+def test_chapter_starts_at_its_first_sound_not_before_a_pause():
+    markup = "[chapter A]\n[pause 3s]\nOne.\n[chapter B]\n[pause 2s..20s]\n[bell]\n[pause 1s]\nTwo.\n[chapter C]\n[pause 2s]\n[breath 4-0-6 x1]\n"
+    script = Script("t", "demo", markup, parse_markup(markup))
+    timeline = plan_timeline(script, _clips(script, 1.0), 40, lead_in=1, tail=2)
+    starts = {c.title: c.start for c in timeline.chapters}
+    first_speech = timeline.clips[0].start
+    assert starts["A"] == pytest.approx(first_speech) == pytest.approx(1 + 3)
+    assert starts["B"] == pytest.approx(timeline.bells[0].start)
+    breath_word = timeline.clips[2]
+    assert breath_word.clip.utterance.text == "Breathe in"
+    assert starts["C"] == pytest.approx(breath_word.start)

@@ -1,0 +1,140 @@
+"""Export stage: the mastered block stream becomes the files a listener keeps.
+
+One session gives an audio file (mp3, ogg, opus, m4a, flac or wav, encoded by ffmpeg)
+with tags, chapters and embedded cover art, and beside it, named like it, the cover
+(.jpg) and transcripts (.vtt, .lrc, .txt) with the times the words are heard. Every file
+is written under a temporary name and renamed into place once all are complete.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from mutagen import MutagenError
+
+from audiogen.errors import OutputError
+from audiogen.export.cover import render_cover
+from audiogen.export.files import Staging, check_out_dir
+from audiogen.export.formats import FORMATS, AudioFormat, audio_format, encode_audio, ffmetadata_chapters, missing_encoder
+from audiogen.export.tags import write_tags
+from audiogen.export.timings import heard_chapters, spoken_lines
+from audiogen.export.transcript import transcripts
+from audiogen.models import ChapterMark, ExportedFiles, Tags, Timeline
+
+__all__ = ["FORMATS", "Tags", "FormatInfo", "list_formats", "check_format", "encode", "export_session"]
+
+COVER_SUFFIX = ".jpg"
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    description: str
+    available: bool
+    reason: str = ""  # why it is not available
+
+
+def list_formats() -> list[FormatInfo]:
+    """Every output format, and whether this machine's ffmpeg can write it."""
+    infos = []
+    for fmt in FORMATS.values():
+        reason = missing_encoder(fmt)
+        infos.append(FormatInfo(fmt.name, fmt.description, reason is None, reason or ""))
+    return infos
+
+
+def check_format(name: str, bitrate: str) -> None:
+    """Fail now, before any speech is made, if the format or bitrate cannot be written."""
+    audio_format(name, bitrate)
+
+
+def _encode_tagged(
+    blocks: Iterable[np.ndarray],
+    target: Path,
+    path: Path,
+    fmt: AudioFormat,
+    kbps: int | None,
+    sample_rate: int,
+    channels: int,
+    tags: Tags | None,
+    chapters: tuple[ChapterMark, ...],
+    duration: float | None,
+    cover: bytes | None,
+) -> None:
+    """Encode into `path` (a temporary file) and tag it; `duration` None: as long as the blocks are."""
+    metadata = None
+    if fmt.name == "wav" and tags is not None:  # RIFF INFO, which only the encoder writes
+        metadata = {"title": tags.title, "artist": tags.artist, "album": tags.album, "genre": tags.genre,
+                    "comment": tags.comment, "date": tags.year}
+    try:
+        if fmt.name == "m4a" and chapters:  # the MP4 chapter track is made by the muxer
+            last_end = duration if duration is not None else chapters[-1].start + 1
+            with tempfile.TemporaryDirectory(prefix="audiogen-chapters-") as folder:
+                chapters_file = Path(folder) / "chapters.txt"
+                chapters_file.write_text(ffmetadata_chapters(chapters, last_end), encoding="utf-8")
+                written = encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, chapters_file, target.name)
+        else:
+            written = encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, name=target.name)
+        if tags is not None:
+            write_tags(path, fmt.name, tags, chapters, duration if duration is not None else written, cover)
+    except (OSError, MutagenError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError(f"{target}: cannot write the file ({reason}); check the folder and free space") from None
+
+
+def encode(
+    blocks: Iterable[np.ndarray],
+    target: Path,
+    sample_rate: int,
+    channels: int,
+    fmt: str = "mp3",
+    bitrate: str = "128k",
+    tags: Tags | None = None,
+    chapters: tuple[ChapterMark, ...] = (),
+    duration: float | None = None,
+) -> Path:
+    """Only the audio file: encode the blocks, tag the result, rename it into place."""
+    audio, kbps = audio_format(fmt, bitrate)
+    target = Path(target)
+    check_out_dir(target.parent)
+    with Staging() as staging:
+        _encode_tagged(blocks, target, staging.path(target), audio, kbps, sample_rate, channels, tags, chapters, duration, None)
+        staging.commit()
+    return target
+
+
+def export_session(
+    blocks: Iterable[np.ndarray],
+    target: Path,
+    timeline: Timeline,
+    tags: Tags,
+    sample_rate: int,
+    channels: int,
+    fmt: str = "mp3",
+    bitrate: str = "128k",
+    cover: bool = True,
+    transcript: bool = True,
+) -> ExportedFiles:
+    """The audio file with tags, chapters and cover, plus the cover and transcripts beside it."""
+    audio, kbps = audio_format(fmt, bitrate)
+    target = Path(target)
+    check_out_dir(target.parent)
+    chapters = heard_chapters(timeline)
+    cover_bytes = render_cover(tags, timeline.duration) if cover else None
+    cover_path = target.with_suffix(COVER_SUFFIX) if cover else None
+    texts = transcripts(spoken_lines(timeline), chapters, tags, timeline.duration) if transcript else {}
+    text_paths = tuple(target.with_suffix(suffix) for suffix in texts)
+    with Staging() as staging:
+        # Staged (and so renamed) last, the audio file appears only when its companions are in place.
+        if cover_path is not None:
+            staging.write_bytes(cover_path, cover_bytes)
+        for path, text in zip(text_paths, texts.values()):
+            staging.write_text(path, text)
+        _encode_tagged(blocks, target, staging.path(target), audio, kbps, sample_rate, channels, tags, chapters,
+                       timeline.duration, cover_bytes)
+        staging.commit()
+    return ExportedFiles(target, chapters, cover_path, text_paths)

@@ -1,0 +1,166 @@
+"""The audio formats: which ffmpeg encoder and container make each, and how float blocks become one."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from audiogen.errors import AudioError, ToolMissingError
+from audiogen.models import ChapterMark
+from audiogen.tools import ffmpeg_path
+
+# MPEG-1 Layer III bitrates: a CBR file must use one of them.
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+# 16-bit output gets triangular dither rather than plain truncation of the float mix.
+DITHER_TO_S16 = ("-af", "aresample=osf=s16:dither_method=triangular")
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    name: str  # also the file suffix
+    description: str
+    muxer: str
+    encoder: str
+    arguments: tuple[str, ...] = ()
+    bitrates: tuple[int, int] | tuple[int, ...] | None = None  # kbps: (low, high), a set, or None for lossless
+    sample_rate: int | None = None  # a rate the codec requires, else the session's
+
+    @property
+    def suffix(self) -> str:
+        return f".{self.name}"
+
+    def kbps(self, bitrate: str) -> int | None:
+        """The bitrate in kbps if this format uses one; a bad value is an error naming --bitrate."""
+        if self.bitrates is None:
+            return None
+        match = re.fullmatch(r"(\d+)\s*(k|kbps|kb/s)?", bitrate.strip().lower())
+        value = int(match.group(1)) if match else -1
+        if match and not match.group(2) and value >= 1000:
+            value //= 1000  # given in bits per second
+        if len(self.bitrates) == 2:
+            low, high = self.bitrates
+            if low <= value <= high:
+                return value
+            allowed = f"{low}k to {high}k"
+        else:
+            if value in self.bitrates:
+                return value
+            allowed = ", ".join(f"{b}k" for b in self.bitrates)
+        raise AudioError(f"--bitrate {bitrate!r} does not suit {self.name}; choose {allowed}")
+
+
+FORMATS: dict[str, AudioFormat] = {
+    f.name: f
+    for f in (
+        AudioFormat("mp3", "MP3, constant bitrate, ID3v2.3 tags: plays everywhere (default)",
+                    "mp3", "libmp3lame", ("-compression_level", "5"), MP3_BITRATES),
+        AudioFormat("ogg", "Ogg Vorbis, Vorbis comments", "ogg", "libvorbis", (), (48, 320)),
+        AudioFormat("opus", "Ogg Opus at 48 kHz (the only rate Opus plays at), Vorbis comments",
+                    "opus", "libopus", ("-application", "audio"), (24, 256), 48000),
+        AudioFormat("m4a", "AAC in MP4 (iTunes-style atoms), for Apple players", "ipod", "aac",
+                    ("-movflags", "+faststart"), (64, 320)),
+        AudioFormat("flac", "FLAC, lossless 16-bit, Vorbis comments", "flac", "flac", DITHER_TO_S16),
+        AudioFormat("wav", "WAV, 16-bit PCM, RIFF INFO and ID3 tags", "wav", "pcm_s16le", DITHER_TO_S16),
+    )
+}
+
+
+@functools.lru_cache(maxsize=None)
+def ffmpeg_encoders(ffmpeg: str) -> frozenset[str]:
+    """The audio encoders this ffmpeg was built with (`ffmpeg -encoders`)."""
+    listing = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    names = set()
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].startswith("A") and len(fields[0]) == 6:
+            names.add(fields[1])
+    return frozenset(names)
+
+
+def missing_encoder(fmt: AudioFormat) -> str | None:
+    """Why `fmt` cannot be written here, or None when it can."""
+    ffmpeg = ffmpeg_path()
+    if fmt.encoder in ffmpeg_encoders(ffmpeg):
+        return None
+    return f"ffmpeg ({ffmpeg}) has no {fmt.encoder} encoder"
+
+
+def audio_format(name: str, bitrate: str) -> tuple[AudioFormat, int | None]:
+    """The format and its bitrate in kbps, checked before any work is done."""
+    fmt = FORMATS.get(name.lower().lstrip("."))
+    if fmt is None:
+        raise AudioError(f"unknown --format {name!r}; choose from {', '.join(FORMATS)}")
+    kbps = fmt.kbps(bitrate)
+    reason = missing_encoder(fmt)
+    if reason:
+        raise ToolMissingError(
+            f"{reason}, needed for --format {fmt.name}; install a full ffmpeg (apt-get install ffmpeg) "
+            "or choose another --format (see `audiogen formats`)"
+        )
+    return fmt, kbps
+
+
+def ffmetadata_chapters(chapters: tuple[ChapterMark, ...], duration: float) -> str:
+    """Chapters in ffmpeg's metadata file format, millisecond time base."""
+    lines = [";FFMETADATA1"]
+    for i, chapter in enumerate(chapters):
+        end = chapters[i + 1].start if i + 1 < len(chapters) else duration
+        title = re.sub(r"([=;#\\\n])", r"\\\1", chapter.title)
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(chapter.start * 1000)}",
+                  f"END={round(end * 1000)}", f"title={title}"]
+    return "\n".join(lines) + "\n"
+
+
+def encode_audio(
+    blocks: Iterable[np.ndarray],
+    path: Path,
+    fmt: AudioFormat,
+    kbps: int | None,
+    sample_rate: int,
+    channels: int,
+    metadata: dict[str, str] | None = None,
+    chapters_file: Path | None = None,
+    name: str | None = None,
+) -> float:
+    """Pipe float blocks into ffmpeg, which writes `path` in `fmt`; returns the seconds written.
+
+    `name` is the file errors mention.
+
+    `metadata` goes into the container by ffmpeg itself (only WAV's RIFF INFO needs that);
+    `chapters_file` is an ffmetadata file whose chapters ffmpeg writes (MP4 chapter track).
+    """
+    command = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-nostdin",
+               "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0"]
+    if chapters_file is not None:
+        command += ["-f", "ffmetadata", "-i", str(chapters_file), "-map", "0:a", "-map_chapters", "1"]
+    command += ["-c:a", fmt.encoder, *fmt.arguments, "-ar", str(fmt.sample_rate or sample_rate)]
+    if kbps is not None:
+        command += ["-b:a", f"{kbps}k"]
+    for key, value in (metadata or {}).items():
+        command += ["-metadata", f"{key}={value}"]
+    command += ["-f", fmt.muxer, str(path)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    frames = 0
+    try:
+        for block in blocks:
+            process.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+            frames += len(block)
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # ffmpeg stopped early; its exit status and message say why
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    stderr = process.stderr.read().decode("utf-8", "replace").strip()
+    if process.wait() != 0:
+        # ffmpeg's first line names the cause; the last is often a generic summary.
+        cause = re.sub(r"^\[[^]]*\]\s*", "", stderr.splitlines()[0]) if stderr else "unknown error"
+        raise AudioError(f"ffmpeg could not encode {name or path.name}: {cause}")
+    return frames / sample_rate

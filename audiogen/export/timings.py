@@ -1,0 +1,80 @@
+"""Where the listener really hears things: speech onsets measured from the clips' samples.
+
+A speech clip starts with a little silence from the engine (0-30 ms for espeak-ng) and
+ends with more (about half a second), so a clip's place on the timeline is not where
+its words are heard. Transcript cues and chapter starts use the measured voiced span.
+"""
+
+from __future__ import annotations
+
+import functools
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audiogen.errors import AudioError
+from audiogen.models import ChapterMark, Timeline
+
+FRAME_SECONDS = 0.005
+VOICED_BELOW_PEAK_DB = 40.0  # a frame is voiced when its RMS is within this of the loudest frame's
+
+
+@dataclass(frozen=True)
+class SpokenLine:
+    start: float  # the first voiced sound, seconds from the session's start
+    end: float  # the last voiced sound
+    text: str
+
+
+@functools.lru_cache(maxsize=4096)
+def voiced_span(path: Path) -> tuple[float, float]:
+    """(onset, end) of the voiced part of a WAV clip, in seconds from the clip's start."""
+    try:
+        with wave.open(str(path), "rb") as clip:
+            rate, width, channels = clip.getframerate(), clip.getsampwidth(), clip.getnchannels()
+            data = clip.readframes(clip.getnframes())
+    except (wave.Error, EOFError, OSError) as exc:
+        raise AudioError(f"{path}: unreadable speech clip ({exc}); run `audiogen cache clear`") from None
+    if width != 2:
+        raise AudioError(f"{path}: speech clip is not 16-bit PCM; run `audiogen cache clear`")
+    samples = np.frombuffer(data, dtype="<i2").astype(np.float64).reshape(-1, channels).mean(axis=1)
+    frame = max(1, int(rate * FRAME_SECONDS))
+    usable = len(samples) // frame * frame
+    if not usable:
+        return 0.0, len(samples) / rate
+    rms = np.sqrt(np.mean(samples[:usable].reshape(-1, frame) ** 2, axis=1))
+    voiced = np.flatnonzero(rms > rms.max() * 10 ** (-VOICED_BELOW_PEAK_DB / 20))
+    if not len(voiced):
+        return 0.0, len(samples) / rate
+    return voiced[0] * frame / rate, (voiced[-1] + 1) * frame / rate
+
+
+def spoken_lines(timeline: Timeline) -> tuple[SpokenLine, ...]:
+    """Every spoken sentence (and breath cue word) with the times its voice is heard."""
+    placed = sorted(timeline.clips, key=lambda p: p.start)
+    lines = []
+    for i, clip in enumerate(placed):
+        onset, end = voiced_span(clip.clip.path)
+        stop = placed[i + 1].start if i + 1 < len(placed) else timeline.duration
+        lines.append(SpokenLine(clip.start + onset, min(clip.start + end, stop), clip.clip.utterance.text))
+    return tuple(lines)
+
+
+def heard_chapters(timeline: Timeline) -> tuple[ChapterMark, ...]:
+    """Chapter marks moved to the moment their first sound is heard.
+
+    The timing stage starts a chapter where its first clip or bell is placed; a bell
+    sounds at once, a clip after its leading silence.
+    """
+    bell_starts = {round(b.start, 6) for b in timeline.bells}
+    clip_at = {round(p.start, 6): p.clip for p in timeline.clips}
+    marks = []
+    for mark in timeline.chapters:
+        key = round(mark.start, 6)
+        clip = clip_at.get(key)
+        if clip is not None and key not in bell_starts:
+            mark = ChapterMark(mark.start + voiced_span(clip.path)[0], mark.title)
+        marks.append(mark)
+    return tuple(sorted(marks, key=lambda m: m.start))
