@@ -11,7 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
-from audiogen.errors import AudioError, ToolMissingError
+from audiogen.errors import AudioError, OutputError, ToolMissingError
 from audiogen.models import ChapterMark
 from audiogen.tools import ffmpeg_path
 
@@ -117,6 +117,10 @@ def ffmetadata_chapters(chapters: tuple[ChapterMark, ...], duration: float) -> s
     return "\n".join(lines) + "\n"
 
 
+_WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "File too large",
+                   "Read-only file system", "Permission denied")
+
+
 def encode_audio(
     blocks: Iterable[np.ndarray],
     path: Path,
@@ -162,5 +166,10 @@ def encode_audio(
     if process.wait() != 0:
         # ffmpeg's first line names the cause; the last is often a generic summary.
         cause = re.sub(r"^\[[^]]*\]\s*", "", stderr.splitlines()[0]) if stderr else "unknown error"
+        # A full or read-only disk is the output's problem, not the audio's: say so, with the folder.
+        for reason in _WRITE_FAILURES:
+            if reason in stderr:
+                raise OutputError(f"{path.parent / (name or path.name)}: cannot write the file ({reason}); "
+                                  "free some space or choose another --out")
         raise AudioError(f"ffmpeg could not encode {name or path.name}: {cause}")
     return frames / sample_rate

@@ -48,7 +48,7 @@ BAD_ARTICLES = {
     "empty": (b"", "empty"),
     "whitespace": (b" \n\n\t \n", "empty"),
     "binary": (bytes(range(256)) * 50, "binary"),
-    "png-named-txt": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 500, "binary"),
+    "png-named-txt": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 500, "png image"),
     "huge": (b"word " * (11 * 1024 * 1024), "limit"),
     "html-without-article": (b"<html><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
                              b"<footer>Copyright 2024</footer></body></html>", "no article text"),
@@ -137,10 +137,16 @@ def test_missing_ffmpeg(tmp_path: Path):
 
 
 def test_missing_espeak_for_the_command_line_engine(tmp_path: Path):
-    env = dict(os.environ, PATH=str(tmp_path), PYTHONPATH=str(ROOT))
+    # ffmpeg is there, espeak-ng is not.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ffmpeg", "ffprobe"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = dict(os.environ, PATH=str(bin_dir), PYTHONPATH=str(ROOT))
     result = run_cli("render", "--minutes", "1", "--engine", "espeak-ng", "--out", str(tmp_path / "out"),
                      "--cache-dir", str(tmp_path / "cache"), env=env)
-    assert_one_line_error(result, 6, "espeak-ng")
+    assert_one_line_error(result, 8, "espeak-ng")
+    assert files_in(tmp_path / "out") == []
 
 
 def test_words_do_not_fit(tmp_path: Path):
