@@ -272,6 +272,7 @@ class SessionSpec:
     use_cache: bool = True
     templates_dir: Path | None = None
     filter_words: Path | None = None
+    album: str = "audiogen"  # the album tag: a library's name
 
 
 @dataclass(frozen=True)
@@ -281,3 +282,5 @@ class SessionResult:
     duration: float
     master: MasterStats
     chapters: tuple[ChapterMark, ...]
+    labels: tuple[str, ...] = ()  # the article's theme labels
+    template: str = ""  # the template the script was rendered from

@@ -62,18 +62,29 @@ class SpeechCache:
         os.replace(temp, target)
         return target
 
+    def _clips(self) -> list[tuple[Path, os.stat_result]]:
+        """Finished clips and their stats. Other processes' temp files (hidden names) are not
+        clips, and any file may vanish while we look: parallel renders share this folder."""
+        found = []
+        for path in self.folder.rglob("[!.]*.wav"):
+            try:
+                found.append((path, path.stat()))
+            except FileNotFoundError:
+                continue
+        return found
+
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.folder.rglob("*.wav"))
+        return sum(stat.st_size for _, stat in self._clips())
 
     def trim(self) -> int:
         """Remove least recently used clips until the cache is under its cap; returns files removed."""
-        files = sorted(self.folder.rglob("*.wav"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
+        files = sorted(self._clips(), key=lambda item: item[1].st_mtime)
+        total = sum(stat.st_size for _, stat in files)
         removed = 0
-        for path in files:
+        for path, stat in files:
             if total <= self.cap_bytes:
                 break
-            total -= path.stat().st_size
+            total -= stat.st_size
             path.unlink(missing_ok=True)
             removed += 1
         return removed
