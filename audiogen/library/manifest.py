@@ -151,7 +151,7 @@ def _as_list(problems: _Problems, path: str, key: str, value: Any, kind) -> list
 
 def _resolve(base: Path, text: str) -> Path:
     path = Path(os.path.expanduser(text))
-    return path if path.is_absolute() else base / path
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
 def _articles(problems: _Problems, base: Path, entries: list[tuple[str, str]]) -> list[Path]:
@@ -264,6 +264,8 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
     defaults = _check_table(problems, "defaults", data.get("defaults", {}), DEFAULTS_KEYS)
     default_minutes = _as_list(problems, "defaults.minutes", "minutes", data.get("defaults", {}).get("minutes", 10),
                                _NUM) if isinstance(data.get("defaults", {}), dict) else []
+    # A bad value was reported; a stand-in keeps the remaining settings under check.
+    default_minutes = default_minutes or [("defaults.minutes", 10)]
 
     name = library.get("name", "audiogen library")
     spec = SessionSpec(
@@ -316,12 +318,12 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
             if listener is not None and listener not in listeners:
                 known = ", ".join(listeners) or "none defined"
                 problems.add(listener_path, f"unknown listener {listener!r}; add [listeners.{listener}] (known: {known})")
-                continue
+                listener = None  # still check the entry's other settings
             profile, profile_origins = listeners.get(listener, ({}, {}))
             base = _apply(spec, profile)
             entry_spec = _apply(base, settings)
             entry_origins = {**origins, **profile_origins, **{k: f"{origin}.{k}" for k in settings}}
-            for minutes_path, minutes in matrix.get("minutes", default_minutes):
+            for minutes_path, minutes in matrix.get("minutes") or default_minutes:
                 for voice_path, voice in matrix.get("voices", [(entry_origins.get("voice"), entry_spec.voice.voice)]):
                     for bg_path, background in matrix.get(
                             "backgrounds", [(entry_origins.get("background"), entry_spec.sound.background)]):
