@@ -69,7 +69,7 @@ def transcript_lines(out_dir: Path, files: list[str]) -> list[tuple[str, str]]:
         for raw in _read(by_suffix[".lrc"]).splitlines():
             match = _LRC_TAG.match(raw)
             if match and raw[match.end():].strip():
-                lines.append((clock(int(match[1]) * 60 + float(match[2])), raw[match.end():].strip()))
+                lines.append((clock(int(match[1]) * 60 + int(float(match[2]))), raw[match.end():].strip()))
         return lines
     if ".txt" in by_suffix:
         return [("", p.strip()) for p in _read(by_suffix[".txt"]).split("\n\n") if p.strip()]

@@ -129,6 +129,8 @@ def build_session(task: SessionTask) -> SessionOutcome:
     minutes = session.spec.minutes
     try:
         with _deadline(session.timeout):
+            # An old key must not vouch for audio this render may replace before it is killed.
+            state.key_path(session.spec.out_dir, session.name).unlink(missing_ok=True)
             result = pipeline.render_session(session.spec, file_name=session.name)
             entry = _entry(task, result)
             state.write_key(result.path.parent, session.name, task.key, entry)
