@@ -140,7 +140,6 @@ def template_fingerprint(templates_dir: Path | None = None) -> str:
 
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
     """Problems with a session's settings, keyed by setting name; nothing is rendered."""
-    from audiogen.background import list_backgrounds
     from audiogen.export import FORMATS
     from audiogen.script import list_templates
     from audiogen.speak import MAX_RATE, MIN_RATE

@@ -174,3 +174,10 @@ def test_cli_missing_manifest(tmp_path):
     result = CliRunner().invoke(main, ["build", str(tmp_path / "none.toml")])
     assert result.exit_code == 3
     assert "manifest not found" in result.stderr
+
+
+def test_build_help_lists_its_options():
+    result = CliRunner().invoke(main, ["build", "--help"])
+    assert result.exit_code == 0
+    for option in ("--out", "--workers", "--scheduler", "--prune", "--cache-dir", "--quiet"):
+        assert option in result.output

@@ -17,7 +17,7 @@ from typing import Any
 
 from audiogen import pipeline
 from audiogen.errors import ManifestError
-from audiogen.models import SessionSpec, SoundSettings, VoiceSettings
+from audiogen.models import SessionSpec, SoundSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
