@@ -19,6 +19,7 @@ class ProgressDisplay:
         self.sessions = self.done = 0
         self.minutes = self.done_minutes = self.rendered_minutes = 0.0
         self.started = time.monotonic()
+        self.finish_at: float | None = None  # estimated, from the pace of the sessions rendered so far
 
     def start(self, sessions: int, minutes: float, skipped: int, skipped_minutes: float) -> None:
         self.sessions, self.minutes = sessions, minutes
@@ -32,11 +33,19 @@ class ProgressDisplay:
         self.done += 1
         self.done_minutes += outcome.minutes
         self.rendered_minutes += outcome.minutes
+        now = time.monotonic()
+        pace = (now - self.started) / self.rendered_minutes  # seconds per audio minute, all workers together
+        self.finish_at = now + pace * (self.minutes - self.done_minutes)
         if outcome.status == FAILED:
             self._line(f"failed {outcome.name}: {outcome.error}")
         elif not self.terminal:
             self._line(f"{outcome.status} {outcome.name} ({outcome.minutes:g} min)")
         self._draw()
+
+    def tick(self) -> None:
+        """Between sessions the bar counts the time left down (plain lines would only repeat)."""
+        if self.terminal:
+            self._draw()
 
     def finish(self) -> None:
         if self.terminal and self.sessions:
@@ -44,12 +53,11 @@ class ProgressDisplay:
             self.stream.flush()
 
     def eta(self) -> str:
-        left = self.minutes - self.done_minutes
-        if left <= 0:
+        if self.done_minutes >= self.minutes:
             return "0:00"
-        if not self.rendered_minutes:
+        if self.finish_at is None:
             return "--:--"
-        return clock((time.monotonic() - self.started) / self.rendered_minutes * left)
+        return clock(max(0.0, self.finish_at - time.monotonic()))
 
     def status(self) -> str:
         return (f"{self.done}/{self.sessions} sessions, {self.done_minutes:g}/{self.minutes:g} min of audio, "

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -71,6 +71,8 @@ class BuildProgress(Protocol):
 
     def advance(self, outcome: SessionOutcome) -> None: ...
 
+    def tick(self) -> None: ...
+
     def finish(self) -> None: ...
 
 
@@ -79,6 +81,9 @@ class _NoProgress:
         pass
 
     def advance(self, outcome):
+        pass
+
+    def tick(self):
         pass
 
     def finish(self):
@@ -211,6 +216,15 @@ def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
 # ------------------------------------------------------------------ the build
 
 
+def _completed(futures, progress: BuildProgress) -> Iterator:
+    """Futures as they finish, with the progress display ticking about once a second meanwhile."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+        yield from done
+        progress.tick()
+
+
 def _article_label(article: Path, manifest: Path) -> str:
     try:
         return Path(os.path.relpath(article.resolve(), manifest.resolve().parent)).as_posix()
@@ -249,7 +263,7 @@ def build_library(
             with open_executor(max(1, min(workers or os.cpu_count() or 1, len(tasks))), scheduler) as executor:
                 futures = {executor.submit(run_task, task): task for task in tasks}
                 try:
-                    for future in as_completed(futures):
+                    for future in _completed(futures, progress):
                         task = futures[future]
                         try:
                             outcome = future.result()
