@@ -283,3 +283,36 @@ def cache_info(cache_dir):
     click.echo(f"clips:  {info.clips}")
     click.echo(f"size:   {info.size_bytes / 1024**2:.1f} MB of {info.cap_bytes / 1024**2:.0f} MB "
                "(cap: AUDIOGEN_CACHE_MAX_MB)")
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Library folder (default: the manifest's [library] out).")
+@click.option("--workers", "-j", type=click.IntRange(1), help="Sessions rendered at once (default: the number of cores).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the sessions on a Dask distributed cluster, e.g. tcp://host:8786.")
+@click.option("--prune", is_flag=True, help="Remove the files of sessions no longer in the manifest.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (overrides the manifest).")
+@click.option("-q", "--quiet", "quiet_build", is_flag=True, help="No progress; only failures and the index path.")
+@click.pass_context
+def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, quiet_build):
+    """Build the session library MANIFEST.toml describes: playlist, catalog and index.html included."""
+    from audiogen.errors import LibraryError, ManifestError
+    from audiogen.library import ProgressDisplay, build_library, load_manifest, summary_lines
+
+    quiet = quiet_build or ctx.obj["quiet"]
+    try:
+        plan = load_manifest(manifest, out_dir, cache_dir)
+    except ManifestError as exc:  # every problem, one line each
+        for line in exc.problems:
+            click.echo(f"audiogen: error: {line}", err=True)
+        sys.exit(exc.exit_code)
+    progress = None if quiet else ProgressDisplay(sys.stderr, sys.stderr.isatty())
+    summary = build_library(plan, workers, scheduler, prune, progress)
+    failed = [o for o in summary.outcomes if o.status == "failed"]
+    for line in summary_lines(summary)[0 if not quiet else 1:]:
+        if not quiet or line.startswith("failed "):
+            click.echo(line, err=True)
+    click.echo(str(summary.outputs[-1]))
+    if failed:
+        raise LibraryError(f"{len(failed)} of {len(summary.outcomes)} sessions failed (listed above); "
+                           "the rest are built; fix them and rerun to finish the library")

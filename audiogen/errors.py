@@ -58,6 +58,20 @@ class OutputError(AudiogenError):
     exit_code = 9
 
 
+class ManifestError(InputError):
+    """A library manifest has problems; every one is listed, each with its key path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class LibraryError(AudiogenError):
+    """Some sessions of a library build failed, or the build could not run."""
+
+    exit_code = 10
+
+
 # Exit codes, documented in the README and in `audiogen --help`.
 EXIT_CODES = {
     0: "success",
@@ -70,6 +84,7 @@ EXIT_CODES = {
     AudioError.exit_code: "audio processing or encoding failed",
     ToolMissingError.exit_code: "a required program is missing",
     OutputError.exit_code: "output cannot be written",
+    LibraryError.exit_code: "some sessions of a library build failed",
     130: "interrupted",
     141: "output pipe closed by the reader",
 }

@@ -291,6 +291,8 @@ class SessionResult:
     chapters: tuple[ChapterMark, ...]
     cover: Path | None = None
     transcripts: tuple[Path, ...] = ()
+    labels: tuple[str, ...] = ()  # the article's theme labels
+    template: str = ""  # the template the script was rendered from
 
 
 # ---------------------------------------------------------------- export

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import unicodedata
 from dataclasses import replace
@@ -11,6 +13,7 @@ from typing import Callable
 
 from audiogen.background import Bed
 from audiogen.export import check_format, export_session
+from audiogen.errors import AudiogenError
 from audiogen.mix import master_gain, mix_blocks
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
@@ -116,4 +119,67 @@ def render_session(
         cover=spec.cover,
         transcript=spec.transcript,
     )
-    return SessionResult(target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts)
+    return SessionResult(
+        target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts,
+        themes.labels, script.template,
+    )
+
+
+# ---------------------------------------------------------------- checks without rendering
+# The library stage validates a whole manifest before any work and fingerprints each session's
+# inputs; these helpers ask the stages, so the library never imports a stage itself.
+
+
+@functools.lru_cache(maxsize=None)
+def engine_info(engine: str) -> tuple[str, tuple]:
+    """The engine's version and its voices (starts one speech worker; cached per engine)."""
+    from audiogen.speak.worker import SpeechWorker
+
+    with SpeechWorker(engine) as worker:
+        return worker.version, tuple(worker.voices())
+
+
+def template_fingerprint(templates_dir: Path | None = None) -> str:
+    """A hash of every template file a session could use (templates extend and include each other)."""
+    from audiogen.script.templating import builtin_templates_dir
+
+    digest = hashlib.sha256()
+    for folder in (templates_dir, builtin_templates_dir()):
+        if folder is not None and Path(folder).is_dir():
+            for path in sorted(Path(folder).glob("*.j2")):
+                digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def validate_spec(spec: SessionSpec) -> dict[str, str]:
+    """Problems with a session's settings, keyed by setting name; nothing is rendered."""
+    from audiogen.export import FORMATS
+    from audiogen.script import list_templates
+    from audiogen.speak import MAX_RATE, MIN_RATE
+    from audiogen.speak.engines import known_voice
+
+    problems: dict[str, str] = {}
+    try:
+        Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate)
+    except AudiogenError as exc:
+        problems["background"] = str(exc)
+    if spec.templates_dir is not None and not Path(spec.templates_dir).is_dir():
+        problems["templates"] = f"{spec.templates_dir}: templates folder not found"
+    elif spec.template is not None:
+        names = [t.name for t in list_templates(spec.templates_dir)]
+        if spec.template not in names:
+            problems["template"] = f"unknown template {spec.template!r}; known: {', '.join(names)}"
+    if spec.format not in FORMATS:
+        problems["format"] = f"unknown format {spec.format!r}; choose from {', '.join(FORMATS)}"
+    if not MIN_RATE <= spec.voice.rate <= MAX_RATE:
+        problems["rate"] = f"rate {spec.voice.rate} wpm is out of range; choose {MIN_RATE} to {MAX_RATE}"
+    try:
+        _, voices = engine_info(spec.voice.engine)
+    except AudiogenError as exc:
+        problems["engine"] = str(exc)
+    else:
+        if not known_voice(spec.voice.voice, list(voices)):
+            problems["voice"] = (
+                f"unknown voice {spec.voice.voice!r} for engine {spec.voice.engine!r} (see `audiogen voices`)"
+            )
+    return problems

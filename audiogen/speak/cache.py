@@ -101,8 +101,16 @@ class SpeechCache:
         return Path(name)
 
     def put(self, key: str, temp: Path) -> Path:
+        """Move a new clip into place; if another process got there first, its clip stays.
+        The engine's output varies slightly from run to run, so a clip must never change
+        once parallel sessions may have measured it."""
         target = self.path_for(key)
-        os.replace(temp, target)
+        try:
+            os.link(temp, target)  # atomic, and fails when the clip already exists
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            os.replace(temp, target)
         return target
 
     def _clips(self) -> list[tuple[Path, os.stat_result]]:

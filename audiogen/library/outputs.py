@@ -1,0 +1,179 @@
+"""A library's own files: an M3U8 playlist, catalog.json and an offline index.html.
+
+All three are written atomically from the catalog entries, in manifest order. The index
+is one self-contained page (inline style and script, relative links) that works from file://.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from audiogen import __version__
+from audiogen.library.state import atomic_write_text
+
+PLAYLIST, CATALOG, INDEX = "playlist.m3u8", "catalog.json", "index.html"
+COVER_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+_VTT_TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{3})\s+-->")
+_LRC_TAG = re.compile(r"^\s*\[(\d+):(\d{2}(?:\.\d+)?)\]")
+
+
+def clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def playlist_text(name: str, entries: list[dict]) -> str:
+    lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(name)}"]
+    for entry in entries:
+        lines.append(f"#EXTINF:{int(round(entry['duration']))},{_one_line(entry['title'])}")
+        lines.append(entry["file"])  # relative to the playlist, which sits beside the audio
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def catalog_text(name: str, entries: list[dict]) -> str:
+    catalog = {
+        "library": name,
+        "generator": f"audiogen {__version__}",
+        "sessions": entries,
+        "total_duration": round(sum(e["duration"] for e in entries), 3),
+    }
+    return json.dumps(catalog, indent=2, ensure_ascii=False) + "\n"
+
+
+def transcript_lines(out_dir: Path, files: list[str]) -> list[tuple[str, str]]:
+    """(time, text) lines from a session's transcript beside its audio: WebVTT, LRC or plain text."""
+    by_suffix = {Path(f).suffix.lower(): Path(out_dir) / f for f in files}
+    if ".vtt" in by_suffix:
+        lines, start = [], ""
+        for raw in _read(by_suffix[".vtt"]).splitlines():
+            line = raw.strip()
+            match = _VTT_TIME.match(line)
+            if match:
+                hours, minutes, seconds = int(match[1] or 0), int(match[2]), int(match[3])
+                start = clock(hours * 3600 + minutes * 60 + seconds)
+            elif line and start and not line.startswith(("WEBVTT", "NOTE")):
+                lines.append((start, re.sub(r"<[^>]+>", "", line)))
+            elif not line:
+                start = ""
+        return lines
+    if ".lrc" in by_suffix:
+        lines = []
+        for raw in _read(by_suffix[".lrc"]).splitlines():
+            match = _LRC_TAG.match(raw)
+            if match and raw[match.end():].strip():
+                lines.append((clock(int(match[1]) * 60 + int(float(match[2]))), raw[match.end():].strip()))
+        return lines
+    if ".txt" in by_suffix:
+        return [("", p.strip()) for p in _read(by_suffix[".txt"]).split("\n\n") if p.strip()]
+    return []
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+_STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
+color:#243036;background:#f7f5f0}
+h1{font-weight:500;margin-bottom:.2rem}header p{color:#5b6770;margin-top:0}
+.session{background:#fff;border-radius:10px;padding:1rem 1.2rem;margin:1rem 0;box-shadow:0 1px 3px #0002;
+display:grid;grid-template-columns:auto 1fr;gap:0 1rem}
+.session>*{grid-column:2}.cover{grid-column:1;grid-row:1/span 4;width:96px;height:96px;object-fit:cover;border-radius:6px}
+.session h2{font-size:1.15rem;font-weight:600;margin:.1rem 0}.meta{color:#5b6770;font-size:.9rem;margin:.2rem 0 .5rem}
+.theme{display:inline-block;background:#e5efe9;border-radius:1rem;padding:0 .55rem;margin-right:.25rem;font-size:.8rem}
+audio{width:100%}details{margin-top:.4rem}summary{cursor:pointer;color:#37617a}
+.transcript p{margin:.25rem 0}.transcript time{color:#8a949b;font-variant-numeric:tabular-nums;margin-right:.6rem}
+"""
+
+# Writes each file's real length into the page once the player has read it (and flags files
+# that fail to load): the page shows the truth about the files beside it.
+_SCRIPT = """
+document.querySelectorAll("article.session").forEach(function (session) {
+  var audio = session.querySelector("audio"), shown = session.querySelector(".length");
+  function loaded() {
+    session.setAttribute("data-loaded-duration", audio.duration.toFixed(2));
+    shown.title = "file length " + audio.duration.toFixed(1) + " s";
+  }
+  audio.addEventListener("loadedmetadata", loaded);
+  audio.addEventListener("error", function () {
+    session.setAttribute("data-load-error", "1");
+    shown.textContent += " (file missing or unplayable)";
+  });
+  if (audio.readyState >= 1) loaded();
+});
+"""
+
+
+def _session_html(out_dir: Path, entry: dict) -> str:
+    e = html.escape
+    files = entry.get("files", [])
+    cover = next((f for f in files if Path(f).suffix.lower() in COVER_SUFFIXES), None)
+    settings = entry.get("settings", {})
+    details = [f'<span class="length">{clock(entry["duration"])}</span>']
+    details.append(e(f"voice {settings.get('voice', {}).get('voice', '?')}"))
+    details.append(e(settings.get("sound", {}).get("background", "")))
+    details.append(f'from <cite title="{e(entry["article"])}">{e(entry["article_title"])}</cite>')
+    themes = "".join(f'<span class="theme">{e(t)}</span>' for t in entry.get("themes", []))
+    parts = [f'<article class="session" id="{e(entry["name"])}" data-name="{e(entry["name"])}" '
+             f'data-duration="{entry["duration"]:.2f}">']
+    if cover:
+        parts.append(f'<img class="cover" src="{e(cover)}" alt="">')
+    parts.append(f'<h2>{e(entry["title"])}</h2>')
+    parts.append(f'<p class="meta">{" · ".join(details)}</p>')
+    if themes:
+        parts.append(f'<p class="themes">{themes}</p>')
+    parts.append(f'<audio controls preload="metadata" src="{e(entry["file"])}"></audio>')
+    transcript = transcript_lines(out_dir, files)
+    if transcript:
+        lines = "".join(f"<p>{f'<time>{e(t)}</time>' if t else ''}{e(text)}</p>" for t, text in transcript)
+        parts.append(f'<details class="transcript"><summary>Transcript</summary>{lines}</details>')
+    parts.append("</article>")
+    return "\n".join(parts)
+
+
+def index_html(out_dir: Path, name: str, entries: list[dict]) -> str:
+    e = html.escape
+    total = sum(entry["duration"] for entry in entries)
+    sessions = "\n".join(_session_html(out_dir, entry) for entry in entries)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="audiogen {__version__}">
+<title>{e(name)}</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<header>
+<h1>{e(name)}</h1>
+<p>{len(entries)} sessions, {clock(total)} in all · <a href="{PLAYLIST}">playlist</a> · <a href="{CATALOG}">catalog</a></p>
+</header>
+<main>
+{sessions}
+</main>
+<script>{_SCRIPT}</script>
+</body>
+</html>
+"""
+
+
+def write_library(out_dir: Path, name: str, entries: list[dict]) -> list[Path]:
+    out_dir = Path(out_dir)
+    written = []
+    for file_name, text in ((PLAYLIST, playlist_text(name, entries)), (CATALOG, catalog_text(name, entries)),
+                            (INDEX, index_html(out_dir, name, entries))):
+        atomic_write_text(out_dir / file_name, text)
+        written.append(out_dir / file_name)
+    return written

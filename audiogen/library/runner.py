@@ -1,0 +1,291 @@
+"""Builds a library: skips current sessions, renders the rest in parallel, isolates failures.
+
+Sessions run on a process pool (spawned workers: a forked child of a process that used
+pyttsx3 hangs) or, with a scheduler address, on a Dask distributed cluster through its
+concurrent.futures executor. Every session's time is bounded inside the task itself, so
+a hung session fails alone and no executor waits on it forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import audiogen
+from audiogen import pipeline
+from audiogen.errors import AudiogenError, LibraryError, ToolMissingError
+from audiogen.library import outputs, state
+from audiogen.library.manifest import Manifest, PlannedSession
+
+BUILT, SKIPPED, FAILED = "built", "skipped", "failed"
+CHILD_GRACE_SECONDS = 30.0  # the child stops itself at the deadline; this only catches a wedged child
+
+
+class SessionTimeout(BaseException):
+    """Raised in a session's process at its deadline. A BaseException, so no stage's
+    `except Exception` can swallow it and carry on past the bound."""
+
+
+@dataclass(frozen=True)
+class SessionTask:
+    session: PlannedSession
+    key: str
+    article_label: str  # the article as the catalog names it (relative to the manifest)
+
+
+@dataclass(frozen=True)
+class SessionOutcome:
+    name: str
+    status: str  # BUILT, SKIPPED or FAILED
+    minutes: float
+    entry: dict | None = None  # the catalog entry of a built or skipped session
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    outcomes: tuple[SessionOutcome, ...]
+    stale: tuple[str, ...]  # sessions no longer in the manifest whose files were kept
+    pruned: tuple[str, ...]  # files removed by --prune
+    outputs: tuple[Path, ...]  # playlist, catalog, index
+    seconds: float
+
+    def with_status(self, status: str) -> list[SessionOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+
+class BuildProgress(Protocol):
+    def start(self, sessions: int, minutes: float, skipped: int, skipped_minutes: float) -> None: ...
+
+    def advance(self, outcome: SessionOutcome) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class _NoProgress:
+    def start(self, sessions, minutes, skipped, skipped_minutes):
+        pass
+
+    def advance(self, outcome):
+        pass
+
+    def tick(self):
+        pass
+
+    def finish(self):
+        pass
+
+
+# ------------------------------------------------------------------ one session (runs in a worker)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    def expire(signum, frame):
+        raise SessionTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _entry(task: SessionTask, result) -> dict:
+    session = task.session
+    return {
+        "name": session.name,
+        "title": f"{result.title} ({session.variant})",
+        "article_title": result.title,
+        "article": task.article_label,
+        "file": result.path.name,
+        "files": state.session_files(result.path.parent, session.name),
+        "duration": round(result.duration, 3),
+        "loudness_lufs": round(result.master.integrated_lufs, 2),
+        "true_peak_dbtp": round(result.master.true_peak_dbtp, 2),
+        "themes": list(result.labels),
+        "template": result.template,
+        "listener": session.listener,
+        "chapters": [{"start": round(c.start, 3), "title": c.title} for c in result.chapters],
+        "settings": state.session_settings(session.spec),
+        "key": task.key,
+    }
+
+
+def build_session(task: SessionTask) -> SessionOutcome:
+    """Render one session, then record its key: the key file is written only after the audio."""
+    session = task.session
+    minutes = session.spec.minutes
+    try:
+        with _deadline(session.timeout):
+            # An old key must not vouch for audio this render may replace before it is killed.
+            state.key_path(session.spec.out_dir, session.name).unlink(missing_ok=True)
+            result = pipeline.render_session(session.spec, file_name=session.name)
+            entry = _entry(task, result)
+            state.write_key(result.path.parent, session.name, task.key, entry)
+    except SessionTimeout:
+        return SessionOutcome(session.name, FAILED, minutes,
+                              error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)")
+    except AudiogenError as exc:
+        return SessionOutcome(session.name, FAILED, minutes, error=str(exc))
+    except Exception as exc:  # a bug in one session must not stop the library
+        return SessionOutcome(session.name, FAILED, minutes, error=f"unexpected {type(exc).__name__}: {exc}")
+    return SessionOutcome(session.name, BUILT, minutes, entry=entry)
+
+
+def _run_in_child(task: SessionTask) -> SessionOutcome:
+    """Run the session in a fresh process, killed (with its children) if it outlives its bound."""
+    session = task.session
+    with tempfile.TemporaryDirectory(prefix="audiogen-task-") as folder:
+        task_file, result_file = Path(folder) / "task.pickle", Path(folder) / "outcome.pickle"
+        task_file.write_bytes(pickle.dumps(task))
+        package_root = str(Path(audiogen.__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "audiogen.library.isolated", str(task_file), str(result_file)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True, env=env,
+        )
+        try:
+            _, stderr = process.communicate(timeout=session.timeout + CHILD_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return SessionOutcome(session.name, FAILED, session.spec.minutes,
+                                  error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)")
+        if result_file.is_file():
+            return pickle.loads(result_file.read_bytes())
+        last = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+        return SessionOutcome(session.name, FAILED, session.spec.minutes,
+                              error=f"the session's process exited with code {process.returncode}: {last[0]}")
+
+
+def run_task(task: SessionTask) -> SessionOutcome:
+    """The task an executor runs. A process's main thread bounds time with a timer signal;
+    elsewhere (a Dask worker thread) signals cannot reach the task, so it gets its own process."""
+    if threading.current_thread() is threading.main_thread():
+        return build_session(task)
+    return _run_in_child(task)
+
+
+# ------------------------------------------------------------------ executors
+
+
+@contextlib.contextmanager
+def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
+    if scheduler is None:
+        # spawn: workers start clean, never as forks of a process that touched pyttsx3.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+            yield executor
+        return
+    try:
+        import dask
+        from distributed import Client
+    except ImportError:
+        raise ToolMissingError("--scheduler needs Dask: pip install 'audiogen[dask]' (dask[distributed])") from None
+    # Without a configured scratch folder Dask writes into the current directory.
+    scratch = dask.config.get("temporary-directory", None) or tempfile.gettempdir()
+    with dask.config.set({"temporary-directory": scratch}):
+        try:
+            client = Client(scheduler, timeout="20s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise LibraryError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
+        try:
+            with client.get_executor(pure=False) as executor:
+                yield executor
+        finally:
+            client.close()
+
+
+# ------------------------------------------------------------------ the build
+
+
+def _completed(futures, progress: BuildProgress) -> Iterator:
+    """Futures as they finish, with the progress display ticking about once a second meanwhile."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+        yield from done
+        progress.tick()
+
+
+def _article_label(article: Path, manifest: Path) -> str:
+    try:
+        return Path(os.path.relpath(article.resolve(), manifest.resolve().parent)).as_posix()
+    except ValueError:  # another drive
+        return str(article)
+
+
+def build_library(
+    manifest: Manifest,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    prune: bool = False,
+    progress: BuildProgress | None = None,
+) -> BuildSummary:
+    progress = progress or _NoProgress()
+    started = time.monotonic()
+    settings = manifest.settings
+    out_dir = settings.out_dir
+    outcomes: dict[str, SessionOutcome] = {}
+    with state.build_lock(out_dir):
+        state.remove_leftovers(out_dir)
+        tasks = []
+        for session in manifest.sessions:
+            key = state.input_key(session)
+            entry = state.is_current(out_dir, session.name, key)
+            if entry is not None:
+                outcomes[session.name] = SessionOutcome(session.name, SKIPPED, session.spec.minutes, entry=entry)
+            else:
+                tasks.append(SessionTask(session, key, _article_label(session.article, settings.manifest)))
+        skipped = list(outcomes.values())
+        progress.start(len(manifest.sessions), sum(s.spec.minutes for s in manifest.sessions),
+                       len(skipped), sum(o.minutes for o in skipped))
+        if tasks:
+            # Longest first: the pool finishes sooner when short sessions fill the gaps at the end.
+            tasks.sort(key=lambda t: -t.session.spec.minutes)
+            with open_executor(max(1, min(workers or os.cpu_count() or 1, len(tasks))), scheduler) as executor:
+                futures = {executor.submit(run_task, task): task for task in tasks}
+                try:
+                    for future in _completed(futures, progress):
+                        task = futures[future]
+                        try:
+                            outcome = future.result()
+                        except Exception as exc:  # the worker itself died (killed, out of memory)
+                            outcome = SessionOutcome(task.session.name, FAILED, task.session.spec.minutes,
+                                                     error=f"worker lost: {type(exc).__name__}: {exc}")
+                        outcomes[outcome.name] = outcome
+                        progress.advance(outcome)
+                except BaseException:
+                    for pending in futures:
+                        pending.cancel()
+                    raise
+        progress.finish()
+
+        names = {s.name for s in manifest.sessions}
+        stale = state.stale_sessions(out_dir, names)
+        pruned: list[str] = []
+        if prune:
+            for name in stale:
+                pruned += state.prune(out_dir, name)
+            stale = []
+        ordered = tuple(outcomes[s.name] for s in manifest.sessions)
+        entries = [o.entry for o in ordered if o.entry is not None]
+        written = outputs.write_library(out_dir, settings.name, entries)
+    return BuildSummary(ordered, tuple(stale), tuple(pruned), tuple(written), time.monotonic() - started)

@@ -1,0 +1,175 @@
+"""What a library folder remembers between builds: one key file beside each session's output.
+
+A session's key hashes everything its audio depends on. The key file is written
+atomically and only after the audio is in place, so a build killed at any point
+leaves either a complete session with its key, or no key and a session to redo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterator
+
+from audiogen import __version__, pipeline
+from audiogen.errors import OutputError
+from audiogen.library.manifest import PlannedSession
+from audiogen.models import SessionSpec
+
+LOCK_NAME = ".audiogen-build.lock"
+
+
+def _file_mode() -> int:
+    """What a plain open() would give (mkstemp's files are private, 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write under a temporary name in the same folder, flush to disk, then rename into place."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, _file_mode())
+        os.replace(temp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the file ({exc.strerror}); check the folder and free space") from None
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def session_settings(spec: SessionSpec) -> dict:
+    """The settings that shape a session's audio, as plain data (for keys and the catalog)."""
+    return {
+        "minutes": spec.minutes,
+        "template": spec.template,
+        "listener": spec.listener,
+        "intention": spec.intention,
+        "voice": asdict(spec.voice),
+        "sound": asdict(spec.sound),
+        "format": spec.format,
+        "bitrate": spec.bitrate,
+        "album": spec.album,
+    }
+
+
+def _file_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None  # the render reports the unreadable file; the key only has to differ
+
+
+def input_key(session: PlannedSession) -> str:
+    """A hash of the article, filter rules, templates, settings, engine and versions."""
+    spec = session.spec
+    payload = {
+        "audiogen": __version__,
+        "name": session.name,
+        "article": _file_digest(session.article),
+        "filter_words": _file_digest(spec.filter_words),
+        "templates": pipeline.template_fingerprint(spec.templates_dir),
+        "engine_version": pipeline.engine_info(spec.voice.engine)[0],
+        "settings": session_settings(spec),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def key_path(out_dir: Path, name: str) -> Path:
+    return Path(out_dir) / f".{name}.key"
+
+
+def read_key(out_dir: Path, name: str) -> dict | None:
+    """The stored key and catalog entry of a session, or None when it has none or it is unreadable."""
+    try:
+        stored = json.loads(key_path(out_dir, name).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) and "key" in stored and "entry" in stored else None
+
+
+def write_key(out_dir: Path, name: str, key: str, entry: dict) -> None:
+    atomic_write_text(key_path(out_dir, name), json.dumps({"key": key, "entry": entry}, indent=1, ensure_ascii=False))
+
+
+def is_current(out_dir: Path, name: str, key: str) -> dict | None:
+    """The catalog entry of a session whose stored key matches and whose files are all present."""
+    stored = read_key(out_dir, name)
+    if stored is None or stored["key"] != key:
+        return None
+    files = stored["entry"].get("files", [])
+    if not files or not all((Path(out_dir) / f).is_file() for f in files):
+        return None
+    return stored["entry"]
+
+
+def session_files(out_dir: Path, name: str) -> list[str]:
+    """The audio and whatever else a render put beside it (transcripts, cover), by file name."""
+    return sorted(p.name for p in Path(out_dir).glob(f"{name}.*") if p.is_file() and ".part" not in p.suffixes)
+
+
+def remove_leftovers(out_dir: Path) -> int:
+    """Temporary files of a build that was killed: half-encoded audio and unrenamed key files."""
+    removed = 0
+    for path in Path(out_dir).glob(".*"):
+        if path.is_file() and (".part" in path.name or path.name.endswith(".tmp")):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def stale_sessions(out_dir: Path, names: set[str]) -> list[str]:
+    """Sessions with a key file in the folder that the manifest no longer names."""
+    stale = []
+    for path in sorted(Path(out_dir).glob(".*.key")):
+        name = path.name[1:-len(".key")]
+        if name not in names:
+            stale.append(name)
+    return stale
+
+
+def prune(out_dir: Path, name: str) -> list[str]:
+    """Remove a stale session's files and its key; returns the file names removed."""
+    stored = read_key(out_dir, name)
+    files = stored["entry"].get("files", []) if stored else session_files(out_dir, name)
+    removed = []
+    for file_name in files:
+        path = Path(out_dir) / file_name
+        if path.is_file():
+            path.unlink()
+            removed.append(file_name)
+    key_path(out_dir, name).unlink(missing_ok=True)
+    return removed
+
+
+@contextlib.contextmanager
+def build_lock(out_dir: Path) -> Iterator[None]:
+    """One build at a time per library folder (released by the OS even after kill -9)."""
+    import fcntl
+
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(out_dir / LOCK_NAME, "w")
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create the library folder ({exc.strerror}); choose another --out") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(f"{out_dir}: another build is writing to this library; wait for it or use another --out") from None
+        yield
+    finally:
+        handle.close()
