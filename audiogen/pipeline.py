@@ -131,12 +131,12 @@ def render_session(
 
 
 @functools.lru_cache(maxsize=None)
-def engine_info(engine: str) -> tuple[str, tuple]:
-    """The engine's version and its voices (starts one speech worker; cached per engine)."""
+def engine_info(engine: str) -> tuple[str, tuple, tuple]:
+    """The engine's version, voices and voice variants (starts one speech worker; cached per engine)."""
     from audiogen.speak.worker import SpeechWorker
 
     with SpeechWorker(engine) as worker:
-        return worker.version, tuple(worker.voices())
+        return worker.version, tuple(worker.voices()), tuple(worker.variants())
 
 
 def template_fingerprint(templates_dir: Path | None = None) -> str:
@@ -156,7 +156,7 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
     from audiogen.export import FORMATS
     from audiogen.script import list_templates
     from audiogen.speak import MAX_RATE, MIN_RATE
-    from audiogen.speak.engines import known_voice
+    from audiogen.speak.voices import resolve_voice
 
     problems: dict[str, str] = {}
     try:
@@ -174,12 +174,12 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
     if not MIN_RATE <= spec.voice.rate <= MAX_RATE:
         problems["rate"] = f"rate {spec.voice.rate} wpm is out of range; choose {MIN_RATE} to {MAX_RATE}"
     try:
-        _, voices = engine_info(spec.voice.engine)
+        _, voices, variants = engine_info(spec.voice.engine)
     except AudiogenError as exc:
         problems["engine"] = str(exc)
     else:
-        if not known_voice(spec.voice.voice, list(voices)):
-            problems["voice"] = (
-                f"unknown voice {spec.voice.voice!r} for engine {spec.voice.engine!r} (see `audiogen voices`)"
-            )
+        try:
+            resolve_voice(spec.voice.voice, voices, variants, spec.voice.engine)
+        except AudiogenError as exc:
+            problems["voice"] = str(exc).removeprefix("--voice ")  # the manifest names its own key
     return problems

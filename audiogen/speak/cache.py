@@ -111,6 +111,7 @@ class SpeechCache:
             pass
         except OSError:  # a file system without hard links
             os.replace(temp, target)
+        temp.unlink(missing_ok=True)
         return target
 
     def _clips(self) -> list[tuple[Path, os.stat_result]]:
