@@ -90,21 +90,24 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @click.option("--voice", help="Voice id or name (see `audiogen voices`).", default=VoiceSettings.voice, show_default=True)
 @click.option("--pitch", type=click.IntRange(0, 99), default=VoiceSettings.pitch, show_default=True, help="Voice pitch (0-99, 50 is the voice's normal).")
 @click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: pyttsx3 or espeak-ng.")
-@click.option("--background", "-b", default=SoundSettings.background, show_default=True, help="Background layers joined with '+' (see `audiogen backgrounds`).")
+@click.option("--background", "-b", default=SoundSettings.background, show_default=True, help="Background layers joined with '+' (see `audiogen backgrounds`), an audio file, or 'none'.")
+@click.option("--background-gain", type=click.FloatRange(-30, 12), default=SoundSettings.background_gain_db, show_default=True, help="Raise or lower the background, dB.")
+@click.option("--mono", is_flag=True, help="One channel (with --background none: the voice alone).")
 @click.option("--seed", type=int, default=SoundSettings.seed, show_default=True, help="Seed for the procedural background.")
 @click.option("--loudness", type=click.FloatRange(-30, -10), default=SoundSettings.loudness, show_default=True, help="Integrated loudness target, LUFS.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (default: your user cache folder).")
 @click.option("--no-cache", is_flag=True, help="Synthesise everything afresh; keep nothing.")
 @click.pass_context
 def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, filter_words,
-           out_dir, voice, pitch, engine, background, seed, loudness, cache_dir, no_cache):
+           out_dir, voice, pitch, engine, background, background_gain, mono, seed, loudness, cache_dir, no_cache):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
     from audiogen.pipeline import render_session
 
     spec = _spec(
         article, minutes, template, templates_dir, listener, intention, rate, filter_words,
         voice={"voice": voice, "pitch": pitch, "engine": engine},
-        out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness),
+        out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness,
+                                       background_gain_db=background_gain, mono=mono),
         cache_dir=cache_dir, use_cache=not no_cache,
     )
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
@@ -205,7 +208,7 @@ def backgrounds():
     from audiogen.background import list_backgrounds
 
     for info in list_backgrounds():
-        click.echo(f"{info.name:<10} {info.description}")
+        click.echo(f"{info.name:<13} {info.description}")
 
 
 @main.group()

@@ -11,7 +11,7 @@ from typing import Callable
 
 from audiogen.background import Bed
 from audiogen.export import Tags, encode
-from audiogen.mix import master_gain, mix_blocks
+from audiogen.mix import master_gain, mastered_blocks, output_channels
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
@@ -71,7 +71,9 @@ def render_session(
     def bed_factory() -> Bed:
         return Bed(sound.background, sound.seed, sound.sample_rate)
 
-    bed_factory()  # an unknown background fails now, before any speech is made
+    bed = bed_factory()  # an unknown background or unreadable file fails now, before any speech is made
+    sound = replace(sound, channels=output_channels(bed, sound))
+    bed.close()
     article, themes = article_themes(spec)
     report(f"read {article.source}: {article.title!r} ({', '.join(themes.labels)})")
     script = build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
@@ -82,7 +84,8 @@ def render_session(
         script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out
     )
     report("measuring loudness")
-    stats = master_gain(timeline, bed_factory, sound)
+    stats = master_gain(timeline, bed_factory, sound, codec=lambda blocks, path: encode(
+        blocks, path.with_suffix(f".{spec.format}"), sound.sample_rate, sound.channels, spec.format, spec.bitrate))
     target = Path(spec.out_dir) / f"{file_name or slugify(script.title)}.{spec.format}"
     report(f"encoding {target}")
     tags = Tags(
@@ -90,11 +93,11 @@ def render_session(
         artist=f"audiogen ({spec.voice.voice})",
         album="audiogen",
         comment=f"From the article {article.title!r} ({Path(article.source).name}); "
-        f"template {script.template}, {spec.minutes:g} minutes",
+        f"template {script.template}, {spec.minutes:g} minutes" + "".join(f". {note}" for note in bed.notes),
         year=str(date.today().year),
     )
     encode(
-        mix_blocks(timeline, bed_factory, sound, stats.gain_db),
+        mastered_blocks(timeline, bed_factory, sound, stats),
         target,
         sound.sample_rate,
         sound.channels,
