@@ -35,6 +35,7 @@ BINAURAL_PRESETS = {  # name: (carrier Hz, beat Hz, what the beat range is assoc
 CARRIER_RANGE, BEAT_RANGE = (40.0, 1500.0), (0.5, 40.0)
 HOLD_SECONDS = 60.0  # a background file up to this long is decoded once and kept; longer ones stream
 CROSSFADE_SECONDS = 3.0  # the loop seam of a background file (at most a quarter of the file)
+SEAM_SEARCH_SECONDS = 0.25  # the loop may end up to this much early, where it best matches its start
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,8 @@ class _RainLayer(_Layer):
         swell = (0.7 + 0.3 * _slow_swell(t, self.rates, self.phases)).astype(np.float32)
         # Band-limited unit noise has RMS ~0.6 here, the drop envelope ~0.35; the sum ~0.95 (measured).
         out = swell * (0.75 * hiss / 0.6 + 0.6 * patter * drops / (0.35 * 0.7))
+        # A soft ceiling at 6x the RMS: a cluster of loud drops must not crackle over the voice.
+        out = np.float32(6.0) * np.tanh(out / np.float32(6.0))
         return (out * np.float32(LAYER_RMS / 0.95)).T
 
 
@@ -206,7 +209,8 @@ class _FileAnalysis:
     rms: float
     mono: bool
     head: np.ndarray  # the first `crossfade` frames
-    tail: np.ndarray  # the last `crossfade` frames
+    tail: np.ndarray  # the `crossfade` frames that follow the loop's end, frames [period, period + crossfade)
+    period: int  # frames in one pass of the loop
     held: np.ndarray | None  # the whole file when it is short enough to keep
 
 
@@ -230,6 +234,7 @@ def _analyse(path: Path, mtime: float, sample_rate: int) -> _FileAnalysis:
     """One streaming pass over the file: length, level, mono or not, the seam's two ends."""
     chunk = sample_rate * 5
     crossfade_max = int(CROSSFADE_SECONDS * sample_rate)
+    search_max = int(SEAM_SEARCH_SECONDS * sample_rate)
     process = _decoder(path, sample_rate)
     frames, squares, mono = 0, 0.0, True
     head = np.zeros((0, 2), dtype=np.float32)
@@ -244,7 +249,7 @@ def _analyse(path: Path, mtime: float, sample_rate: int) -> _FileAnalysis:
         mono = mono and bool(np.array_equal(block[:, 0], block[:, 1]))
         if len(head) < crossfade_max:
             head = np.concatenate([head, block[: crossfade_max - len(head)]])
-        tail = np.concatenate([tail, block])[-crossfade_max:]
+        tail = np.concatenate([tail, block])[-(crossfade_max + search_max) :]
         if held is not None:
             held = held + [block] if frames <= HOLD_SECONDS * sample_rate else None
     error = process.stderr.read().decode("utf-8", "replace").strip()
@@ -257,8 +262,31 @@ def _analyse(path: Path, mtime: float, sample_rate: int) -> _FileAnalysis:
     if rms < 1e-5:
         raise _file_error(path, "it is silent")
     crossfade = min(crossfade_max, frames // 4)
-    return _FileAnalysis(frames, rms, mono, head[:crossfade], tail[len(tail) - crossfade :],
+    head = head[:crossfade]
+    shift = _best_seam_shift(tail[len(tail) - crossfade - min(search_max, frames // 8) :], head)
+    end = len(tail) - shift
+    return _FileAnalysis(frames, rms, mono, head, tail[end - crossfade : end], frames - shift - crossfade,
                          np.concatenate(held) if held is not None else None)
+
+
+def _best_seam_shift(tail: np.ndarray, head: np.ndarray) -> int:
+    """How many frames to drop from the file's end so that its last stretch best matches its start.
+
+    Normalised cross-correlation of the (mono) ends over every shift, by FFT:
+    a loop that ends in step with its start crossfades without a dip.
+    """
+    n, c = len(tail), len(head)
+    if n <= c:
+        return 0
+    a, b = tail.astype(np.float64).sum(axis=1), head.astype(np.float64).sum(axis=1)
+    size = 1 << int(np.ceil(np.log2(n + c)))
+    # dot[k] = sum_i a[k + i] * b[i] for every start k of a c-frame window in a.
+    dot = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)[: n - c + 1]
+    energy = np.concatenate([[0.0], np.cumsum(a * a)])
+    window = energy[c:] - energy[: n - c + 1]
+    score = dot / np.sqrt(np.maximum(window * float(np.sum(b * b)), 1e-20))
+    start = int(np.argmax(score))
+    return n - c - start
 
 
 def seam_crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
@@ -278,9 +306,10 @@ def seam_crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
 class _FileLayer(_Layer):
     """The user's own audio file, looped to any length with a crossfaded seam.
 
-    The loop is the file's frames [0, P) with P = length - crossfade; from the
-    second pass on, its first `crossfade` frames are the file's last ones blended
-    into its first ones. Short files are held in memory; long ones are decoded
+    The loop is the file's frames [0, P), P = length - crossfade - a small
+    shift that puts the seam where the file's end best matches its start; from
+    the second pass on, its first `crossfade` frames are the ones that follow P
+    blended into the file's first ones. Short files are held in memory; long ones are decoded
     again for every pass, so memory stays bounded whatever their length.
     """
 
@@ -294,7 +323,7 @@ class _FileLayer(_Layer):
         self.path, self.sample_rate, self.info = path, sample_rate, info
         self.channels = 1 if info.mono else 2
         self.gain = np.float32(LAYER_RMS / info.rms)
-        self.period = info.frames - len(info.head)
+        self.period = info.period
         self.seam = seam_crossfade(info.tail, info.head)
         self.passes = 0
         self.position = 0  # in the current pass
