@@ -488,6 +488,7 @@ class Bed:
         # The mixer adds a soft strike at each chapter change when the bed asks for one.
         self.chapter_bell = "soft" if "bells" in kinds else None
         self.notes = tuple(layer.note for layer in self.layers if layer.note)
+        self.level_db = float(20 * np.log10(LAYER_RMS))  # the bed's RMS, what the mixer sets its level from
 
     def bell(self, kind: str) -> np.ndarray:
         return bell(kind, self.sample_rate)

@@ -106,8 +106,12 @@ def prepare_clip(clip: Clip, sample_rate: int, volume: float = 1.0) -> np.ndarra
 # ---------------------------------------------------------------- ducking
 
 
-def bed_envelope_db(timeline: Timeline, settings: SoundSettings) -> np.ndarray:
-    """Bed gain in dB at ENVELOPE_RATE: ducked under speech, rising in long silences."""
+def bed_envelope_db(timeline: Timeline, settings: SoundSettings, bed_level_db: float = 0.0) -> np.ndarray:
+    """Bed gain in dB at ENVELOPE_RATE: ducked under speech, rising in long silences.
+
+    `bed_level_db` is the bed's own RMS level: the gain puts the bed
+    `bed_below_voice_db` under the voice's speech level while it speaks.
+    """
     frames = int(np.ceil(timeline.duration * ENVELOPE_RATE)) + 2
     speaking = np.zeros(frames, dtype=bool)
     for start, end in timeline.speech_intervals:
@@ -120,7 +124,7 @@ def bed_envelope_db(timeline: Timeline, settings: SoundSettings) -> np.ndarray:
         distance = np.full(frames, np.inf)
     rise = np.clip((distance - RISE_DELAY) / RISE_RAMP, 0.0, 1.0)
     rise = 0.5 - 0.5 * np.cos(np.pi * rise)  # an S-curve: no audible corner
-    base = VOICE_LEVEL_DB - settings.bed_below_voice_db + settings.background_gain_db
+    base = VOICE_LEVEL_DB - settings.bed_below_voice_db + settings.background_gain_db - bed_level_db
     return base + settings.bed_rise_in_silence_db * rise
 
 
@@ -165,7 +169,7 @@ def mix_blocks(
     block = int(block_seconds * rate)
     bed = bed_factory()
     try:
-        envelope = bed_envelope_db(timeline, settings)
+        envelope = bed_envelope_db(timeline, settings, bed.level_db)
         env_times = np.arange(len(envelope)) / ENVELOPE_RATE
         gain = np.float32(10 ** (gain_db / 20))
         # The bed also makes the bells, so this stage needs no sound sources of its own.
