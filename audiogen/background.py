@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -214,10 +215,14 @@ class _FileAnalysis:
     held: np.ndarray | None  # the whole file when it is short enough to keep
 
 
-def _decoder(path: Path, sample_rate: int) -> subprocess.Popen:
+def _decoder(path: Path, sample_rate: int, errors=subprocess.DEVNULL) -> subprocess.Popen:
+    """ffmpeg decoding the file's first audio stream to stereo float32 at the session's rate.
+
+    Its messages go to a file, never to a pipe nobody reads while the samples are read.
+    """
     command = [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
                "-f", "f32le", "-ac", "2", "-ar", str(sample_rate), "pipe:1"]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
 
 
 def _read_frames(process: subprocess.Popen, frames: int) -> np.ndarray:
@@ -232,10 +237,34 @@ def _file_error(path: Path, reason: str) -> AudioError:
 @functools.lru_cache(maxsize=2)
 def _analyse(path: Path, mtime: float, sample_rate: int) -> _FileAnalysis:
     """One streaming pass over the file: length, level, mono or not, the seam's two ends."""
+    with tempfile.TemporaryFile() as errors:
+        process = _decoder(path, sample_rate, errors)
+        try:
+            result = _scan(process, sample_rate)
+        finally:
+            process.stdout.close()
+        errors.seek(0)
+        message = errors.read().decode("utf-8", "replace").strip()
+    frames, rms, mono, head, tail, held = result
+    if process.returncode != 0 or frames == 0:
+        raise _file_error(path, message.splitlines()[-1] if message else "no audio in it")
+    if frames < sample_rate // 2:
+        raise _file_error(path, "shorter than half a second")
+    if rms < 1e-5:
+        raise _file_error(path, "it is silent")
+    crossfade_max, search_max = int(CROSSFADE_SECONDS * sample_rate), int(SEAM_SEARCH_SECONDS * sample_rate)
+    crossfade = min(crossfade_max, frames // 4)
+    head = head[:crossfade]
+    shift = _best_seam_shift(tail[len(tail) - crossfade - min(search_max, frames // 8) :], head)
+    end = len(tail) - shift
+    return _FileAnalysis(frames, rms, mono, head, tail[end - crossfade : end], frames - shift - crossfade, held)
+
+
+def _scan(process: subprocess.Popen, sample_rate: int):
+    """Read the decoder to its end, keeping only running sums, the two ends, and a short file whole."""
     chunk = sample_rate * 5
     crossfade_max = int(CROSSFADE_SECONDS * sample_rate)
     search_max = int(SEAM_SEARCH_SECONDS * sample_rate)
-    process = _decoder(path, sample_rate)
     frames, squares, mono = 0, 0.0, True
     head = np.zeros((0, 2), dtype=np.float32)
     tail = np.zeros((0, 2), dtype=np.float32)
@@ -250,23 +279,13 @@ def _analyse(path: Path, mtime: float, sample_rate: int) -> _FileAnalysis:
         if len(head) < crossfade_max:
             head = np.concatenate([head, block[: crossfade_max - len(head)]])
         tail = np.concatenate([tail, block])[-(crossfade_max + search_max) :]
+        if held is not None and frames > HOLD_SECONDS * sample_rate:
+            held = None  # too long to keep: it will be decoded again for every pass
         if held is not None:
-            held = held + [block] if frames <= HOLD_SECONDS * sample_rate else None
-    error = process.stderr.read().decode("utf-8", "replace").strip()
-    if process.wait() != 0 or frames == 0:
-        reason = error.splitlines()[-1] if error else "no audio in it"
-        raise _file_error(path, reason)
-    if frames < sample_rate // 2:
-        raise _file_error(path, "shorter than half a second")
-    rms = float(np.sqrt(squares / (2 * frames)))
-    if rms < 1e-5:
-        raise _file_error(path, "it is silent")
-    crossfade = min(crossfade_max, frames // 4)
-    head = head[:crossfade]
-    shift = _best_seam_shift(tail[len(tail) - crossfade - min(search_max, frames // 8) :], head)
-    end = len(tail) - shift
-    return _FileAnalysis(frames, rms, mono, head, tail[end - crossfade : end], frames - shift - crossfade,
-                         np.concatenate(held) if held is not None else None)
+            held.append(block)
+    process.wait()
+    rms = float(np.sqrt(squares / (2 * frames))) if frames else 0.0
+    return frames, rms, mono, head, tail, np.concatenate(held) if held else None
 
 
 def _best_seam_shift(tail: np.ndarray, head: np.ndarray) -> int:
@@ -361,8 +380,7 @@ class _FileLayer(_Layer):
         if self.process is not None:
             self.process.kill()
             self.process.wait()
-            for stream in (self.process.stdout, self.process.stderr):
-                stream.close()
+            self.process.stdout.close()
             self.process = None
 
 

@@ -388,11 +388,9 @@ def limiter_ceiling_db(settings: SoundSettings) -> float:
     return settings.true_peak - ENCODER_HEADROOM_DB
 
 
-def mastered_blocks(
-    timeline: Timeline, bed_factory, settings: SoundSettings, stats: MasterStats
-) -> Iterator[np.ndarray]:
-    """The final stream: the mix at the master gain through the true-peak limiter."""
-    mixed = mix_blocks(timeline, bed_factory, settings, stats.gain_db)
+def mastered_blocks(timeline: Timeline, bed_factory, settings: SoundSettings, gain_db: float) -> Iterator[np.ndarray]:
+    """The final stream: the mix at the master gain (`MasterStats.gain_db`) through the true-peak limiter."""
+    mixed = mix_blocks(timeline, bed_factory, settings, gain_db)
     return limited(mixed, settings.sample_rate, settings.channels, limiter_ceiling_db(settings))
 
 
@@ -458,12 +456,12 @@ def master_gain(timeline: Timeline, bed_factory, settings: SoundSettings, codec:
         """The limited stream's PCM loudness and true peak at this gain."""
         if peak + gain <= ceiling:  # the limiter will not touch the stream: the prediction is exact
             return MasterStats(loudness + gain, peak + gain, gain)
-        result, limited_peak = measure(mastered_blocks(timeline, bed_factory, settings, MasterStats(0, 0, gain)), rate, channels)
+        result, limited_peak = measure(mastered_blocks(timeline, bed_factory, settings, gain), rate, channels)
         return MasterStats(result, limited_peak, gain)
 
     codec_change = 0.0
     if codec is not None:
-        probe = mastered_blocks(timeline, bed_factory, settings, MasterStats(0, 0, settings.loudness - loudness))
+        probe = mastered_blocks(timeline, bed_factory, settings, settings.loudness - loudness)
         codec_change = codec_loudness_change(_excerpt(probe, rate, timeline.duration), rate, codec)
     target = settings.loudness - codec_change  # what the PCM stream must measure
     tried = [attempt(target - loudness)]

@@ -97,7 +97,7 @@ def render_session(
         year=str(date.today().year),
     )
     encode(
-        mastered_blocks(timeline, bed_factory, sound, stats),
+        mastered_blocks(timeline, bed_factory, sound, stats.gain_db),
         target,
         sound.sample_rate,
         sound.channels,

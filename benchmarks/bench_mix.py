@@ -111,7 +111,7 @@ def run_audiogen(folder: Path, minutes: float, level: str) -> None:
         return encode(blocks, path.with_suffix(".mp3"), RATE, sound.channels, "mp3", BITRATE)
 
     stats = master_gain(timeline, bed_factory, sound, codec)
-    encode(mastered_blocks(timeline, bed_factory, sound, stats), target, RATE, sound.channels, "mp3", BITRATE)
+    encode(mastered_blocks(timeline, bed_factory, sound, stats.gain_db), target, RATE, sound.channels, "mp3", BITRATE)
 
 
 def _ffmpeg_graph(folder: Path, minutes: float) -> tuple[list[str], str]:

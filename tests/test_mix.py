@@ -86,7 +86,7 @@ def render(timeline: Timeline, settings: SoundSettings, target: Path) -> tuple[P
         return encode(blocks, path.with_suffix(".mp3"), RATE, settings.channels)
 
     stats = master_gain(timeline, factory, settings, codec)
-    encode(mastered_blocks(timeline, factory, settings, stats), target, RATE, settings.channels)
+    encode(mastered_blocks(timeline, factory, settings, stats.gain_db), target, RATE, settings.channels)
     return target, stats
 
 
@@ -244,7 +244,7 @@ def test_same_seed_same_pcm_bytes(clips):
     def pcm(seed: int) -> bytes:
         settings = SoundSettings(background="rain+ocean+theta", seed=seed)
         stats = master_gain(timeline, _factory(settings), settings)
-        return b"".join(block.tobytes() for block in mastered_blocks(timeline, _factory(settings), settings, stats))
+        return b"".join(block.tobytes() for block in mastered_blocks(timeline, _factory(settings), settings, stats.gain_db))
 
     first = pcm(11)
     assert first == pcm(11)
