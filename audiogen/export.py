@@ -17,7 +17,7 @@ from audiogen.tools import ffmpeg_path
 
 # format -> (ffmpeg muxer, codec arguments, file suffix)
 FORMATS = {
-    "mp3": ("mp3", ["-c:a", "libmp3lame", "-compression_level", "5"], ".mp3"),
+    "mp3": ("mp3", ["-c:a", "libmp3lame", "-compression_level", "5"], ".mp3"),  # LAME -q 5, measured: README, Sound
 }
 
 
