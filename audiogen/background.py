@@ -46,10 +46,8 @@ class LayerInfo:
 
 
 def _filter_block(b, a, state: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Filter (channels, n) with per-channel state carried across blocks."""
-    out = np.empty_like(x)
-    for ch in range(x.shape[0]):
-        out[ch], state[ch] = lfilter(b, a, x[ch], zi=state[ch])
+    """Filter (channels, n) with per-channel state (channels, order) carried across blocks, in place."""
+    out, state[:] = lfilter(b, a, x, axis=1, zi=state)
     return out
 
 
@@ -80,7 +78,6 @@ class _DroneLayer(_Layer):
     """A soft pad: a low root, its fifth and octave, each breathing at its own slow rate."""
 
     PARTIALS = ((110.0, 1.0, 0.050), (164.81, 0.5, 0.070), (220.0, 0.35, 0.031), (329.63, 0.12, 0.043))
-    STEP = 256
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.offset = 0
@@ -88,14 +85,9 @@ class _DroneLayer(_Layer):
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
-        # The swells are far slower than a sample: computed every STEP samples and interpolated.
-        coarse = np.arange(0, n + self.STEP, self.STEP)
-        coarse_t = (start + coarse) / sample_rate
-        frames = np.arange(n)
         out = np.zeros((n, 2), dtype=np.float32)
         for (freq, amp, lfo), phase in zip(self.PARTIALS, self.phases):
-            swell = np.interp(frames, coarse, amp * (0.6 + 0.4 * np.sin(2 * np.pi * lfo * coarse_t + phase[1])))
-            swell = swell.astype(np.float32)
+            swell = np.float32(amp) * (np.float32(0.6) + np.float32(0.4) * _sine(lfo, phase[1], start, n, sample_rate))
             for ch, detune in enumerate((-0.15, 0.15)):  # a slight detune per side adds width
                 out[:, ch] += swell * _sine(freq + detune, phase[0], start, n, sample_rate)
         total = np.sqrt(sum(a * a for _, a, _ in self.PARTIALS) / 2 * (0.6**2 + 0.4**2 / 2))
@@ -392,8 +384,8 @@ def _white(rng, rate):
 
 
 def _pink(rng, rate):
-    # The filter's output RMS for unit white noise is about 0.0904 at this gain (measured).
-    return _NoiseLayer(rng, _PINK_B, _PINK_A, LAYER_RMS / 0.0904)
+    # The filter's noise gain, sqrt(sum h^2) of its impulse response, is 0.0862.
+    return _NoiseLayer(rng, _PINK_B, _PINK_A, LAYER_RMS / 0.0862)
 
 
 def _brown(rng, rate):

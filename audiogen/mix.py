@@ -15,13 +15,14 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import wave
+from array import array
 from math import gcd
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt, minimum_filter1d, uniform_filter1d
-from scipy.signal import firwin, lfilter, resample_poly
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.signal import firwin, resample_poly, sosfilt
 
 from audiogen.errors import AudioError
 from audiogen.models import Clip, MasterStats, PlacedBell, SoundSettings, Timeline
@@ -32,7 +33,7 @@ Codec = Callable[[Iterable[np.ndarray], Path], Path]  # writes blocks to an enco
 BLOCK_SECONDS = 2.0  # small blocks keep the working set small; larger ones are no faster
 VOICE_LEVEL_DB = -20.0  # RMS of a clip's voiced part before mastering
 VOICE_PEAK_DB = -7.0  # clip peaks are limited here: 13 dB above the speech level
-ENVELOPE_RATE = 100  # ducking envelope resolution, frames per second
+ENVELOPE_RATE = 100  # ducking gain resolution, points per second
 DUCK_PREROLL = 0.3  # the bed starts ducking this long before the voice
 DUCK_RELEASE = 0.6
 RISE_DELAY, RISE_RAMP = 0.8, 2.5  # in a silence, the bed rises after this delay over this ramp
@@ -106,22 +107,34 @@ def prepare_clip(clip: Clip, sample_rate: int, volume: float = 1.0) -> np.ndarra
 # ---------------------------------------------------------------- ducking
 
 
-def bed_envelope_db(timeline: Timeline, settings: SoundSettings, bed_level_db: float = 0.0) -> np.ndarray:
-    """Bed gain in dB at ENVELOPE_RATE: ducked under speech, rising in long silences.
+def speech_spans(timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
+    """Where the bed is ducked: each sentence widened by the pre-roll and release, merged and sorted."""
+    merged: list[list[float]] = []
+    for a, b in sorted((start - DUCK_PREROLL, end + DUCK_RELEASE) for start, end in timeline.speech_intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    spans = np.array(merged, dtype=np.float64).reshape(-1, 2)
+    return spans[:, 0], spans[:, 1]
+
+
+def bed_gain_db(times: np.ndarray, spans: tuple[np.ndarray, np.ndarray], settings: SoundSettings,
+                bed_level_db: float = 0.0) -> np.ndarray:
+    """Bed gain in dB at `times` (seconds): ducked under speech, rising in long silences.
 
     `bed_level_db` is the bed's own RMS level: the gain puts the bed
-    `bed_below_voice_db` under the voice's speech level while it speaks.
+    `bed_below_voice_db` under the voice's speech level while it speaks. Each
+    block asks only for its own times, so nothing here grows with the session.
     """
-    frames = int(np.ceil(timeline.duration * ENVELOPE_RATE)) + 2
-    speaking = np.zeros(frames, dtype=bool)
-    for start, end in timeline.speech_intervals:
-        a = max(0, int((start - DUCK_PREROLL) * ENVELOPE_RATE))
-        b = min(frames, int(np.ceil((end + DUCK_RELEASE) * ENVELOPE_RATE)))
-        speaking[a:b] = True
-    if speaking.any():
-        distance = distance_transform_edt(~speaking) / ENVELOPE_RATE
+    starts, ends = spans
+    if len(starts):
+        after = np.searchsorted(starts, times, side="right")  # spans that began at or before t
+        previous_end = np.where(after > 0, ends[np.maximum(after - 1, 0)], -np.inf)
+        next_start = np.where(after < len(starts), starts[np.minimum(after, len(starts) - 1)], np.inf)
+        distance = np.where(times < previous_end, 0.0, np.minimum(times - previous_end, next_start - times))
     else:
-        distance = np.full(frames, np.inf)
+        distance = np.full(len(times), np.inf)
     rise = np.clip((distance - RISE_DELAY) / RISE_RAMP, 0.0, 1.0)
     rise = 0.5 - 0.5 * np.cos(np.pi * rise)  # an S-curve: no audible corner
     base = VOICE_LEVEL_DB - settings.bed_below_voice_db + settings.background_gain_db - bed_level_db
@@ -169,8 +182,8 @@ def mix_blocks(
     block = int(block_seconds * rate)
     bed = bed_factory()
     try:
-        envelope = bed_envelope_db(timeline, settings, bed.level_db)
-        env_times = np.arange(len(envelope)) / ENVELOPE_RATE
+        spans = speech_spans(timeline)
+        step = max(1, rate // ENVELOPE_RATE)
         gain = np.float32(10 ** (gain_db / 20))
         # The bed also makes the bells, so this stage needs no sound sources of its own.
         placed_bells = _all_bells(timeline, bed.chapter_bell)
@@ -186,8 +199,11 @@ def mix_blocks(
             if bed.silent:
                 out = np.zeros((n, 2), dtype=np.float32)
             else:
+                # The gain moves slowly: computed every `step` frames, interpolated in between.
+                coarse = np.arange(0, n + step, step)
+                gain_curve = 10 ** (bed_gain_db((start + coarse) / rate, spans, settings, bed.level_db) / 20)
                 out = bed.block(n)
-                out *= (10 ** (np.interp(times, env_times, envelope) / 20)).astype(np.float32)[:, None]
+                out *= np.interp(np.arange(n), coarse, gain_curve).astype(np.float32)[:, None]
             voice = np.zeros(n, dtype=np.float32)
             # Clips are sorted by start; those that ended before this block are released.
             while next_clip < len(placed) and placed[next_clip].start * rate < end:
@@ -328,11 +344,12 @@ class LoudnessMeter:
         import pyloudnorm
 
         filters = pyloudnorm.Meter(sample_rate)._filters  # the standard's coefficients for this rate
-        self.stages = [(f.b, f.a) for f in filters.values()]
-        self.states = [np.zeros((channels, max(len(a), len(b)) - 1)) for b, a in self.stages]
+        # Both K-weighting stages as second-order sections: one call filters every channel.
+        self.sos = np.array([np.concatenate([f.b / f.a[0], f.a / f.a[0]]) for f in filters.values()])
+        self.state = np.zeros((len(self.sos), 2, channels))  # sosfilt along axis 0: (sections, 2, channels)
         self.step = int(0.1 * sample_rate)
         self.pending = np.zeros((0, channels))
-        self.steps: list[float] = []
+        self.steps = array("d")  # mean square per 100 ms step, summed over channels
         self.peaks = TruePeakEnvelope(sample_rate, channels)
         self.peak = 0.0
         self.channels = channels
@@ -344,19 +361,17 @@ class LoudnessMeter:
         # Only the loudest stretches can hold the block's (or the stream's) true peak.
         floor = 0.5 * max(self.peak, float(np.max(np.abs(block))))
         self.peak = max(self.peak, float(np.max(self.peaks.envelope(block, floor))))
-        weighted = block.T.astype(np.float64)  # the K-weighting's poles sit close to the unit circle
-        for (b, a), state in zip(self.stages, self.states):
-            for ch in range(self.channels):
-                weighted[ch], state[ch] = lfilter(b, a, weighted[ch], zi=state[ch])
-        data = np.concatenate([self.pending, weighted.T])
+        # float64: the K-weighting's poles sit close to the unit circle.
+        weighted, self.state = sosfilt(self.sos, block.astype(np.float64), axis=0, zi=self.state)
+        data = np.concatenate([self.pending, weighted])
         whole = len(data) // self.step * self.step
         if whole:
             squares = (data[:whole] ** 2).reshape(-1, self.step, self.channels).mean(axis=1)
-            self.steps.extend(squares.sum(axis=1).tolist())  # channel weights are 1.0 for L, R
+            self.steps.extend(squares.sum(axis=1))  # channel weights are 1.0 for L, R
         self.pending = data[whole:]
 
     def integrated(self) -> float:
-        steps = np.asarray(self.steps)
+        steps = np.frombuffer(self.steps, dtype=np.float64)
         if len(steps) < 4:
             return float("-inf")
         blocks = np.convolve(steps, np.ones(4) / 4, mode="valid")

@@ -19,16 +19,16 @@ from audiogen.cli import main
 from audiogen.errors import AudioError
 from audiogen.export import encode
 from audiogen.mix import (
-    ENVELOPE_RATE,
     LoudnessMeter,
     TruePeakEnvelope,
     TruePeakLimiter,
-    bed_envelope_db,
+    bed_gain_db,
     limited,
     master_gain,
     mastered_blocks,
     mix_blocks,
     output_channels,
+    speech_spans,
 )
 from audiogen.models import ChapterMark, Clip, PlacedBell, PlacedClip, SoundSettings, Timeline, Utterance
 from conftest import decode, probe
@@ -214,9 +214,8 @@ def test_bed_ducks_under_the_voice_and_rises_in_long_silences(clips):
     middle = int((long_gap[0].start + long_gap[0].clip.duration + long_gap[1].start) / 2 / 0.05)
     assert np.median(bed_db[middle - 20 : middle + 20]) - np.median(bed_db[speaking & body]) >= 4.0
     # The ramp down starts before the voice does.
-    envelope = bed_envelope_db(timeline, settings, Bed("pink", 1, RATE).level_db)
     start = long_gap[1].start
-    before, at = envelope[int((start - 4.0) * ENVELOPE_RATE)], envelope[int((start - 0.05) * ENVELOPE_RATE)]
+    before, at = bed_gain_db(np.array([start - 4.0, start - 0.05]), speech_spans(timeline), settings)
     assert before - at >= 4.0
 
 
