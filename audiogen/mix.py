@@ -34,7 +34,8 @@ BLOCK_SECONDS = 2.0  # small blocks keep the working set small; larger ones are 
 VOICE_LEVEL_DB = -20.0  # RMS of a clip's voiced part before mastering
 VOICE_PEAK_DB = -7.0  # clip peaks are limited here: 13 dB above the speech level
 ENVELOPE_RATE = 100  # ducking gain resolution, points per second
-DUCK_PREROLL = 0.3  # the bed starts ducking this long before the voice
+DUCK_PREROLL = 0.3  # the bed is fully down this long before the voice
+DUCK_ATTACK = 0.7  # and takes this long to get there
 DUCK_RELEASE = 0.6
 RISE_DELAY, RISE_RAMP = 0.8, 2.5  # in a silence, the bed rises after this delay over this ramp
 BELL_LEVEL_DB = -14.0  # bell peak before mastering
@@ -132,10 +133,12 @@ def bed_gain_db(times: np.ndarray, spans: tuple[np.ndarray, np.ndarray], setting
         after = np.searchsorted(starts, times, side="right")  # spans that began at or before t
         previous_end = np.where(after > 0, ends[np.maximum(after - 1, 0)], -np.inf)
         next_start = np.where(after < len(starts), starts[np.minimum(after, len(starts) - 1)], np.inf)
-        distance = np.where(times < previous_end, 0.0, np.minimum(times - previous_end, next_start - times))
+        inside = times < previous_end
+        since, until = np.where(inside, 0.0, times - previous_end), np.where(inside, 0.0, next_start - times)
     else:
-        distance = np.full(len(times), np.inf)
-    rise = np.clip((distance - RISE_DELAY) / RISE_RAMP, 0.0, 1.0)
+        since = until = np.full(len(times), np.inf)
+    # After speech the bed waits, then rises slowly; before speech it dips quickly, just ahead of the voice.
+    rise = np.minimum(np.clip((since - RISE_DELAY) / RISE_RAMP, 0.0, 1.0), np.clip(until / DUCK_ATTACK, 0.0, 1.0))
     rise = 0.5 - 0.5 * np.cos(np.pi * rise)  # an S-curve: no audible corner
     base = VOICE_LEVEL_DB - settings.bed_below_voice_db + settings.background_gain_db - bed_level_db
     return base + settings.bed_rise_in_silence_db * rise

@@ -215,8 +215,9 @@ def test_bed_ducks_under_the_voice_and_rises_in_long_silences(clips):
     assert np.median(bed_db[middle - 20 : middle + 20]) - np.median(bed_db[speaking & body]) >= 4.0
     # The ramp down starts before the voice does.
     start = long_gap[1].start
-    before, at = bed_gain_db(np.array([start - 4.0, start - 0.05]), speech_spans(timeline), settings)
+    before, waiting, at = bed_gain_db(np.array([start - 4.0, start - 1.5, start - 0.05]), speech_spans(timeline), settings)
     assert before - at >= 4.0
+    assert waiting == pytest.approx(before, abs=0.1)  # the dip starts just before the voice, not seconds ahead
 
 
 def test_fades_at_both_ends_and_bells_on_top(clips):
