@@ -225,3 +225,27 @@ def test_backgrounds_command_lists_every_layer_with_a_description():
                  "binaural:C:B", "PATH"):
         line = next(line for line in output.splitlines() if line.startswith(name))
         assert len(line.split(None, 1)[1]) > 10
+
+
+def test_real_render_over_your_own_music(tmp_path, speech_cache):
+    import pyloudnorm
+
+    from conftest import decode, probe
+
+    music = tmp_path / "music.ogg"
+    _music(music, 9.0)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [
+        "-q", "render", "--minutes", "1", "--out", str(out), "--cache-dir", str(speech_cache),
+        "--background", str(music), "--background-gain", "-3",
+    ])
+    assert result.exit_code == 0, result.output
+    path = out / result.output.strip().splitlines()[-1].split("/")[-1]
+    assert int(probe(path)["streams"][0]["channels"]) == 2
+    decoded = decode(path).astype(np.float64)
+    assert pyloudnorm.Meter(RATE).integrated_loudness(decoded) == pytest.approx(-16, abs=0.5)
+    # The music plays under the whole session: its chord is there in the last quiet stretch too.
+    tail = decoded[-RATE * 12 : -RATE * 7, 0]
+    freqs = np.fft.rfftfreq(len(tail), 1 / RATE)
+    spectrum = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
+    assert freqs[np.argmax(spectrum[freqs < 400])] == pytest.approx(220, abs=3)
