@@ -191,7 +191,12 @@ def mix_blocks(
         # The bed also makes the bells, so this stage needs no sound sources of its own.
         placed_bells = _all_bells(timeline, bed.chapter_bell)
         bell_level = np.float32(10 ** (BELL_LEVEL_DB / 20))
+        mono = settings.channels == 1
         bells = {kind: bed.bell(kind) * bell_level for kind in {b.kind for b in placed_bells}}
+        if mono:
+            bells = {kind: strike.mean(axis=1, keepdims=True) for kind, strike in bells.items()}
+        # A stereo bed's two sides are unrelated: summed at equal power (not averaged) it keeps its level.
+        bed_to_mono = np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
         placed = sorted(timeline.clips, key=lambda p: p.start)
         prepared: dict[int, np.ndarray] = {}
         next_clip = 0
@@ -200,13 +205,15 @@ def mix_blocks(
             end = start + n
             times = (start + np.arange(n)) / rate
             if bed.silent:
-                out = np.zeros((n, 2), dtype=np.float32)
+                out = np.zeros((n, 1 if mono else 2), dtype=np.float32)
             else:
                 # The gain moves slowly: computed every `step` frames, interpolated in between.
                 coarse = np.arange(0, n + step, step)
                 gain_curve = 10 ** (bed_gain_db((start + coarse) / rate, spans, settings, bed.level_db) / 20)
                 out = bed.block(n)
                 out *= np.interp(np.arange(n), coarse, gain_curve).astype(np.float32)[:, None]
+                if mono:
+                    out = out.sum(axis=1, keepdims=True) * bed_to_mono
             voice = np.zeros(n, dtype=np.float32)
             # Clips are sorted by start; those that ended before this block are released.
             while next_clip < len(placed) and placed[next_clip].start * rate < end:
@@ -230,8 +237,6 @@ def mix_blocks(
                     out[a - start : b - start] += samples[a - offset : b - offset]
             if times[0] < settings.fade_in or times[-1] > timeline.duration - settings.fade_out:
                 out *= _fade_gain(times, timeline.duration, settings.fade_in, settings.fade_out).astype(np.float32)[:, None]
-            if settings.channels == 1:
-                out = out.mean(axis=1, keepdims=True)
             yield out * gain if gain_db else out
     finally:
         bed.close()

@@ -220,6 +220,17 @@ def test_bed_ducks_under_the_voice_and_rises_in_long_silences(clips):
     assert waiting == pytest.approx(before, abs=0.1)  # the dip starts just before the voice, not seconds ahead
 
 
+def test_mono_keeps_the_bed_where_stereo_has_it(clips):
+    timeline = session(clips, 40)
+    differences = []
+    for channels in (2, 1):
+        settings = SoundSettings(background="pink", channels=channels, mono=channels == 1)
+        voice, bed = _voice_and_bed(clips, settings, timeline)
+        assert voice.shape[1] == channels
+        differences.append(10 * np.log10(np.mean(voice.astype(np.float64) ** 2) / np.mean(bed.astype(np.float64) ** 2)))
+    assert differences[1] == pytest.approx(differences[0], abs=0.5)
+
+
 def test_fades_at_both_ends_and_bells_on_top(clips):
     settings = SoundSettings(background="pink", fade_in=4.0, fade_out=6.0)
     timeline = session(clips)
