@@ -1,24 +1,42 @@
 """Background stage: seeded, reproducible sound beds generated block by block.
 
-A bed is one or more layers joined with '+', e.g. ``pink+drone``. Every layer
-keeps its own state (filter memory, phase) across blocks, so a bed of any
-length costs the memory of one block, and the same seed gives the same samples.
+A bed is one or more layers joined with '+', e.g. ``pink+drone``, ``rain+theta``,
+``binaural:200:6`` or ``music.ogg+bells``. Every layer keeps its own state
+(filter memory, phase, read position) across blocks, so a bed of any length
+costs the memory of one block, and the same seed gives the same samples.
+Blocks are float32, (frames, 2); `Bed.channels` says whether the bed is really
+stereo (1 when every layer is mono, e.g. a mono music file or ``none``).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from scipy.signal import lfilter
+from scipy.signal import butter, lfilter
 
 from audiogen.errors import AudioError
+from audiogen.tools import ffmpeg_path
 
 # Pink-noise filter (J. O. Smith, "Spectral Audio Signal Processing": a 3-pole/3-zero fit to 1/f).
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
 _PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
 LAYER_RMS = 0.1  # every layer is scaled to this RMS before the mixer sets the bed level
+BINAURAL_PRESETS = {  # name: (carrier Hz, beat Hz, what the beat range is associated with)
+    "delta": (180.0, 2.5, "delta, deep sleep"),
+    "theta": (200.0, 6.0, "theta, deep relaxation"),
+    "alpha": (220.0, 10.0, "alpha, calm wakefulness"),
+}
+CARRIER_RANGE, BEAT_RANGE = (40.0, 1500.0), (0.5, 40.0)
+HOLD_SECONDS = 60.0  # a background file up to this long is decoded once and kept; longer ones stream
+CROSSFADE_SECONDS = 3.0  # the loop seam of a background file (at most a quarter of the file)
+SEAM_SEARCH_SECONDS = 0.25  # the loop may end up to this much early, where it best matches its start
 
 
 @dataclass(frozen=True)
@@ -27,22 +45,36 @@ class LayerInfo:
     description: str
 
 
-class _NoiseLayer:
+def _filter_block(b, a, state: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Filter (channels, n) with per-channel state (channels, order) carried across blocks, in place."""
+    out, state[:] = lfilter(b, a, x, axis=1, zi=state)
+    return out
+
+
+class _Layer:
+    channels = 2
+    note = ""
+
+    def block(self, n: int, sample_rate: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _NoiseLayer(_Layer):
     """White noise through a fixed filter, independent per channel (a wide stereo image)."""
 
     def __init__(self, rng: np.random.Generator, b: np.ndarray, a: np.ndarray, norm: float) -> None:
         self.rng, self.b, self.a, self.norm = rng, b, a, norm
-        self.state = np.zeros((2, max(len(a), len(b)) - 1))
+        self.state = np.zeros((2, max(len(a), len(b)) - 1), dtype=np.float32)
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
-        white = self.rng.standard_normal((2, n))
-        out = np.empty((2, n))
-        for ch in range(2):
-            out[ch], self.state[ch] = lfilter(self.b, self.a, white[ch], zi=self.state[ch])
-        return (out * self.norm).T
+        white = self.rng.standard_normal((2, n), dtype=np.float32)
+        return (_filter_block(self.b, self.a, self.state, white) * np.float32(self.norm)).T
 
 
-class _DroneLayer:
+class _DroneLayer(_Layer):
     """A soft pad: a low root, its fifth and octave, each breathing at its own slow rate."""
 
     PARTIALS = ((110.0, 1.0, 0.050), (164.81, 0.5, 0.070), (220.0, 0.35, 0.031), (329.63, 0.12, 0.043))
@@ -52,86 +84,450 @@ class _DroneLayer:
         self.phases = rng.uniform(0, 2 * np.pi, size=(len(self.PARTIALS), 2))
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
+        start, self.offset = self.offset, self.offset + n
+        out = np.zeros((n, 2), dtype=np.float32)
+        for (freq, amp, lfo), phase in zip(self.PARTIALS, self.phases):
+            swell = np.float32(amp) * (np.float32(0.6) + np.float32(0.4) * _sine(lfo, phase[1], start, n, sample_rate))
+            for ch, detune in enumerate((-0.15, 0.15)):  # a slight detune per side adds width
+                out[:, ch] += swell * _sine(freq + detune, phase[0], start, n, sample_rate)
+        total = np.sqrt(sum(a * a for _, a, _ in self.PARTIALS) / 2 * (0.6**2 + 0.4**2 / 2))
+        return out * np.float32(LAYER_RMS / total)
+
+
+def _sine(freq: float, phase: float, start: int, n: int, sample_rate: int) -> np.ndarray:
+    """sin(2π·freq·t + phase) for frames [start, start + n), float32 without drift over hours.
+
+    The phase at the block's start is reduced in float64; within a block float32
+    is exact enough (under 0.002 rad) and several times faster.
+    """
+    step = 2 * np.pi * freq / sample_rate
+    first = (step * start + phase) % (2 * np.pi)
+    return np.sin(np.float32(first) + np.float32(step) * np.arange(n, dtype=np.float32))
+
+
+def _slow_swell(t: np.ndarray, rates: np.ndarray, phases: np.ndarray) -> np.ndarray:
+    """A smooth, irregular 0..1 curve: a sum of slow sines at unrelated rates."""
+    curve = sum(np.sin(2 * np.pi * r * t + p) for r, p in zip(rates, phases)) / len(rates)
+    return 0.5 + 0.5 * curve
+
+
+class _RainLayer(_Layer):
+    """Rain: a band of hiss that swells slowly, with drops pattering on top."""
+
+    def __init__(self, rng: np.random.Generator, sample_rate: int) -> None:
+        self.rng, self.offset = rng, 0
+        self.hiss = butter(2, (600, 7000), btype="bandpass", fs=sample_rate)
+        self.patter = butter(2, 2500, btype="highpass", fs=sample_rate)
+        self.hiss_state = np.zeros((2, 4), dtype=np.float32)
+        self.patter_state = np.zeros((2, 2), dtype=np.float32)
+        self.drop_decay = np.float32(np.exp(-1 / (0.012 * sample_rate)))  # each drop rings ~12 ms
+        self.drop_state = np.zeros((2, 1), dtype=np.float32)
+        self.drop_rate = 40.0 / sample_rate  # drops per sample and channel
+        self.rates = rng.uniform(0.03, 0.15, 3)
+        self.phases = rng.uniform(0, 2 * np.pi, 3)
+
+    def block(self, n: int, sample_rate: int) -> np.ndarray:
         t = (self.offset + np.arange(n)) / sample_rate
         self.offset += n
-        out = np.zeros((n, 2))
-        for (freq, amp, lfo), phase in zip(self.PARTIALS, self.phases):
-            swell = 0.6 + 0.4 * np.sin(2 * np.pi * lfo * t + phase[1])
-            for ch, detune in enumerate((-0.15, 0.15)):  # a slight detune per side adds width
-                out[:, ch] += amp * swell * np.sin(2 * np.pi * (freq + detune) * t + phase[0])
-        total = np.sqrt(sum(a * a for _, a, _ in self.PARTIALS) / 2 * (0.6**2 + 0.4**2 / 2))
-        return out * (LAYER_RMS / total)
+        hiss = _filter_block(*self.hiss, self.hiss_state, self.rng.standard_normal((2, n), dtype=np.float32))
+        impulses = (self.rng.random((2, n), dtype=np.float32) < self.drop_rate) * self.rng.random((2, n), dtype=np.float32)
+        drops = _filter_block([1.0], [1.0, -self.drop_decay], self.drop_state, impulses.astype(np.float32))
+        patter = _filter_block(*self.patter, self.patter_state, self.rng.standard_normal((2, n), dtype=np.float32))
+        swell = (0.7 + 0.3 * _slow_swell(t, self.rates, self.phases)).astype(np.float32)
+        # Band-limited unit noise has RMS ~0.6 here, the drop envelope ~0.35; the sum ~0.95 (measured).
+        out = swell * (0.75 * hiss / 0.6 + 0.6 * patter * drops / (0.35 * 0.7))
+        # A soft ceiling at 6x the RMS: a cluster of loud drops must not crackle over the voice.
+        out = np.float32(6.0) * np.tanh(out / np.float32(6.0))
+        return (out * np.float32(LAYER_RMS / 0.95)).T
 
 
-def _white(rng):
+class _OceanLayer(_Layer):
+    """Ocean: a low rumble under a brighter wash that rises and falls like waves (~7-13 s)."""
+
+    def __init__(self, rng: np.random.Generator, sample_rate: int) -> None:
+        self.rng, self.offset = rng, 0
+        self.low = butter(2, 350, btype="lowpass", fs=sample_rate)
+        self.wash = butter(2, (300, 2500), btype="bandpass", fs=sample_rate)
+        self.low_state = np.zeros((2, 2), dtype=np.float32)
+        self.wash_state = np.zeros((2, 4), dtype=np.float32)
+        self.wave_rate = rng.uniform(1 / 13, 1 / 7)
+        self.drift_rates = rng.uniform(0.005, 0.02, 2)
+        self.phases = rng.uniform(0, 2 * np.pi, 4)
+
+    def block(self, n: int, sample_rate: int) -> np.ndarray:
+        t = (self.offset + np.arange(n)) / sample_rate
+        self.offset += n
+        low = _filter_block(*self.low, self.low_state, self.rng.standard_normal((2, n), dtype=np.float32))
+        wash = _filter_block(*self.wash, self.wash_state, self.rng.standard_normal((2, n), dtype=np.float32))
+        # The wave period drifts slowly, so no two waves are quite alike; the two sides lag a little.
+        drift = 0.15 * np.sin(2 * np.pi * self.drift_rates[0] * t + self.phases[0])
+        phase = 2 * np.pi * self.wave_rate * t * (1 + drift) + self.phases[1]
+        waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)]).astype(np.float32)
+        out = 0.55 * low / 0.13 + (0.1 + 1.4 * waves) * wash / 0.32
+        return (out * np.float32(LAYER_RMS / 1.0)).T  # RMS of `out` is about 1.0 (measured)
+
+
+class _BinauralLayer(_Layer):
+    """Binaural beats: a pure carrier in the left ear, carrier + beat in the right."""
+
+    def __init__(self, carrier: float, beat: float, label: str) -> None:
+        self.freqs = np.array([carrier, carrier + beat])
+        self.offset = 0
+        self.note = (
+            f"Binaural beats ({label}: {carrier:g} Hz left, {carrier + beat:g} Hz right, "
+            f"a {beat:g} Hz beat) work only through headphones."
+        )
+
+    def block(self, n: int, sample_rate: int) -> np.ndarray:
+        start, self.offset = self.offset, self.offset + n
+        amplitude = np.float32(LAYER_RMS * np.sqrt(2))
+        return np.stack([amplitude * _sine(f, 0.0, start, n, sample_rate) for f in self.freqs], axis=1)
+
+
+class _SilentLayer(_Layer):
+    """No continuous sound: `none` (voice only) and `bells` (strikes placed by the mixer)."""
+
+    channels = 1
+
+    def block(self, n: int, sample_rate: int) -> np.ndarray:
+        return np.zeros((n, 2), dtype=np.float32)
+
+
+# ---------------------------------------------------------------- the user's own file
+
+
+@dataclass(frozen=True)
+class _FileAnalysis:
+    frames: int
+    rms: float
+    mono: bool
+    head: np.ndarray  # the first `crossfade` frames
+    tail: np.ndarray  # the `crossfade` frames that follow the loop's end, frames [period, period + crossfade)
+    period: int  # frames in one pass of the loop
+    held: np.ndarray | None  # the whole file when it is short enough to keep
+
+
+def _decoder(path: Path, sample_rate: int, errors=subprocess.DEVNULL) -> subprocess.Popen:
+    """ffmpeg decoding the file's first audio stream to stereo float32 at the session's rate.
+
+    Its messages go to a file, never to a pipe nobody reads while the samples are read.
+    """
+    command = [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
+               "-f", "f32le", "-ac", "2", "-ar", str(sample_rate), "pipe:1"]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+
+
+def _read_frames(process: subprocess.Popen, frames: int) -> np.ndarray:
+    data = process.stdout.read(frames * 8)
+    return np.frombuffer(data[: len(data) // 8 * 8], dtype="<f4").reshape(-1, 2)
+
+
+def _file_error(path: Path, reason: str) -> AudioError:
+    return AudioError(f"{path}: cannot use this background file ({reason}); give a readable audio file or a name from `audiogen backgrounds`")
+
+
+@functools.lru_cache(maxsize=2)
+def _analyse(path: Path, mtime: float, sample_rate: int) -> _FileAnalysis:
+    """One streaming pass over the file: length, level, mono or not, the seam's two ends."""
+    with tempfile.TemporaryFile() as errors:
+        process = _decoder(path, sample_rate, errors)
+        try:
+            result = _scan(process, sample_rate)
+        finally:
+            process.stdout.close()
+        errors.seek(0)
+        message = errors.read().decode("utf-8", "replace").strip()
+    frames, rms, mono, head, tail, held = result
+    if process.returncode != 0 or frames == 0:
+        raise _file_error(path, message.splitlines()[-1] if message else "no audio in it")
+    if frames < sample_rate // 2:
+        raise _file_error(path, "shorter than half a second")
+    if rms < 1e-5:
+        raise _file_error(path, "it is silent")
+    crossfade_max, search_max = int(CROSSFADE_SECONDS * sample_rate), int(SEAM_SEARCH_SECONDS * sample_rate)
+    crossfade = min(crossfade_max, frames // 4)
+    head = head[:crossfade]
+    shift = _best_seam_shift(tail[len(tail) - crossfade - min(search_max, frames // 8) :], head)
+    end = len(tail) - shift
+    return _FileAnalysis(frames, rms, mono, head, tail[end - crossfade : end], frames - shift - crossfade, held)
+
+
+def _scan(process: subprocess.Popen, sample_rate: int):
+    """Read the decoder to its end, keeping only running sums, the two ends, and a short file whole."""
+    chunk = sample_rate * 5
+    crossfade_max = int(CROSSFADE_SECONDS * sample_rate)
+    search_max = int(SEAM_SEARCH_SECONDS * sample_rate)
+    frames, squares, mono = 0, 0.0, True
+    head = np.zeros((0, 2), dtype=np.float32)
+    tail = np.zeros((0, 2), dtype=np.float32)
+    held: list[np.ndarray] | None = []
+    while True:
+        block = _read_frames(process, chunk)
+        if not len(block):
+            break
+        frames += len(block)
+        squares += float(np.sum(block.astype(np.float64) ** 2))
+        mono = mono and bool(np.array_equal(block[:, 0], block[:, 1]))
+        if len(head) < crossfade_max:
+            head = np.concatenate([head, block[: crossfade_max - len(head)]])
+        tail = np.concatenate([tail, block])[-(crossfade_max + search_max) :]
+        if held is not None and frames > HOLD_SECONDS * sample_rate:
+            held = None  # too long to keep: it will be decoded again for every pass
+        if held is not None:
+            held.append(block)
+    process.wait()
+    rms = float(np.sqrt(squares / (2 * frames))) if frames else 0.0
+    return frames, rms, mono, head, tail, np.concatenate(held) if held else None
+
+
+def _best_seam_shift(tail: np.ndarray, head: np.ndarray) -> int:
+    """How many frames to drop from the file's end so that its last stretch best matches its start.
+
+    Normalised cross-correlation of the (mono) ends over every shift, by FFT:
+    a loop that ends in step with its start crossfades without a dip.
+    """
+    n, c = len(tail), len(head)
+    if n <= c:
+        return 0
+    a, b = tail.astype(np.float64).sum(axis=1), head.astype(np.float64).sum(axis=1)
+    size = 1 << int(np.ceil(np.log2(n + c)))
+    # dot[k] = sum_i a[k + i] * b[i] for every start k of a c-frame window in a.
+    dot = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)[: n - c + 1]
+    energy = np.concatenate([[0.0], np.cumsum(a * a)])
+    window = energy[c:] - energy[: n - c + 1]
+    score = dot / np.sqrt(np.maximum(window * float(np.sum(b * b)), 1e-20))
+    start = int(np.argmax(score))
+    return n - c - start
+
+
+def seam_crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Blend the end of a loop into its start with constant power for their correlation.
+
+    Gains g_out, g_in keep g_out² + g_in² + 2·r·g_out·g_in = 1: linear for
+    identical material (r = 1, no bump), equal-power for unrelated material (r = 0, no dip).
+    """
+    x = ((np.arange(len(head)) + 0.5) / len(head))[:, None]
+    energy = float(np.sqrt(np.sum(tail.astype(np.float64) ** 2) * np.sum(head.astype(np.float64) ** 2)))
+    r = float(np.clip(np.sum(tail.astype(np.float64) * head) / energy, 0.0, 1.0)) if energy > 0 else 0.0
+    x = 0.5 - 0.5 * np.cos(np.pi * x)  # an S-curve: the gains start and end without a corner
+    norm = np.sqrt(x**2 + (1 - x) ** 2 + 2 * r * x * (1 - x))
+    return ((tail * (1 - x) + head * x) / norm).astype(np.float32)
+
+
+class _FileLayer(_Layer):
+    """The user's own audio file, looped to any length with a crossfaded seam.
+
+    The loop is the file's frames [0, P), P = length - crossfade - a small
+    shift that puts the seam where the file's end best matches its start; from
+    the second pass on, its first `crossfade` frames are the ones that follow P
+    blended into the file's first ones. Short files are held in memory; long ones are decoded
+    again for every pass, so memory stays bounded whatever their length.
+    """
+
+    def __init__(self, path: Path, sample_rate: int) -> None:
+        if not path.is_file():
+            raise _file_error(path, "no such file")
+        try:
+            info = _analyse(path.resolve(), path.stat().st_mtime, sample_rate)
+        except OSError as exc:
+            raise _file_error(path, exc.strerror or str(exc)) from None
+        self.path, self.sample_rate, self.info = path, sample_rate, info
+        self.channels = 1 if info.mono else 2
+        self.gain = np.float32(LAYER_RMS / info.rms)
+        self.period = info.period
+        self.seam = seam_crossfade(info.tail, info.head)
+        self.passes = 0
+        self.position = 0  # in the current pass
+        self.process: subprocess.Popen | None = None
+
+    def _chunk(self, start: int, stop: int) -> np.ndarray:
+        """Frames [start, stop) of the current pass, stop <= period."""
+        info = self.info
+        if info.held is not None:
+            out = info.held[start:stop].copy()
+        else:
+            if self.process is None:
+                self.process = _decoder(self.path, self.sample_rate)
+            out = _read_frames(self.process, stop - start).copy()
+            if len(out) < stop - start:  # the decoder gave less than the analysis: pad, never loop early
+                out = np.concatenate([out, np.zeros((stop - start - len(out), 2), dtype=np.float32)])
+        if self.passes and start < len(self.seam):
+            end = min(stop, len(self.seam))
+            out[: end - start] = self.seam[start:end]
+        return out
+
+    def block(self, n: int, sample_rate: int) -> np.ndarray:
+        parts = []
+        while n:
+            take = min(n, self.period - self.position)
+            parts.append(self._chunk(self.position, self.position + take))
+            self.position += take
+            n -= take
+            if self.position == self.period:
+                self.close()
+                self.passes, self.position = self.passes + 1, 0
+        return np.concatenate(parts) * self.gain
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process.stdout.close()
+            self.process = None
+
+
+# ---------------------------------------------------------------- the catalogue
+
+
+def _white(rng, rate):
     return _NoiseLayer(rng, np.array([1.0]), np.array([1.0]), LAYER_RMS)
 
 
-def _pink(rng):
-    # The filter's output RMS for unit white noise is about 0.095 at this gain.
-    return _NoiseLayer(rng, _PINK_B, _PINK_A, LAYER_RMS / 0.095)
+def _pink(rng, rate):
+    # The filter's noise gain, sqrt(sum h^2) of its impulse response, is 0.0862.
+    return _NoiseLayer(rng, _PINK_B, _PINK_A, LAYER_RMS / 0.0862)
 
 
-def _brown(rng):
+def _brown(rng, rate):
     # A leaky integrator: 1/f^2 below a few hertz without drifting off.
     return _NoiseLayer(rng, np.array([0.02]), np.array([1.0, -0.998]), LAYER_RMS / 0.316)
+
+
+def _binaural(carrier: float, beat: float, label: str) -> Callable:
+    return lambda rng, rate: _BinauralLayer(carrier, beat, label)
 
 
 LAYERS: dict[str, tuple[str, Callable]] = {
     "white": ("white noise: even hiss across all frequencies", _white),
     "pink": ("pink noise: a soft, balanced hush, like distant wind", _pink),
     "brown": ("brown noise: a deep, low rumble", _brown),
-    "drone": ("a soft harmonic drone on A, slowly breathing", lambda rng: _DroneLayer(rng)),
+    "rain": ("steady rain: a swelling hiss with drops pattering", lambda rng, rate: _RainLayer(rng, rate)),
+    "ocean": ("ocean waves: a low rumble under a wash that rises and falls", lambda rng, rate: _OceanLayer(rng, rate)),
+    "drone": ("a soft harmonic drone on A, slowly breathing", lambda rng, rate: _DroneLayer(rng)),
+    **{
+        name: (f"binaural beats, {label} ({carrier:g} Hz carrier, {beat:g} Hz beat; headphones)",
+               _binaural(carrier, beat, name))
+        for name, (carrier, beat, label) in BINAURAL_PRESETS.items()
+    },
+    "bells": ("a soft singing-bowl strike at every chapter change (start and end bells come from the script)",
+              lambda rng, rate: _SilentLayer()),
+    "none": ("no background: the voice alone, in mono", lambda rng, rate: _SilentLayer()),
 }
-# Relative levels of layers in a bed, in dB (the drone sits under the noise).
-LAYER_GAIN_DB = {"drone": -6.0}
+# Relative levels of layers in a bed, in dB (the drone and the beats sit under the texture).
+LAYER_GAIN_DB = {"drone": -6.0, "binaural": -4.0, "file": 0.0}
 
 
 def list_backgrounds() -> list[LayerInfo]:
-    return [LayerInfo(name, description) for name, (description, _) in LAYERS.items()]
+    infos = [LayerInfo(name, description) for name, (description, _) in LAYERS.items()]
+    return infos + [
+        LayerInfo("binaural:C:B", "binaural beats with your own carrier C and beat B in Hz, e.g. binaural:200:6"),
+        LayerInfo("PATH", "your own audio file (any format ffmpeg reads), looped with a crossfade"),
+    ]
+
+
+def _binaural_from(name: str) -> Callable:
+    """`binaural`, `binaural:C:B` (carrier, beat) or `binaural:PRESET`."""
+    parts = name.split(":")[1:]
+    if len(parts) == 1 and parts[0] in BINAURAL_PRESETS:
+        carrier, beat, _ = BINAURAL_PRESETS[parts[0]]
+        return _binaural(carrier, beat, parts[0])
+    if not parts:
+        return LAYERS["theta"][1]
+    try:
+        carrier, beat = (float(p) for p in parts)
+    except ValueError:
+        raise AudioError(f"background {name!r}: write binaural:CARRIER:BEAT in Hz, e.g. binaural:200:6") from None
+    if not (CARRIER_RANGE[0] <= carrier <= CARRIER_RANGE[1] and BEAT_RANGE[0] <= beat <= BEAT_RANGE[1]):
+        raise AudioError(
+            f"background {name!r}: the carrier must be {CARRIER_RANGE[0]:g}-{CARRIER_RANGE[1]:g} Hz and "
+            f"the beat {BEAT_RANGE[0]:g}-{BEAT_RANGE[1]:g} Hz, e.g. binaural:200:6"
+        )
+    label = next((n for n, (_, (lo, hi)) in zip(("delta", "theta", "alpha", "beta"),
+                  enumerate(((0, 4), (4, 8), (8, 13), (13, 99)))) if lo <= beat < hi), "beat")
+    return _binaural(carrier, beat, label)
+
+
+def _looks_like_file(name: str) -> bool:
+    return "/" in name or os.sep in name or Path(name).suffix != "" or Path(name).is_file()
+
+
+def _layer_kind(name: str) -> str:
+    if name.startswith("binaural") or name in BINAURAL_PRESETS:
+        return "binaural"
+    return name
 
 
 class Bed:
-    """A background of any length, produced block by block (stereo float64, RMS about LAYER_RMS)."""
-
-    channels = 2
+    """A background of any length, produced block by block ((frames, 2) float32, RMS about LAYER_RMS)."""
 
     def __init__(self, spec: str, seed: int, sample_rate: int) -> None:
-        names = [part.strip().lower() for part in spec.split("+") if part.strip()]
-        unknown = [n for n in names if n not in LAYERS]
-        if not names or unknown:
-            raise AudioError(
-                f"unknown background {'+'.join(unknown) or spec!r}; choose from {', '.join(LAYERS)} "
-                "(join layers with '+', see `audiogen backgrounds`)"
-            )
+        parts = [part.strip() for part in spec.split("+") if part.strip()]
+        if not parts:
+            raise AudioError(f"empty background {spec!r}; choose from `audiogen backgrounds` (join layers with '+')")
         self.sample_rate = sample_rate
         # One independent random stream per layer, all derived from the seed.
-        streams = np.random.SeedSequence(seed).spawn(len(names))
-        self.layers = [LAYERS[name][1](np.random.default_rng(s)) for name, s in zip(names, streams)]
-        gains = np.array([10 ** (LAYER_GAIN_DB.get(n, 0.0) / 20) for n in names])
-        self.gains = gains / np.sqrt(np.sum(gains**2))
+        streams = np.random.SeedSequence(seed).spawn(len(parts))
+        self.layers: list[_Layer] = []
+        kinds = []
+        for part, stream in zip(parts, streams):
+            name = part.lower()
+            if name.startswith("binaural"):
+                make = _binaural_from(name)
+            elif name in LAYERS:
+                make = LAYERS[name][1]
+            elif _looks_like_file(part):
+                self.layers.append(_FileLayer(Path(part).expanduser(), sample_rate))
+                kinds.append("file")
+                continue
+            else:
+                names = ", ".join(LAYERS)
+                raise AudioError(
+                    f"unknown background {part!r}; choose from {names}, binaural:CARRIER:BEAT or an audio "
+                    "file path (join layers with '+', see `audiogen backgrounds`)"
+                )
+            self.layers.append(make(np.random.default_rng(stream), sample_rate))
+            kinds.append(_layer_kind(name))
+        # Layers that make no continuous sound take no share of the bed's level.
+        gains = np.array([0.0 if isinstance(layer, _SilentLayer) else 10 ** (LAYER_GAIN_DB.get(k, 0.0) / 20)
+                          for layer, k in zip(self.layers, kinds)])
+        total = np.sqrt(np.sum(gains**2))
+        self.gains = gains / total if total else gains
+        self.silent = not total
+        self.channels = max(layer.channels for layer in self.layers)
+        self.needs_stereo = "binaural" in kinds
+        # The mixer adds a soft strike at each chapter change when the bed asks for one.
+        self.chapter_bell = "soft" if "bells" in kinds else None
+        self.notes = tuple(layer.note for layer in self.layers if layer.note)
+        self.level_db = float(20 * np.log10(LAYER_RMS))  # the bed's RMS, what the mixer sets its level from
 
     def bell(self, kind: str) -> np.ndarray:
         return bell(kind, self.sample_rate)
 
     def block(self, n: int) -> np.ndarray:
-        out = np.zeros((n, 2))
+        out = np.zeros((n, 2), dtype=np.float32)
         for layer, gain in zip(self.layers, self.gains):
-            out += gain * layer.block(n, self.sample_rate)
+            if gain:
+                out += np.float32(gain) * layer.block(n, self.sample_rate)
         return out
 
+    def close(self) -> None:
+        for layer in self.layers:
+            layer.close()
 
+
+@functools.lru_cache(maxsize=8)
 def bell(kind: str, sample_rate: int) -> np.ndarray:
-    """A singing-bowl strike: inharmonic partials, each beating gently and decaying slowly."""
+    """A singing-bowl strike: inharmonic partials, each beating gently and decaying slowly (read-only)."""
     root = {"bowl": 261.6, "soft": 329.6, "deep": 174.6}.get(kind, 261.6)
     seconds = 9.0
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    out = np.zeros((len(t), 2))
+    t = np.arange(int(seconds * sample_rate), dtype=np.float32) / np.float32(sample_rate)
+    out = np.zeros((len(t), 2), dtype=np.float32)
     for ratio, amp, decay in ((1.0, 1.0, 3.2), (2.71, 0.45, 2.2), (5.15, 0.22, 1.3), (8.4, 0.1, 0.8)):
         freq = root * ratio
-        envelope = amp * np.exp(-t / decay)
+        partial = amp * np.exp(-t / np.float32(decay)) * np.sin(np.float32(2 * np.pi * freq) * t)
         for ch, beat in enumerate((0.0, 0.7)):
-            out[:, ch] += envelope * np.sin(2 * np.pi * freq * t) * (0.8 + 0.2 * np.cos(2 * np.pi * (1.3 + beat) * t))
-    attack = np.minimum(1.0, t / 0.004)[:, None]
-    out *= attack
-    return out / np.max(np.abs(out))
+            out[:, ch] += partial * (0.8 + 0.2 * np.cos(np.float32(2 * np.pi * (1.3 + beat)) * t))
+    out *= np.minimum(np.float32(1.0), t / np.float32(0.004))[:, None]  # a 4 ms strike
+    out = (out / np.max(np.abs(out))).astype(np.float32)
+    out.flags.writeable = False  # shared by every caller through the cache
+    return out

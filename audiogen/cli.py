@@ -105,7 +105,9 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @click.option("--pitch", type=click.IntRange(0, 99), default=VoiceSettings.pitch, show_default=True, help="Voice pitch (0-99, 50 is the voice's normal).")
 @click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: pyttsx3, espeak-ng (the command line), a plug-in's name, or module:Class.")
 @click.option("--voice-warmth", type=click.FloatRange(0, 1), default=VoiceSettings.warmth, show_default=True, help="0 (off) to 1: gentle EQ and a light room make the voice less harsh.")
-@click.option("--background", "-b", default=SoundSettings.background, show_default=True, help="Background layers joined with '+' (see `audiogen backgrounds`).")
+@click.option("--background", "-b", default=SoundSettings.background, show_default=True, help="Background layers joined with '+' (see `audiogen backgrounds`), an audio file, or 'none'.")
+@click.option("--background-gain", type=click.FloatRange(-30, 12), default=SoundSettings.background_gain_db, show_default=True, help="Raise or lower the background, dB.")
+@click.option("--mono", is_flag=True, help="One channel (with --background none: the voice alone).")
 @click.option("--seed", type=int, default=SoundSettings.seed, show_default=True, help="Seed for the procedural background.")
 @click.option("--loudness", type=click.FloatRange(-30, -10), default=SoundSettings.loudness, show_default=True, help="Integrated loudness target, LUFS.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (default: your user cache folder).")
@@ -117,15 +119,16 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @click.option("--no-transcript", is_flag=True, help="No .vtt, .lrc and .txt transcripts.")
 @click.pass_context
 def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words,
-           out_dir, voice, pitch, engine, voice_warmth, background, seed, loudness, cache_dir, no_cache,
-           audio_format, bitrate, narrator, no_cover, no_transcript):
+           out_dir, voice, pitch, engine, voice_warmth, background, background_gain, mono, seed, loudness,
+           cache_dir, no_cache, audio_format, bitrate, narrator, no_cover, no_transcript):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
     from audiogen.pipeline import render_session
 
     spec = _spec(
         article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile,
         voice={"voice": voice, "pitch": pitch, "engine": engine, "warmth": voice_warmth},
-        out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness),
+        out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness,
+                                       background_gain_db=background_gain, mono=mono),
         cache_dir=cache_dir, use_cache=not no_cache,
         format=audio_format.lower(), bitrate=bitrate, narrator=narrator, cover=not no_cover, transcript=not no_transcript,
     )
@@ -244,7 +247,7 @@ def backgrounds():
     from audiogen.background import list_backgrounds
 
     for info in list_backgrounds():
-        click.echo(f"{info.name:<10} {info.description}")
+        click.echo(f"{info.name:<13} {info.description}")
 
 
 @main.command()

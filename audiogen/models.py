@@ -245,6 +245,8 @@ class SoundSettings:
     fade_out: float = 6.0
     bed_below_voice_db: float = 20.0
     bed_rise_in_silence_db: float = 6.0
+    background_gain_db: float = 0.0  # the user's adjustment of the bed's level
+    mono: bool = False  # the user asked for one channel
 
 
 @dataclass(frozen=True)

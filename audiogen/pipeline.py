@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 from audiogen.background import Bed
-from audiogen.export import check_format, export_session
 from audiogen.errors import AudiogenError
-from audiogen.mix import master_gain, mix_blocks
+from audiogen.export import check_format, encode, export_session
+from audiogen.mix import master_gain, mastered_blocks, output_channels
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
@@ -81,12 +81,14 @@ def render_session(
     def bed_factory() -> Bed:
         return Bed(sound.background, sound.seed, sound.sample_rate)
 
-    bed_factory()  # an unknown background fails now, before any speech is made
+    bed = bed_factory()  # an unknown background or unreadable file fails now, before any speech is made
+    channels = output_channels(bed, sound)
+    bed.close()
     check_format(spec.format, spec.bitrate)  # and so do an unknown format, bitrate or encoder
     article, themes = article_themes(spec)
     report(f"read {article.source}: {article.title!r} ({', '.join(themes.labels)})")
     script = build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
-    sound = fitted_sound(spec, script)
+    sound = replace(fitted_sound(spec, script), channels=channels)
     utterances = script.utterances()
     report(f"script {script.template!r}: {len(utterances)} sentences to speak")
     track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress, report)
@@ -94,7 +96,8 @@ def render_session(
         script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out
     )
     report("measuring loudness")
-    stats = master_gain(timeline, bed_factory, sound)
+    stats = master_gain(timeline, bed_factory, sound, codec=lambda blocks, path: encode(
+        blocks, path.with_suffix(f".{spec.format}"), sound.sample_rate, sound.channels, spec.format, spec.bitrate))
     target = Path(spec.out_dir) / f"{file_name or slugify(script.title)}.{spec.format}"
     report(f"encoding {target}")
     tags = Tags(
@@ -102,13 +105,14 @@ def render_session(
         artist=spec.narrator or f"audiogen ({spec.voice.voice})",
         album=spec.album or "audiogen",
         comment=f"From the article {article.title!r} ({Path(article.source).name}); "
-        f"template {script.template}, {spec.minutes:g} minute{'s' if spec.minutes != 1 else ''}",
+        f"template {script.template}, {spec.minutes:g} minute{'s' if spec.minutes != 1 else ''}"
+        + "".join(f". {note}" for note in bed.notes),
         year=str(date.today().year),
         track=spec.track,
         themes=themes.labels,
     )
     files = export_session(
-        mix_blocks(timeline, bed_factory, sound, stats.gain_db),
+        mastered_blocks(timeline, bed_factory, sound, stats.gain_db),
         target,
         timeline,
         tags,
