@@ -1,0 +1,117 @@
+"""Faults from outside: a killed speech worker, a batch killed again and again, two builds at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import ARTICLES, probe
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "audiogen" / "samples" / "sample_article.md"
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_speech_worker_killed_mid_session_is_replaced(tmp_path: Path):
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "audiogen", "-q", "render", "--minutes", "5", "--no-cache", "--out", str(out)],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and process.poll() is None and time.monotonic() < deadline:
+        workers = [c for c in _children(process.pid) if "multiprocessing" in _cmdline(c)]
+        if workers:
+            time.sleep(0.3)  # let it get into the sentences
+            try:
+                os.kill(workers[0], signal.SIGKILL)
+                killed = workers[0]
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    stdout, stderr = process.communicate(timeout=600)
+    assert killed is not None, "the speech worker was never seen"
+    assert process.returncode == 0, stderr
+    produced = Path(stdout.strip().splitlines()[-1])
+    assert abs(float(probe(produced)["format"]["duration"]) - 300) < 3
+
+
+def _library(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "articles").mkdir()
+    for article in [*ARTICLES, SAMPLE]:
+        shutil.copy(article, tmp_path / "articles" / article.name)
+    manifest = tmp_path / "library.toml"
+    manifest.write_text('[library]\nname = "Faults"\n[[sessions]]\narticles = "articles/*"\nminutes = [1, 1.5]\n')
+    return manifest, tmp_path / "library"
+
+
+def _build(manifest: Path, cache: Path, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "audiogen", "build", str(manifest), "--workers", "2", "--cache-dir", str(cache), "-q"],
+        cwd=manifest.parent, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, **popen,
+    )
+
+
+def _assert_visible_files_whole(out: Path) -> int:
+    audio = [p for p in out.glob("*.mp3")]
+    for path in audio:
+        seconds = float(probe(path)["format"]["duration"])
+        assert abs(seconds - 60) < 1.5 or abs(seconds - 90) < 1.5, (path, seconds)
+    return len(audio)
+
+
+def test_batch_killed_five_times_then_completes(tmp_path: Path, speech_cache: Path):
+    manifest, out = _library(tmp_path)
+    chance = random.Random(9)  # random points, the same ones every run
+    for _ in range(5):
+        process = _build(manifest, speech_cache)
+        time.sleep(chance.uniform(0.5, 6.0))
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        _assert_visible_files_whole(out)
+    final = _build(manifest, speech_cache)
+    _, stderr = final.communicate(timeout=900)
+    assert final.returncode == 0, stderr
+    assert _assert_visible_files_whole(out) == 6
+    catalog = json.loads((out / "catalog.json").read_text())
+    assert len(catalog["sessions"]) == 6
+    leftovers = [p.name for p in out.iterdir() if ".part" in p.name or p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_two_builds_of_one_library_at_once_do_not_corrupt_it(tmp_path: Path, speech_cache: Path):
+    manifest, out = _library(tmp_path)
+    first = _build(manifest, speech_cache)
+    time.sleep(1.0)
+    second = _build(manifest, speech_cache)
+    _, second_err = second.communicate(timeout=900)
+    _, first_err = first.communicate(timeout=900)
+    assert first.returncode == 0, first_err
+    # The second refuses clearly (exit 9, one line) while the first holds the library's lock.
+    assert second.returncode == 9, second_err
+    assert "another build is writing to this library" in second_err and "Traceback" not in second_err
+    assert _assert_visible_files_whole(out) == 6
