@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-import wave
 from array import array
 from math import gcd
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import firwin, resample_poly, sosfilt
 
+from audiogen.clipfile import read_clip
 from audiogen.errors import AudioError
 from audiogen.models import Clip, MasterStats, PlacedBell, SoundSettings, Timeline
 from audiogen.tools import ffmpeg_path
@@ -53,21 +53,6 @@ MASTER_ATTEMPTS = 4  # passes at most to meet the target through the limiter
 # ---------------------------------------------------------------- voice clips
 
 
-def _read_wav(path) -> tuple[np.ndarray, int]:
-    try:
-        with wave.open(str(path), "rb") as wav:
-            rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
-            data = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError, OSError) as exc:
-        raise AudioError(f"{path}: unreadable speech clip ({exc}); run `audiogen cache clear`") from None
-    if width != 2:
-        raise AudioError(f"{path}: speech clip is not 16-bit PCM")
-    samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / np.float32(32768.0)
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1)
-    return samples, rate
-
-
 def limit_peaks(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
     """Look-ahead limiter for a whole (short) signal: no sample exceeds `ceiling`.
 
@@ -82,7 +67,7 @@ def limit_peaks(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
 
 def prepare_clip(clip: Clip, sample_rate: int, volume: float = 1.0) -> np.ndarray:
     """Resample (polyphase, band-limited), set the speech level, limit peaks; float32 mono."""
-    samples, rate = _read_wav(clip.path)
+    samples, rate = read_clip(clip.path)
     if rate != sample_rate:
         g = gcd(sample_rate, rate)
         samples = resample_poly(samples, sample_rate // g, rate // g).astype(np.float32)

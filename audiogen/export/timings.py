@@ -8,13 +8,12 @@ its words are heard. Transcript cues and chapter starts use the measured voiced 
 from __future__ import annotations
 
 import functools
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from audiogen.errors import AudioError
+from audiogen.clipfile import read_clip
 from audiogen.models import ChapterMark, Timeline
 
 FRAME_SECONDS = 0.005
@@ -31,15 +30,7 @@ class SpokenLine:
 @functools.lru_cache(maxsize=4096)
 def voiced_span(path: Path) -> tuple[float, float]:
     """(onset, end) of the voiced part of a WAV clip, in seconds from the clip's start."""
-    try:
-        with wave.open(str(path), "rb") as clip:
-            rate, width, channels = clip.getframerate(), clip.getsampwidth(), clip.getnchannels()
-            data = clip.readframes(clip.getnframes())
-    except (wave.Error, EOFError, OSError) as exc:
-        raise AudioError(f"{path}: unreadable speech clip ({exc}); run `audiogen cache clear`") from None
-    if width != 2:
-        raise AudioError(f"{path}: speech clip is not 16-bit PCM; run `audiogen cache clear`")
-    samples = np.frombuffer(data, dtype="<i2").astype(np.float64).reshape(-1, channels).mean(axis=1)
+    samples, rate = read_clip(path)
     frame = max(1, int(rate * FRAME_SECONDS))
     usable = len(samples) // frame * frame
     if not usable:
