@@ -10,6 +10,8 @@ stereo (1 when every layer is mono, e.g. a mono music file or ``none``).
 
 from __future__ import annotations
 
+import abc
+
 import functools
 import os
 import subprocess
@@ -51,15 +53,16 @@ def _filter_block(b, a, state: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Layer:
+class _Layer(abc.ABC):
     channels = 2
     note = ""
 
+    @abc.abstractmethod
     def block(self, n: int, sample_rate: int) -> np.ndarray:
-        raise NotImplementedError
+        """The next `n` frames, (n, channels) float32."""
 
     def close(self) -> None:
-        pass
+        """Release what the layer holds open; procedural layers hold nothing."""
 
 
 class _NoiseLayer(_Layer):

@@ -77,17 +77,19 @@ class BuildProgress(Protocol):
 
 
 class _NoProgress:
+    """Progress for a quiet build: every report is dropped."""
+
     def start(self, sessions, minutes, skipped, skipped_minutes):
-        pass
+        return None
 
     def advance(self, outcome):
-        pass
+        return None
 
     def tick(self):
-        pass
+        return None
 
     def finish(self):
-        pass
+        return None
 
 
 # ------------------------------------------------------------------ one session (runs in a worker)

@@ -107,8 +107,9 @@ class SpeechCache:
         target = self.path_for(key)
         try:
             os.link(temp, target)  # atomic, and fails when the clip already exists
-        except FileExistsError:
-            pass
+        except FileExistsError:  # another writer's clip stays; ours is dropped
+            temp.unlink(missing_ok=True)
+            return target
         except OSError:  # a file system without hard links
             os.replace(temp, target)
         temp.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -46,11 +47,9 @@ def test_speech_worker_killed_mid_session_is_replaced(tmp_path: Path):
         workers = [c for c in _children(process.pid) if "multiprocessing" in _cmdline(c)]
         if workers:
             time.sleep(0.3)  # let it get into the sentences
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it may have finished meanwhile
                 os.kill(workers[0], signal.SIGKILL)
                 killed = workers[0]
-            except ProcessLookupError:
-                pass
         time.sleep(0.05)
     stdout, stderr = process.communicate(timeout=600)
     assert killed is not None, "the speech worker was never seen"
