@@ -106,9 +106,20 @@ def audio_format(name: str, bitrate: str) -> tuple[AudioFormat, int | None]:
     return fmt, kbps
 
 
+LEAD_IN_CHAPTER_TITLE = "Opening"
+LEAD_IN_CHAPTER_MIN = 0.05  # seconds
+
+
 def ffmetadata_chapters(chapters: tuple[ChapterMark, ...], duration: float) -> str:
-    """Chapters in ffmpeg's metadata file format, millisecond time base."""
+    """Chapters in ffmpeg's metadata file format, millisecond time base.
+
+    An MP4 chapter track cannot leave a gap, so a lead-in before the first chapter's
+    first sound becomes a short chapter of its own; every real chapter then starts
+    where it is heard.
+    """
     lines = [";FFMETADATA1"]
+    if chapters and chapters[0].start >= LEAD_IN_CHAPTER_MIN:
+        chapters = (ChapterMark(0.0, LEAD_IN_CHAPTER_TITLE), *chapters)
     for i, chapter in enumerate(chapters):
         end = chapters[i + 1].start if i + 1 < len(chapters) else duration
         title = re.sub(r"([=;#\\\n])", r"\\\1", chapter.title)
