@@ -195,3 +195,11 @@ def test_killed_export_leaves_no_final_file_and_the_next_run_sweeps_its_temporar
 
     export_session(_blocks(6.0), target, timeline, Tags("T"), RATE, 2)
     assert sorted(p.name for p in target.parent.iterdir()) == ["s.jpg", "s.lrc", "s.mp3", "s.txt", "s.vtt"]
+
+
+def test_lead_in_before_the_first_chapter_becomes_an_opening_chapter():
+    text = ffmetadata_chapters((ChapterMark(1.5, "Arrival"), ChapterMark(30.0, "Breath")), 60.0)
+    blocks = text.split("[CHAPTER]")[1:]
+    assert "START=0\nEND=1500\ntitle=Opening" in blocks[0]
+    assert "START=1500\nEND=30000\ntitle=Arrival" in blocks[1]
+    assert "Opening" not in ffmetadata_chapters((ChapterMark(0.0, "Arrival"),), 60.0)
