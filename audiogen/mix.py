@@ -396,9 +396,59 @@ def limiter_ceiling_db(settings: SoundSettings) -> float:
     return settings.true_peak - ENCODER_HEADROOM_DB
 
 
-def mastered_blocks(timeline: Timeline, bed_factory, settings: SoundSettings, gain_db: float) -> Iterator[np.ndarray]:
-    """The final stream: the mix at the master gain (`MasterStats.gain_db`) through the true-peak limiter."""
-    mixed = mix_blocks(timeline, bed_factory, settings, gain_db)
+class MixSpool:
+    """The mix written once to a temporary file, then replayed at any gain.
+
+    Mastering measures the mix, may measure it again through the limiter, and
+    finally streams it to the encoder: replaying the spool (a read and a multiply
+    per block) replaces mixing the session again each time. Memory stays at one
+    block; the file takes 4 bytes a sample on disk (about 635 MB for 60 stereo minutes).
+    Replays run one after another, never interleaved.
+    """
+
+    def __init__(self, sample_rate: int, channels: int, folder: Path | None = None) -> None:
+        self.channels = channels
+        self.block_bytes = int(BLOCK_SECONDS * sample_rate) * channels * 4
+        self.file = tempfile.TemporaryFile(prefix="audiogen-mix-", dir=folder)
+        self.recorded = False
+
+    def __enter__(self) -> "MixSpool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+    def record(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """Pass the blocks through, keeping a copy."""
+        self.file.seek(0)
+        self.file.truncate()
+        try:
+            for block in blocks:
+                self.file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+                yield block
+        except OSError as exc:
+            raise AudioError(f"cannot keep the mix in a temporary file ({exc.strerror}); free some space") from None
+        self.recorded = True
+
+    def replay(self, gain_db: float = 0.0) -> Iterator[np.ndarray]:
+        gain = np.float32(10 ** (gain_db / 20))
+        self.file.seek(0)
+        while data := self.file.read(self.block_bytes):
+            block = np.frombuffer(data, dtype="<f4").reshape(-1, self.channels)
+            yield block * gain if gain_db else block.copy()
+
+
+def mastered_blocks(
+    timeline: Timeline, bed_factory, settings: SoundSettings, gain_db: float, spool: MixSpool | None = None
+) -> Iterator[np.ndarray]:
+    """The final stream: the mix at the master gain (`MasterStats.gain_db`) through the true-peak limiter.
+
+    With a recorded `spool` the mix is replayed from it instead of being made again.
+    """
+    if spool is not None and spool.recorded:
+        mixed = spool.replay(gain_db)
+    else:
+        mixed = mix_blocks(timeline, bed_factory, settings, gain_db)
     return limited(mixed, settings.sample_rate, settings.channels, limiter_ceiling_db(settings))
 
 
@@ -445,7 +495,9 @@ def codec_loudness_change(excerpt: np.ndarray, sample_rate: int, codec: Codec) -
     return after - before
 
 
-def master_gain(timeline: Timeline, bed_factory, settings: SoundSettings, codec: Codec | None = None) -> MasterStats:
+def master_gain(
+    timeline: Timeline, bed_factory, settings: SoundSettings, codec: Codec | None = None, spool: MixSpool | None = None
+) -> MasterStats:
     """The gain that brings the session to its loudness target, and the result's loudness and peak.
 
     With `codec` (a function writing blocks to an encoded file, returning its
@@ -453,9 +505,11 @@ def master_gain(timeline: Timeline, bed_factory, settings: SoundSettings, codec:
     When the gained mix would pass the ceiling, the limiter lowers some peaks
     (and the loudness with them): further passes measure the limited stream and
     correct the gain (secant steps: a hard-limited stream gains less than 1 LU a dB).
+    With a `spool`, the first pass records the mix and every later pass replays it.
     """
     rate, channels = settings.sample_rate, settings.channels
-    loudness, peak = measure(mix_blocks(timeline, bed_factory, settings), rate, channels)
+    first = mix_blocks(timeline, bed_factory, settings)
+    loudness, peak = measure(spool.record(first) if spool is not None else first, rate, channels)
     if not np.isfinite(loudness):
         raise AudioError("the session is silent; nothing to master")
     ceiling = limiter_ceiling_db(settings)
@@ -464,12 +518,12 @@ def master_gain(timeline: Timeline, bed_factory, settings: SoundSettings, codec:
         """The limited stream's PCM loudness and true peak at this gain."""
         if peak + gain <= ceiling:  # the limiter will not touch the stream: the prediction is exact
             return MasterStats(loudness + gain, peak + gain, gain)
-        result, limited_peak = measure(mastered_blocks(timeline, bed_factory, settings, gain), rate, channels)
+        result, limited_peak = measure(mastered_blocks(timeline, bed_factory, settings, gain, spool), rate, channels)
         return MasterStats(result, limited_peak, gain)
 
     codec_change = 0.0
     if codec is not None:
-        probe = mastered_blocks(timeline, bed_factory, settings, settings.loudness - loudness)
+        probe = mastered_blocks(timeline, bed_factory, settings, settings.loudness - loudness, spool)
         codec_change = codec_loudness_change(_excerpt(probe, rate, timeline.duration), rate, codec)
     target = settings.loudness - codec_change  # what the PCM stream must measure
     tried = [attempt(target - loudness)]

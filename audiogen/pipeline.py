@@ -14,7 +14,7 @@ from typing import Callable
 from audiogen.background import Bed
 from audiogen.errors import AudiogenError
 from audiogen.export import check_format, encode, export_session
-from audiogen.mix import master_gain, mastered_blocks, output_channels
+from audiogen.mix import MixSpool, master_gain, mastered_blocks, output_channels
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
@@ -95,11 +95,7 @@ def render_session(
     timeline = plan_timeline(
         script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out
     )
-    report("measuring loudness")
-    stats = master_gain(timeline, bed_factory, sound, codec=lambda blocks, path: encode(
-        blocks, path.with_suffix(f".{spec.format}"), sound.sample_rate, sound.channels, spec.format, spec.bitrate))
     target = Path(spec.out_dir) / f"{file_name or slugify(script.title)}.{spec.format}"
-    report(f"encoding {target}")
     tags = Tags(
         title=script.title,
         artist=spec.narrator or f"audiogen ({spec.voice.voice})",
@@ -111,18 +107,28 @@ def render_session(
         track=spec.track,
         themes=themes.labels,
     )
-    files = export_session(
-        mastered_blocks(timeline, bed_factory, sound, stats.gain_db),
-        target,
-        timeline,
-        tags,
-        sound.sample_rate,
-        sound.channels,
-        spec.format,
-        spec.bitrate,
-        cover=spec.cover,
-        transcript=spec.transcript,
-    )
+
+    def probe_codec(blocks, path):
+        return encode(blocks, path.with_suffix(f".{spec.format}"), sound.sample_rate, sound.channels,
+                      spec.format, spec.bitrate)
+
+    # The mix is made once into a spool; mastering's passes and the encoder replay it.
+    with MixSpool(sound.sample_rate, sound.channels) as spool:
+        report("mixing and measuring loudness")
+        stats = master_gain(timeline, bed_factory, sound, codec=probe_codec, spool=spool)
+        report(f"encoding {target}")
+        files = export_session(
+            mastered_blocks(timeline, bed_factory, sound, stats.gain_db, spool),
+            target,
+            timeline,
+            tags,
+            sound.sample_rate,
+            sound.channels,
+            spec.format,
+            spec.bitrate,
+            cover=spec.cover,
+            transcript=spec.transcript,
+        )
     return SessionResult(
         target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts,
         themes.labels, script.template,

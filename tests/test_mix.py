@@ -19,6 +19,7 @@ from audiogen.cli import main
 from audiogen.errors import AudioError
 from audiogen.export import encode
 from audiogen.mix import (
+    MixSpool,
     LoudnessMeter,
     TruePeakEnvelope,
     TruePeakLimiter,
@@ -260,6 +261,20 @@ def test_same_seed_same_pcm_bytes(clips):
     first = pcm(11)
     assert first == pcm(11)
     assert first != pcm(12)
+
+
+def test_spooled_mastering_gives_the_same_stream_as_mixing_again(clips):
+    timeline = session(clips, 30)
+    settings = SoundSettings(background="pink+drone", seed=5)
+    stats = master_gain(timeline, _factory(settings), settings)
+    again = np.concatenate(list(mastered_blocks(timeline, _factory(settings), settings, stats.gain_db)))
+    with MixSpool(settings.sample_rate, settings.channels) as spool:
+        spooled_stats = master_gain(timeline, _factory(settings), settings, spool=spool)
+        assert spool.recorded
+        replayed = np.concatenate(list(mastered_blocks(timeline, _factory(settings), settings, stats.gain_db, spool)))
+    assert spooled_stats == stats
+    assert replayed.shape == again.shape
+    assert np.max(np.abs(replayed - again)) < 1e-6
 
 
 def test_channels_follow_the_sources_and_the_users_choice():
