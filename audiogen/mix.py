@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.ndimage import convolve1d, minimum_filter1d, uniform_filter1d
 from scipy.signal import firwin, resample_poly, sosfilt
 
 from audiogen.clipfile import read_clip
@@ -230,40 +230,48 @@ def mix_blocks(
 # ---------------------------------------------------------------- true peak
 
 
+def channel_peak(block: np.ndarray) -> np.ndarray:
+    """Largest absolute value across channels at each frame (much faster than max(axis=1) on 2 columns)."""
+    peak = np.abs(block[:, 0])
+    for ch in range(1, block.shape[1]):
+        np.maximum(peak, np.abs(block[:, ch]), out=peak)
+    return peak
+
+
 class TruePeakEnvelope:
     """Per-sample true-peak estimate of a block stream (ITU-R BS.1770-4 Annex 2: 4x oversampling).
 
     A 48-tap polyphase interpolator (flat within 0.1 dB up to 15 kHz) sees the
-    last samples of the previous block, so block edges are seamless. Only the
-    100 ms chunks whose sample peak reaches `floor` are oversampled (elsewhere
-    the sample peak stands in): inter-sample peaks of real audio stay within
-    about 3 dB of the sample peak, and the callers set `floor` 6 dB below what
-    they look for. No 4x copy of a block is ever held. The interpolated values
-    lag the input by about 6 samples (the filter's delay).
+    last samples of the previous block, so block edges are seamless. Only blocks
+    whose sample peak reaches `floor` are oversampled (elsewhere the sample peak
+    stands in): inter-sample peaks of real audio stay within about 3 dB of the
+    sample peak, and the callers set `floor` 6 dB below what they look for. No
+    4x copy of a block is ever held. The interpolated values lag the input by
+    about 6 samples (the filter's delay).
     """
 
     FACTOR = 4
-    CHUNK_SECONDS = 0.1
 
     def __init__(self, sample_rate: int, channels: int) -> None:
         taps = firwin(48, 21000 * sample_rate / 44100, fs=self.FACTOR * sample_rate, window=("kaiser", 6.0))
         self.phases = [(taps[k :: self.FACTOR] * self.FACTOR).astype(np.float32) for k in range(self.FACTOR)]
         self.history = np.zeros((len(self.phases[0]) - 1, channels), dtype=np.float32)
-        self.chunk = int(self.CHUNK_SECONDS * sample_rate)
 
     def envelope(self, block: np.ndarray, floor: float = 0.0) -> np.ndarray:
         """Largest absolute (interpolated) value across channels at each sample, float32 (n,)."""
-        peak = np.max(np.abs(block), axis=1)
+        peak = channel_peak(block)
         padded = np.concatenate([self.history, block])
         lead = len(self.history)
-        for a in range(0, len(block), self.chunk):
-            b = min(len(block), a + self.chunk)
-            if peak[a:b].max() < floor:
-                continue
+        if len(block) and peak.max() >= floor:
+            # One convolution per phase and channel over the whole block: a few C calls, no 4x copy.
+            # (ndimage's convolve1d is about twice as fast as np.convolve on float32; the slice
+            # below picks the same samples as np.convolve's "valid" mode.)
+            start = (len(self.phases[0]) - 1) // 2
             for ch in range(block.shape[1]):
-                segment = padded[a : b + lead, ch]
+                column = np.ascontiguousarray(padded[:, ch])
                 for h in self.phases:
-                    np.maximum(peak[a:b], np.abs(np.convolve(segment, h, mode="valid")), out=peak[a:b])
+                    phase = convolve1d(column, h, mode="constant")[start : start + len(block)]
+                    np.maximum(peak, np.abs(phase), out=peak)
         self.history = padded[len(padded) - lead :].copy()
         return peak
 
