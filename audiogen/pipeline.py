@@ -76,13 +76,12 @@ def render_session(
     file_name: str | None = None,
 ) -> SessionResult:
     report = report or (lambda message: None)
-    sound = fitted_sound(spec)
 
     def bed_factory() -> Bed:
-        return Bed(sound.background, sound.seed, sound.sample_rate)
+        return Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate)
 
     bed = bed_factory()  # an unknown background or unreadable file fails now, before any speech is made
-    channels = output_channels(bed, sound)
+    channels = output_channels(bed, spec.sound)
     bed.close()
     check_format(spec.format, spec.bitrate)  # and so do an unknown format, bitrate or encoder
     article, themes = article_themes(spec)
@@ -163,14 +162,13 @@ def template_fingerprint(templates_dir: Path | None = None) -> str:
 
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
     """Problems with a session's settings, keyed by setting name; nothing is rendered."""
-    from audiogen.export import FORMATS
     from audiogen.script import list_templates
     from audiogen.speak import MAX_RATE, MIN_RATE
     from audiogen.speak.voices import resolve_voice
 
     problems: dict[str, str] = {}
     try:
-        Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate)
+        Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate).close()
     except AudiogenError as exc:
         problems["background"] = str(exc)
     if spec.templates_dir is not None and not Path(spec.templates_dir).is_dir():
@@ -179,8 +177,10 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
         names = [t.name for t in list_templates(spec.templates_dir)]
         if spec.template not in names:
             problems["template"] = f"unknown template {spec.template!r}; known: {', '.join(names)}"
-    if spec.format not in FORMATS:
-        problems["format"] = f"unknown format {spec.format!r}; choose from {', '.join(FORMATS)}"
+    try:  # the same check a render makes: format, bitrate and the installed encoder
+        check_format(spec.format, spec.bitrate)
+    except AudiogenError as exc:
+        problems["format"] = str(exc)
     if not MIN_RATE <= spec.voice.rate <= MAX_RATE:
         problems["rate"] = f"rate {spec.voice.rate} wpm is out of range; choose {MIN_RATE} to {MAX_RATE}"
     try:

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import wave
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -260,11 +259,6 @@ def engine_class(name: str) -> type:
 
 def create_engine(name: str) -> SpeechEngine:
     return engine_class(name)()
-
-
-def wav_duration(path: Path) -> float:
-    with wave.open(str(path), "rb") as wav:
-        return wav.getnframes() / float(wav.getframerate())
 
 
 def folder_is_writable(folder: Path) -> bool:
