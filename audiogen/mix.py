@@ -1,23 +1,23 @@
 """Mix and master stage: voice over the bed, ducked, faded, bells on top, at a loudness target.
 
 Everything runs in float32 blocks, so memory does not grow with the session's
-length. Mastering passes over the same deterministic block stream more than
-once: the first measures integrated loudness (ITU-R BS.1770: K-weighting,
-400 ms blocks, absolute and relative gating) and true peak (4x oversampling);
-the last applies the gain and a true-peak look-ahead limiter, and is what the
-encoder receives. When the limiter has work to do, a middle pass measures its
-effect on the loudness and corrects the gain, so both the target and the peak
-ceiling hold.
+length. Mastering makes one pass: the master gain is predicted from the parts
+(each clip, bell and the bed K-weighted on its own, ITU-R BS.1770 gating over
+their summed energies), then the session is mixed at that gain, through a
+true-peak look-ahead limiter (4x oversampling), measured and encoded in the
+same stream. A second pass runs only if the measurement misses the target.
 """
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import tempfile
 from array import array
+from dataclasses import dataclass, replace
 from math import gcd
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 from scipy.ndimage import convolve1d, minimum_filter1d, uniform_filter1d
@@ -33,6 +33,7 @@ Codec = Callable[[Iterable[np.ndarray], Path], Path]  # writes blocks to an enco
 BLOCK_SECONDS = 2.0  # small blocks keep the working set small; larger ones are no faster
 VOICE_LEVEL_DB = -20.0  # RMS of a clip's voiced part before mastering
 VOICE_PEAK_DB = -7.0  # clip peaks are limited here: 13 dB above the speech level
+PEAK_MARGIN_DB = 1.0  # voice peaks land this far under the limiter's ceiling: room for the bed
 ENVELOPE_RATE = 100  # ducking gain resolution, points per second
 DUCK_PREROLL = 0.3  # the bed is fully down this long before the voice
 DUCK_ATTACK = 0.7  # and takes this long to get there
@@ -46,32 +47,18 @@ ENCODER_HEADROOM_DB = 0.5
 LIMITER_HOLD = 0.020  # s each side: the gain stays down this long around a peak
 LIMITER_RAMP = 0.005  # s each side: attack and release ramps (the look-ahead is hold + ramp)
 CODEC_PROBE_SECONDS, CODEC_PROBE_SKIP = 30.0, 10.0  # the piece of the session the encoder is measured on
-LOUDNESS_TOLERANCE = 0.1  # LU: a correction pass runs when the limiter moves loudness more than this
-MASTER_ATTEMPTS = 4  # passes at most to meet the target through the limiter
 
 
 # ---------------------------------------------------------------- voice clips
 
 
-def limit_peaks(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
-    """Look-ahead limiter for a whole (short) signal: no sample exceeds `ceiling`.
-
-    The required gain is min-filtered and then averaged over the same window,
-    which keeps it at or below the requirement everywhere while staying smooth.
-    """
-    magnitude = np.abs(x) if x.ndim == 1 else np.max(np.abs(x), axis=1)
-    need = np.minimum(1.0, ceiling / np.maximum(magnitude, 1e-12))
-    smooth = uniform_filter1d(minimum_filter1d(need, window, mode="nearest"), window, mode="nearest")
-    return x * (smooth if x.ndim == 1 else smooth[:, None]).astype(x.dtype)
-
-
-def prepare_clip(clip: Clip, sample_rate: int, volume: float = 1.0) -> np.ndarray:
-    """Resample (polyphase, band-limited), set the speech level, limit peaks; float32 mono."""
+def levelled_clip(clip: Clip, sample_rate: int | None) -> np.ndarray:
+    """The clip at `sample_rate` (None: its own) with its voiced part at VOICE_LEVEL_DB, times its volume; float32."""
     samples, rate = read_clip(clip.path)
-    if rate != sample_rate:
+    if sample_rate is not None and rate != sample_rate:
         g = gcd(sample_rate, rate)
         samples = resample_poly(samples, sample_rate // g, rate // g).astype(np.float32)
-    frame = max(1, int(0.02 * sample_rate))
+    frame = max(1, int(0.02 * (sample_rate or rate)))
     usable = len(samples) // frame * frame
     if usable:
         energies = np.mean(samples[:usable].reshape(-1, frame).astype(np.float64) ** 2, axis=1)
@@ -80,14 +67,27 @@ def prepare_clip(clip: Clip, sample_rate: int, volume: float = 1.0) -> np.ndarra
     else:
         rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0
     if rms > 0:
-        samples = samples * np.float32(10 ** (VOICE_LEVEL_DB / 20) / rms)
-    samples = limit_peaks(samples, 10 ** (VOICE_PEAK_DB / 20), max(1, int(0.005 * sample_rate)))
-    fade = min(len(samples) // 2, int(0.01 * sample_rate))  # 10 ms edges: no clicks
+        samples = samples * np.float32(clip.utterance.volume * 10 ** (VOICE_LEVEL_DB / 20) / rms)
+    return samples
+
+
+def prepare_clip(clip: Clip, settings: SoundSettings, ceiling_db: float = VOICE_PEAK_DB) -> np.ndarray:
+    """Resample (polyphase, band-limited), set the speech level, limit true peaks to `ceiling_db`; float32 mono.
+
+    The limiter is the stream's own look-ahead true-peak limiter; mastering
+    lowers the ceiling so that the voice's peaks fit under the output's ceiling
+    at the master gain (see `plan_master`).
+    """
+    rate = settings.sample_rate
+    samples = levelled_clip(clip, rate)
+    if len(samples):
+        samples = np.concatenate(list(limited(iter([samples[:, None]]), rate, 1, ceiling_db)))[:, 0]
+    fade = min(len(samples) // 2, int(0.01 * rate))  # 10 ms edges: no clicks
     if fade:
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
         samples[:fade] *= ramp
         samples[-fade:] *= ramp[::-1]
-    return samples * np.float32(volume)
+    return samples
 
 
 # ---------------------------------------------------------------- ducking
@@ -162,9 +162,14 @@ def mix_blocks(
     bed_factory: Callable[[], object],
     settings: SoundSettings,
     gain_db: float = 0.0,
+    voice_ceiling_db: float = VOICE_PEAK_DB,
     block_seconds: float = BLOCK_SECONDS,
 ) -> Iterator[np.ndarray]:
-    """Yield the session as (frames, channels) float32 blocks; deterministic for a given seed."""
+    """Yield the session as (frames, channels) float32 blocks; deterministic for a given seed.
+
+    `gain_db` is the master gain; each clip's true peaks are limited to
+    `voice_ceiling_db` before it (see `MasterPlan`).
+    """
     rate = settings.sample_rate
     total = int(round(timeline.duration * rate))
     block = int(block_seconds * rate)
@@ -203,7 +208,7 @@ def mix_blocks(
             # Clips are sorted by start; those that ended before this block are released.
             while next_clip < len(placed) and placed[next_clip].start * rate < end:
                 clip = placed[next_clip].clip
-                prepared[next_clip] = prepare_clip(clip, rate, clip.utterance.volume)
+                prepared[next_clip] = prepare_clip(clip, settings, voice_ceiling_db)
                 next_clip += 1
             for index in list(prepared):
                 samples = prepared[index]
@@ -276,6 +281,23 @@ class TruePeakEnvelope:
         return peak
 
 
+def _limiter_windows(sample_rate: int) -> tuple[int, int]:
+    """The limiter's hold and ramp half-widths in frames; the hold also covers the interpolator's lag."""
+    return int(LIMITER_HOLD * sample_rate) + 8, int(LIMITER_RAMP * sample_rate)
+
+
+def _smooth_gain(need: np.ndarray, hold: int, ramp: int) -> np.ndarray:
+    """The limiter's gain from what each frame needs: held over the hold window, then ramped."""
+    held = minimum_filter1d(need, 2 * hold + 1, mode="nearest")
+    return uniform_filter1d(held, 2 * ramp + 1, mode="nearest")
+
+
+def limiter_gain(envelope: np.ndarray, ceiling: float, hold: int, ramp: int) -> np.ndarray:
+    """The gain a whole signal with this true-peak envelope needs to stay under `ceiling` (linear)."""
+    need = np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(envelope, np.float32(1e-9)))
+    return _smooth_gain(need, hold, ramp)
+
+
 class TruePeakLimiter:
     """A look-ahead limiter on the block stream: no true peak passes `ceiling` (linear).
 
@@ -289,40 +311,41 @@ class TruePeakLimiter:
     def __init__(self, sample_rate: int, channels: int, ceiling: float) -> None:
         self.ceiling = np.float32(ceiling)
         self.peaks = TruePeakEnvelope(sample_rate, channels)
-        delay = 8  # frames: covers the interpolator's lag
-        self.hold = int(LIMITER_HOLD * sample_rate) + delay
-        self.ramp = int(LIMITER_RAMP * sample_rate)
+        self.hold, self.ramp = _limiter_windows(sample_rate)
         self.latency = self.hold + self.ramp
         # History: `latency` frames already emitted (context) + pending frames not yet emitted.
         self.audio = np.zeros((self.latency, channels), dtype=np.float32)
-        self.need = np.ones(self.latency, dtype=np.float32)
+        self.envelope = np.zeros(self.latency, dtype=np.float32)
         self.reduced = 0  # frames whose gain was lowered, for reporting
+        self.peak = 0.0  # the output's true peak (linear): the envelope times the gain
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        envelope = self.peaks.envelope(block, floor=self.ceiling * 0.5)
-        need = np.minimum(np.float32(1.0), self.ceiling / np.maximum(envelope, np.float32(1e-9)))
         audio = np.concatenate([self.audio, block])
-        need = np.concatenate([self.need, need])
+        envelope = np.concatenate([self.envelope, self.peaks.envelope(block, floor=self.ceiling * 0.5)])
         c = self.latency
-        if np.all(need == 1.0):
-            gain = None
-        else:
-            held = minimum_filter1d(need, 2 * self.hold + 1, mode="nearest")
-            gain = uniform_filter1d(held, 2 * self.ramp + 1, mode="nearest")[c : len(need) - c]
-        out = audio[c : len(audio) - c]
-        if gain is not None:
+        out, heard = audio[c : len(audio) - c], envelope[c : len(envelope) - c]
+        if envelope.max(initial=0.0) > self.ceiling:  # a peak here or within the windows around it
+            need = np.minimum(np.float32(1.0), self.ceiling / np.maximum(envelope, np.float32(1e-9)))
+            gain = _smooth_gain(need, self.hold, self.ramp)[c : len(need) - c]
             self.reduced += int(np.count_nonzero(gain < 1.0))
-            out = out * gain[:, None]
+            out, heard = out * gain[:, None], heard * gain
+        if len(heard):
+            self.peak = max(self.peak, float(heard.max()))
         keep = max(0, len(audio) - 2 * c)  # the last `c` emitted frames (context) and the pending ones
-        self.audio, self.need = audio[keep:], need[keep:]
+        self.audio, self.envelope = audio[keep:], envelope[keep:]
         return out
+
+    def true_peak_db(self) -> float:
+        return float(20 * np.log10(max(self.peak, 1e-12)))
 
     def flush(self) -> np.ndarray:
         return self.process(np.zeros((self.latency, self.audio.shape[1]), dtype=np.float32))
 
 
-def limited(blocks: Iterator[np.ndarray], sample_rate: int, channels: int, ceiling_db: float) -> Iterator[np.ndarray]:
-    limiter = TruePeakLimiter(sample_rate, channels, 10 ** (ceiling_db / 20))
+def limited(blocks: Iterable[np.ndarray], sample_rate: int, channels: int, ceiling_db: float,
+            limiter: TruePeakLimiter | None = None) -> Iterator[np.ndarray]:
+    """The blocks through a true-peak limiter (`limiter`, to read its figures afterwards, or a new one)."""
+    limiter = limiter or TruePeakLimiter(sample_rate, channels, 10 ** (ceiling_db / 20))
     for block in blocks:
         out = limiter.process(block)
         if len(out):
@@ -331,6 +354,37 @@ def limited(blocks: Iterator[np.ndarray], sample_rate: int, channels: int, ceili
 
 
 # ---------------------------------------------------------------- measurement
+
+STEP_SECONDS = 0.1  # BS.1770 gating blocks are 400 ms with 75 % overlap: four 100 ms steps
+
+
+@functools.lru_cache(maxsize=4)
+def k_weighting(sample_rate: int) -> np.ndarray:
+    """Both K-weighting stages of ITU-R BS.1770 as second-order sections for `sample_rate`."""
+    import pyloudnorm
+
+    filters = pyloudnorm.Meter(sample_rate)._filters  # the standard's coefficients for this rate
+    return np.array([np.concatenate([f.b / f.a[0], f.a / f.a[0]]) for f in filters.values()])
+
+
+def gated_loudness(step_powers: np.ndarray) -> float:
+    """Integrated loudness (LUFS) from K-weighted mean squares per 100 ms step, summed over channels.
+
+    400 ms blocks are formed from four consecutive steps, then gated: absolute at
+    -70 LUFS, relative at 10 LU under the mean of the blocks that passed.
+    """
+    if len(step_powers) < 4:
+        return float("-inf")
+    blocks = np.convolve(step_powers, np.ones(4) / 4, mode="valid")
+    with np.errstate(divide="ignore"):
+        loudness = -0.691 + 10 * np.log10(blocks)
+    gated = blocks[loudness > -70.0]
+    if not len(gated):
+        return float("-inf")
+    relative = -0.691 + 10 * np.log10(np.mean(gated)) - 10.0
+    with np.errstate(divide="ignore"):
+        gated = gated[-0.691 + 10 * np.log10(gated) > relative]
+    return float(-0.691 + 10 * np.log10(np.mean(gated)))
 
 
 class LoudnessMeter:
@@ -341,17 +395,13 @@ class LoudnessMeter:
     blocks with 75 % overlap are formed from four consecutive steps at the end.
     """
 
-    def __init__(self, sample_rate: int, channels: int) -> None:
-        import pyloudnorm
-
-        filters = pyloudnorm.Meter(sample_rate)._filters  # the standard's coefficients for this rate
-        # Both K-weighting stages as second-order sections: one call filters every channel.
-        self.sos = np.array([np.concatenate([f.b / f.a[0], f.a / f.a[0]]) for f in filters.values()])
+    def __init__(self, sample_rate: int, channels: int, true_peak: bool = True) -> None:
+        self.sos = k_weighting(sample_rate)  # one sosfilt call filters every channel
         self.state = np.zeros((len(self.sos), 2, channels))  # sosfilt along axis 0: (sections, 2, channels)
-        self.step = int(0.1 * sample_rate)
+        self.step = int(STEP_SECONDS * sample_rate)
         self.pending = np.zeros((0, channels))
         self.steps = array("d")  # mean square per 100 ms step, summed over channels
-        self.peaks = TruePeakEnvelope(sample_rate, channels)
+        self.peaks = TruePeakEnvelope(sample_rate, channels) if true_peak else None
         self.peak = 0.0
         self.channels = channels
 
@@ -359,32 +409,24 @@ class LoudnessMeter:
         block = np.asarray(block, dtype=np.float32)
         if not len(block):
             return
-        # Only the loudest stretches can hold the block's (or the stream's) true peak.
-        floor = 0.5 * max(self.peak, float(np.max(np.abs(block))))
-        self.peak = max(self.peak, float(np.max(self.peaks.envelope(block, floor))))
+        if self.peaks is not None:
+            # Only the loudest stretches can hold the block's (or the stream's) true peak.
+            floor = 0.5 * max(self.peak, float(np.max(np.abs(block))))
+            self.peak = max(self.peak, float(np.max(self.peaks.envelope(block, floor))))
         # float64: the K-weighting's poles sit close to the unit circle.
         weighted, self.state = sosfilt(self.sos, block.astype(np.float64), axis=0, zi=self.state)
+        # In digital silence the state decays into subnormal numbers, which make the filter
+        # about 50x slower; far under anything audible, it is exactly zero instead.
+        self.state[np.abs(self.state) < 1e-15] = 0.0
         data = np.concatenate([self.pending, weighted])
         whole = len(data) // self.step * self.step
         if whole:
-            squares = (data[:whole] ** 2).reshape(-1, self.step, self.channels).mean(axis=1)
-            self.steps.extend(squares.sum(axis=1))  # channel weights are 1.0 for L, R
+            squares = np.einsum("ijk,ijk->i", *(data[:whole].reshape(-1, self.step, self.channels),) * 2)
+            self.steps.extend(squares / self.step)  # channel weights are 1.0 for L, R
         self.pending = data[whole:]
 
     def integrated(self) -> float:
-        steps = np.frombuffer(self.steps, dtype=np.float64)
-        if len(steps) < 4:
-            return float("-inf")
-        blocks = np.convolve(steps, np.ones(4) / 4, mode="valid")
-        with np.errstate(divide="ignore"):
-            loudness = -0.691 + 10 * np.log10(blocks)
-        gated = blocks[loudness > -70.0]
-        if not len(gated):
-            return float("-inf")
-        relative = -0.691 + 10 * np.log10(np.mean(gated)) - 10.0
-        with np.errstate(divide="ignore"):
-            gated = gated[-0.691 + 10 * np.log10(gated) > relative]
-        return float(-0.691 + 10 * np.log10(np.mean(gated)))
+        return gated_loudness(np.frombuffer(self.steps, dtype=np.float64))
 
     def true_peak_db(self) -> float:
         return float(20 * np.log10(max(self.peak, 1e-12)))
@@ -397,66 +439,212 @@ def measure(blocks: Iterator[np.ndarray], sample_rate: int, channels: int) -> tu
     return meter.integrated(), meter.true_peak_db()
 
 
+def metered(blocks: Iterable[np.ndarray], meter: LoudnessMeter) -> Iterator[np.ndarray]:
+    """Pass the blocks through, measuring them on the way."""
+    for block in blocks:
+        meter.add(block)
+        yield block
+
+
+# ---------------------------------------------------------------- planning: the gain before the mix
+
+BED_SAMPLE_SECONDS = 60.0  # the bed's K-weighted level is measured on this much of it
+FILTER_TAIL_SECONDS = 0.2  # a part's K-weighted energy rings on this long after it ends
+GAIN_TOLERANCE = 0.02  # dB: the planned gain is found to within this
+
+
+class _StepEnergies:
+    """K-weighted mean square per 100 ms step of the session (summed over channels), built part by part.
+
+    K-weighting is linear, so the weighted mix is the sum of the weighted parts;
+    the voice, bells and bed are unrelated signals, so their energies add (the
+    cross terms average out over a 400 ms gating block). A mean square does not
+    depend on the sample rate, so parts looked at at different rates add too.
+    """
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.power = np.zeros(int(np.ceil(duration / STEP_SECONDS)) + 1)
+
+    def add(self, samples: np.ndarray, start: float, sample_rate: int) -> None:
+        """A part, (frames,) or (frames, channels), starting at `start` seconds."""
+        self.add_squares(_squares(k_weighted(samples, sample_rate)), start, sample_rate)
+
+    def add_squares(self, squares: np.ndarray, start: float, sample_rate: int) -> None:
+        """A K-weighted part's squares (summed over channels), starting at `start` seconds."""
+        step = int(STEP_SECONDS * sample_rate)
+        offset = int(round(start * sample_rate))
+        lead = offset % step  # align the part to the session's step grid
+        squares = np.concatenate([np.zeros(lead), squares, np.zeros(-(lead + len(squares)) % step)])
+        sums = squares.reshape(-1, step).sum(axis=1) / step
+        first = offset // step
+        count = max(0, min(len(sums), len(self.power) - first))
+        self.power[first : first + count] += sums[:count]
+
+    def loudness(self, settings: SoundSettings, *others: "_StepEnergies") -> float:
+        """Integrated loudness of these parts and `others` together, faded as the mix is."""
+        centres = np.minimum((np.arange(len(self.power)) + 0.5) * STEP_SECONDS, self.duration)
+        fades = _fade_gain(centres, self.duration, settings.fade_in, settings.fade_out)
+        return gated_loudness(sum((o.power for o in others), self.power) * fades**2)
+
+
+def k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A part K-weighted from rest, with FILTER_TAIL_SECONDS of its ringing after it (float64)."""
+    tail = np.zeros((int(FILTER_TAIL_SECONDS * sample_rate),) + samples.shape[1:])
+    return sosfilt(k_weighting(sample_rate), np.concatenate([samples.astype(np.float64), tail]), axis=0)
+
+
+def _squares(weighted: np.ndarray) -> np.ndarray:
+    return weighted**2 if weighted.ndim == 1 else np.sum(weighted**2, axis=1)
+
+
+def _background_energies(timeline: Timeline, bed_factory: Callable[[], object], settings: SoundSettings) -> _StepEnergies:
+    """Bells and bed: the bed's K-weighted power is measured on its first BED_SAMPLE_SECONDS, then follows the ducking."""
+    rate, channels = settings.sample_rate, settings.channels
+    steps = _StepEnergies(timeline.duration)
+    bed = bed_factory()
+    try:
+        strikes = {}
+        for placed_bell in _all_bells(timeline, bed.chapter_bell):
+            if placed_bell.kind not in strikes:
+                strike = bed.bell(placed_bell.kind) * np.float32(10 ** (BELL_LEVEL_DB / 20))
+                strikes[placed_bell.kind] = _squares(k_weighted(strike.mean(axis=1) if channels == 1 else strike, rate))
+            steps.add_squares(strikes[placed_bell.kind], placed_bell.start, rate)
+        if not bed.silent:
+            step = int(STEP_SECONDS * rate)
+            sample = bed.block(int(np.ceil(min(BED_SAMPLE_SECONDS, timeline.duration) / STEP_SECONDS)) * step)
+            if channels == 1:
+                sample = sample.sum(axis=1) * np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
+            squares = _squares(sosfilt(k_weighting(rate), sample.astype(np.float64), axis=0))
+            # Where the sample reaches, each step's own power; beyond it, the sample's mean
+            # (past the filter's start from rest).
+            power = np.full(len(steps.power), np.mean(squares[int(FILTER_TAIL_SECONDS * rate) :]))
+            power[: len(squares) // step] = squares.reshape(-1, step).mean(axis=1)[: len(power)]
+            # The ducking gain, squared and averaged over each step.
+            points = round(STEP_SECONDS * ENVELOPE_RATE)
+            times = (np.arange(len(steps.power) * points) + 0.5) / ENVELOPE_RATE
+            gain = 10 ** (bed_gain_db(times, speech_spans(timeline), settings, bed.level_db) / 10)
+            steps.power += power * gain.reshape(-1, points).mean(axis=1)
+    finally:
+        bed.close()
+    return steps
+
+
+@dataclass(frozen=True)
+class _ClipLook:
+    """One clip at its own rate, kept for planning: its true-peak envelope and K-weighted signal."""
+
+    start: float
+    sample_rate: int
+    envelope: np.ndarray  # float16: planning needs levels, not fidelity, and a long session has many clips
+    weighted: np.ndarray  # float16, as long as the envelope plus the filter's tail
+    peak: float
+
+
+def _look_at_clips(timeline: Timeline, channels: int) -> list[_ClipLook]:
+    looks = []
+    for placed in timeline.clips:
+        samples = levelled_clip(placed.clip, None)
+        if not len(samples):
+            continue
+        rate = placed.clip.sample_rate
+        envelope = TruePeakEnvelope(rate, 1).envelope(samples[:, None])
+        # Each channel of the mix carries the voice: its K-weighted energy counts `channels` times.
+        weighted = k_weighted(samples, rate) * np.sqrt(channels)
+        looks.append(_ClipLook(placed.start, rate, envelope.astype(np.float16), weighted.astype(np.float16),
+                               float(envelope.max())))
+    return looks
+
+
+def _voice_energies(looks: list[_ClipLook], duration: float, ceiling: float) -> _StepEnergies:
+    """The voice's step energies with every clip's true peaks limited to `ceiling` (linear).
+
+    The limiter's gain moves slowly next to the K-weighting's memory, so a
+    limited clip's weighted signal is taken as the gain times the weighted clip.
+    """
+    steps = _StepEnergies(duration)
+    for look in looks:
+        weighted = look.weighted.astype(np.float32)
+        if look.peak > ceiling:
+            hold, ramp = _limiter_windows(look.sample_rate)
+            gain = limiter_gain(look.envelope.astype(np.float32), ceiling, hold, ramp)
+            weighted[: len(gain)] *= gain
+        steps.add_squares(weighted.astype(np.float64) ** 2, look.start, look.sample_rate)
+    return steps
+
+
+@dataclass(frozen=True)
+class MasterPlan:
+    """How the session is mastered, decided before anything is mixed."""
+
+    gain_db: float  # the master gain
+    voice_ceiling_db: float  # clips are limited to this true peak before mixing (before the gain)
+    predicted_lufs: float  # what the stream will measure (before the encoder)
+
+
+def plan_master(timeline: Timeline, bed_factory, settings: SoundSettings, codec_change: float = 0.0) -> MasterPlan:
+    """Choose the master gain and the voice's peak ceiling from the session's parts; nothing is mixed.
+
+    The gain G must bring the integrated loudness to the target, and the voice's
+    peaks, after G, must stay PEAK_MARGIN_DB under the limiter's ceiling (room
+    for the bed under them), so clips are limited to (ceiling - margin - G)
+    before mixing. Limiting lowers the loudness, which asks for more gain: G is
+    the root of loudness(G) + G = target, found by bracketing and regula falsi
+    on a look at the clips at their own rate. The stream's limiter is then left
+    with almost nothing to do (`codec_change`: what the encoder will add).
+    """
+    target = settings.loudness - codec_change
+    background = _background_energies(timeline, bed_factory, settings)
+    looks = _look_at_clips(timeline, settings.channels)
+    top = limiter_ceiling_db(settings) - PEAK_MARGIN_DB
+
+    def ceiling_db(gain: float) -> float:
+        return min(VOICE_PEAK_DB, top - gain)
+
+    def loudness(gain: float) -> float:
+        voice = _voice_energies(looks, timeline.duration, 10 ** (ceiling_db(gain) / 20))
+        return voice.loudness(settings, background)
+
+    def miss(gain: float) -> float:  # grows with the gain: limiting never takes back a whole dB per dB
+        return loudness(gain) + gain - target
+
+    unlimited = _voice_energies(looks, timeline.duration, np.inf).loudness(settings, background)
+    if not np.isfinite(unlimited):
+        raise AudioError("the session is silent; nothing to master")
+    low = target - unlimited  # no less gain than the unlimited voice needs
+    low_miss = miss(low)
+    if low_miss >= -GAIN_TOLERANCE:
+        gain = low
+    else:
+        high, high_miss = low + 3.0, miss(low + 3.0)
+        while high_miss < 0 and high < low + 40:
+            low, low_miss, high = high, high_miss, high + 3.0
+            high_miss = miss(high)
+        gain = high
+        for _ in range(20):  # regula falsi, Illinois variant: converges in a handful of looks
+            gain = high - high_miss * (high - low) / (high_miss - low_miss)
+            result = miss(gain)
+            if abs(result) < GAIN_TOLERANCE:
+                break
+            if (result > 0) == (high_miss > 0):
+                high, high_miss, low_miss = gain, result, low_miss / 2
+            else:
+                low, low_miss, high_miss = gain, result, high_miss / 2
+    return MasterPlan(gain, ceiling_db(gain), loudness(gain) + gain)
+
+
 # ---------------------------------------------------------------- mastering
+
+MISS_TOLERANCE = 0.3  # LU: a second pass runs when the encoded stream misses the target by more
 
 
 def limiter_ceiling_db(settings: SoundSettings) -> float:
     return settings.true_peak - ENCODER_HEADROOM_DB
 
 
-class MixSpool:
-    """The mix written once to a temporary file, then replayed at any gain.
-
-    Mastering measures the mix, may measure it again through the limiter, and
-    finally streams it to the encoder: replaying the spool (a read and a multiply
-    per block) replaces mixing the session again each time. Memory stays at one
-    block; the file takes 4 bytes a sample on disk (about 635 MB for 60 stereo minutes).
-    Replays run one after another, never interleaved.
-    """
-
-    def __init__(self, sample_rate: int, channels: int, folder: Path | None = None) -> None:
-        self.channels = channels
-        self.block_bytes = int(BLOCK_SECONDS * sample_rate) * channels * 4
-        self.file = tempfile.TemporaryFile(prefix="audiogen-mix-", dir=folder)
-        self.recorded = False
-
-    def __enter__(self) -> "MixSpool":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.file.close()
-
-    def record(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        """Pass the blocks through, keeping a copy."""
-        self.file.seek(0)
-        self.file.truncate()
-        try:
-            for block in blocks:
-                self.file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
-                yield block
-        except OSError as exc:
-            raise AudioError(f"cannot keep the mix in a temporary file ({exc.strerror}); free some space") from None
-        self.recorded = True
-
-    def replay(self, gain_db: float = 0.0) -> Iterator[np.ndarray]:
-        gain = np.float32(10 ** (gain_db / 20))
-        self.file.seek(0)
-        while data := self.file.read(self.block_bytes):
-            block = np.frombuffer(data, dtype="<f4").reshape(-1, self.channels)
-            yield block * gain if gain_db else block.copy()
-
-
-def mastered_blocks(
-    timeline: Timeline, bed_factory, settings: SoundSettings, gain_db: float, spool: MixSpool | None = None
-) -> Iterator[np.ndarray]:
-    """The final stream: the mix at the master gain (`MasterStats.gain_db`) through the true-peak limiter.
-
-    With a recorded `spool` the mix is replayed from it instead of being made again.
-    """
-    if spool is not None and spool.recorded:
-        mixed = spool.replay(gain_db)
-    else:
-        mixed = mix_blocks(timeline, bed_factory, settings, gain_db)
+def mastered_blocks(timeline: Timeline, bed_factory, settings: SoundSettings, plan: MasterPlan) -> Iterator[np.ndarray]:
+    """The final stream: the mix at the planned gain through the true-peak limiter."""
+    mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)
     return limited(mixed, settings.sample_rate, settings.channels, limiter_ceiling_db(settings))
 
 
@@ -473,6 +661,12 @@ def _excerpt(blocks: Iterator[np.ndarray], sample_rate: int, duration: float) ->
     if hasattr(blocks, "close"):
         blocks.close()
     return np.concatenate(parts)[skip:wanted]
+
+
+def probe_excerpt(timeline: Timeline, bed_factory, settings: SoundSettings) -> np.ndarray:
+    """A piece of the mastered session for measuring what the encoder does to it."""
+    plan = plan_master(timeline, bed_factory, settings)
+    return _excerpt(mastered_blocks(timeline, bed_factory, settings, plan), settings.sample_rate, timeline.duration)
 
 
 def _pieces(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
@@ -503,46 +697,35 @@ def codec_loudness_change(excerpt: np.ndarray, sample_rate: int, codec: Codec) -
     return after - before
 
 
-def master_gain(
-    timeline: Timeline, bed_factory, settings: SoundSettings, codec: Codec | None = None, spool: MixSpool | None = None
-) -> MasterStats:
-    """The gain that brings the session to its loudness target, and the result's loudness and peak.
+Written = TypeVar("Written")
 
-    With `codec` (a function writing blocks to an encoded file, returning its
-    path) the target is met in the encoded file, not only in the PCM stream.
-    When the gained mix would pass the ceiling, the limiter lowers some peaks
-    (and the loudness with them): further passes measure the limited stream and
-    correct the gain (secant steps: a hard-limited stream gains less than 1 LU a dB).
-    With a `spool`, the first pass records the mix and every later pass replays it.
+
+def master(
+    timeline: Timeline,
+    bed_factory,
+    settings: SoundSettings,
+    write: Callable[[Iterator[np.ndarray]], Written],
+    codec_change: float = 0.0,
+) -> tuple[MasterStats, Written]:
+    """Master the session in one pass: planned from its parts, then mixed, limited and written once.
+
+    `write` consumes the mastered block stream (the encoder) and returns what it
+    made. The stream's loudness is measured on its way to `write`, and the
+    limiter reports its true peak; `codec_change` (from `codec_loudness_change`)
+    is what the encoder will add to the loudness. Only when the measurement
+    misses the target by more than MISS_TOLERANCE does a second pass write it
+    again at a corrected gain.
     """
     rate, channels = settings.sample_rate, settings.channels
-    first = mix_blocks(timeline, bed_factory, settings)
-    loudness, peak = measure(spool.record(first) if spool is not None else first, rate, channels)
-    if not np.isfinite(loudness):
-        raise AudioError("the session is silent; nothing to master")
-    ceiling = limiter_ceiling_db(settings)
-
-    def attempt(gain: float) -> MasterStats:
-        """The limited stream's PCM loudness and true peak at this gain."""
-        if peak + gain <= ceiling:  # the limiter will not touch the stream: the prediction is exact
-            return MasterStats(loudness + gain, peak + gain, gain)
-        result, limited_peak = measure(mastered_blocks(timeline, bed_factory, settings, gain, spool), rate, channels)
-        return MasterStats(result, limited_peak, gain)
-
-    codec_change = 0.0
-    if codec is not None:
-        probe = mastered_blocks(timeline, bed_factory, settings, settings.loudness - loudness, spool)
-        codec_change = codec_loudness_change(_excerpt(probe, rate, timeline.duration), rate, codec)
+    plan = plan_master(timeline, bed_factory, settings, codec_change)
     target = settings.loudness - codec_change  # what the PCM stream must measure
-    tried = [attempt(target - loudness)]
-    for _ in range(MASTER_ATTEMPTS - 1):
-        last = tried[-1]
-        if abs(last.integrated_lufs - target) <= LOUDNESS_TOLERANCE:
+    for attempt in range(2):
+        meter = LoudnessMeter(rate, channels, true_peak=False)
+        limiter = TruePeakLimiter(rate, channels, 10 ** (limiter_ceiling_db(settings) / 20))
+        mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)
+        written = write(metered(limited(mixed, rate, channels, 0.0, limiter), meter))
+        measured = meter.integrated()
+        if abs(measured - target) <= MISS_TOLERANCE or not np.isfinite(measured):
             break
-        slope = 1.0
-        if len(tried) > 1 and tried[-1].gain_db != tried[-2].gain_db:
-            slope = (tried[-1].integrated_lufs - tried[-2].integrated_lufs) / (tried[-1].gain_db - tried[-2].gain_db)
-        slope = min(1.0, max(0.2, slope))
-        tried.append(attempt(last.gain_db + (target - last.integrated_lufs) / slope))
-    best = min(tried, key=lambda s: abs(s.integrated_lufs - target))
-    return MasterStats(best.integrated_lufs + codec_change, best.true_peak_dbtp, best.gain_db)
+        plan = replace(plan, gain_db=plan.gain_db + target - measured, predicted_lufs=target)
+    return MasterStats(measured + codec_change, limiter.true_peak_db(), plan.gain_db), written

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import json
+import os
 import re
 import unicodedata
 from dataclasses import replace
@@ -14,11 +17,11 @@ from typing import Callable
 from audiogen.background import Bed
 from audiogen.errors import AudiogenError
 from audiogen.export import check_format, encode, export_session
-from audiogen.mix import MixSpool, master_gain, mastered_blocks, output_channels
+from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
-from audiogen.speak import prepare_for_speech, synthesize_track
+from audiogen.speak import default_cache_dir, prepare_for_speech, synthesize_track
 from audiogen.themes import extract_themes
 from audiogen.timing import plan_timeline
 
@@ -69,6 +72,36 @@ def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
     return plan_timeline(script, clips, spec.minutes * 60, tail=fitted_sound(spec, script).fade_out)
 
 
+CODEC_OFFSETS_FILE = "codec-offsets.json"
+
+
+def codec_offset(spec: SessionSpec, sound: SoundSettings, measure_change: Callable[[], float]) -> float:
+    """The encoder's loudness change for this format, bitrate and bed: measured once, then kept.
+
+    It is measured on a piece of the first session that needs it and stored in
+    the speech cache folder, so later renders (and every session of a library)
+    skip the test encoding. --no-cache measures it every time.
+    """
+    key = f"{spec.format}:{spec.bitrate}:{sound.sample_rate}:{sound.channels}:{sound.background}"
+    path = (Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()) / CODEC_OFFSETS_FILE
+    known: dict = {}
+    if spec.use_cache:
+        try:
+            known = json.loads(path.read_text(encoding="utf-8"))
+            return float(known[key])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            known = known if isinstance(known, dict) else {}
+    change = measure_change()
+    if spec.use_cache:
+        known[key] = round(change, 4)
+        with contextlib.suppress(OSError):  # a read-only cache only costs the next render a test encoding
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(temp, path)
+    return change
+
+
 def render_session(
     spec: SessionSpec,
     report: Report | None = None,
@@ -111,23 +144,13 @@ def render_session(
         return encode(blocks, path.with_suffix(f".{spec.format}"), sound.sample_rate, sound.channels,
                       spec.format, spec.bitrate)
 
-    # The mix is made once into a spool; mastering's passes and the encoder replay it.
-    with MixSpool(sound.sample_rate, sound.channels) as spool:
-        report("mixing and measuring loudness")
-        stats = master_gain(timeline, bed_factory, sound, codec=probe_codec, spool=spool)
-        report(f"encoding {target}")
-        files = export_session(
-            mastered_blocks(timeline, bed_factory, sound, stats.gain_db, spool),
-            target,
-            timeline,
-            tags,
-            sound.sample_rate,
-            sound.channels,
-            spec.format,
-            spec.bitrate,
-            cover=spec.cover,
-            transcript=spec.transcript,
-        )
+    codec_change = codec_offset(spec, sound, lambda: codec_loudness_change(
+        probe_excerpt(timeline, bed_factory, sound), sound.sample_rate, probe_codec))
+    report(f"mixing and encoding {target}")
+    stats, files = master(timeline, bed_factory, sound, lambda blocks: export_session(
+        blocks, target, timeline, tags, sound.sample_rate, sound.channels, spec.format, spec.bitrate,
+        cover=spec.cover, transcript=spec.transcript,
+    ), codec_change)
     return SessionResult(
         target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts,
         themes.labels, script.template,

@@ -4,8 +4,8 @@ For each session length (5, 20 and 60 minutes by default) it builds one
 timeline from real espeak-ng sentences (a sentence, a short or long pause, the
 next...) over pink noise, then, each in a fresh process:
 
-- audiogen: measure loudness (pass 1), probe the encoder, mix + limit + encode
-  (pass 2) to MP3 at -16 LUFS;
+- audiogen: plan the gain from the parts, probe the encoder, then one pass that
+  mixes, limits and encodes to MP3 at -16 LUFS;
 - ffmpeg alone: the same voice (concat demuxer), pink noise (anoisesrc) ducked
   under it (sidechaincompress), fades, two-pass loudnorm to -16 LUFS, the same
   MP3 encoder and settings;
@@ -107,16 +107,16 @@ def _audiogen_session(folder: Path, minutes: float):
 
 def run_audiogen(folder: Path, minutes: float, level: str) -> None:
     from audiogen.export import encode
-    from audiogen.mix import master_gain, mastered_blocks
+    from audiogen.mix import codec_loudness_change, master, probe_excerpt
 
     timeline, bed_factory, sound = _audiogen_session(folder, minutes)
 
     def codec(blocks, path):
         return encode(blocks, path.with_suffix(".mp3"), RATE, sound.channels, "mp3", BITRATE)
 
-    stats = master_gain(timeline, bed_factory, sound, codec)
+    change = codec_loudness_change(probe_excerpt(timeline, bed_factory, sound), RATE, codec)
     target = folder / f"audiogen-{minutes:g}.mp3"
-    encode(mastered_blocks(timeline, bed_factory, sound, stats.gain_db), target, RATE, sound.channels, "mp3", BITRATE)
+    master(timeline, bed_factory, sound, lambda blocks: encode(blocks, target, RATE, sound.channels, "mp3", BITRATE), change)
 
 
 def _ffmpeg_graph(folder: Path, minutes: float) -> tuple[list[str], str]:
@@ -222,13 +222,13 @@ def encoder_levels(folder: Path, level_list: list[str]) -> None:
     """Each LAME compression level on the same 5-minute mix: speed, and how far the result is from the source."""
     import numpy as np
 
-    from audiogen.mix import master_gain, mastered_blocks
+    from audiogen.mix import mastered_blocks, plan_master
 
     timeline, bed_factory, sound = _audiogen_session(folder, 5)
-    stats = master_gain(timeline, bed_factory, sound)
+    plan = plan_master(timeline, bed_factory, sound)
     pcm = folder / "source.f32"
     with open(pcm, "wb") as out:
-        for block in mastered_blocks(timeline, bed_factory, sound, stats.gain_db):
+        for block in mastered_blocks(timeline, bed_factory, sound, plan):
             out.write(block.astype("<f4").tobytes())
     reference = np.fromfile(pcm, dtype="<f4").reshape(-1, 2).astype(np.float64)
     print(f"\nMP3 encoder levels on a 5-minute stereo mix at {BITRATE} (LAME -q; lower is slower and more careful)")

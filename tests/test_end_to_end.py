@@ -61,3 +61,38 @@ def test_file_is_named_after_the_title(tmp_path, speech_cache):
     tags = probe(path)["format"]["tags"]
     assert tags["title"] == "Making Room for a Gentle Heart"
     assert tags["genre"] == "Meditation"
+
+
+def _integrated_lufs(path) -> float:
+    import pyloudnorm
+
+    return pyloudnorm.Meter(44100).integrated_loudness(decode(path).astype(np.float64))
+
+
+def test_the_encoders_loudness_change_is_measured_once_and_kept(tmp_path, tmp_path_factory, speech_cache):
+    """The first render measures what the encoder takes; later ones (other articles too) reuse it."""
+    import json
+    import shutil
+
+    cache = tmp_path_factory.mktemp("codec-cache")
+    for clip_folder in speech_cache.iterdir():  # the clips, without the shared cache's codec record
+        if clip_folder.is_dir():
+            shutil.copytree(clip_folder, cache / clip_folder.name)
+    record = cache / "codec-offsets.json"
+
+    def render(out, *args):
+        result = CliRunner().invoke(main, ["-q", "render", *args, "--minutes", "1", "--out", str(out), "--cache-dir", str(cache)])
+        assert result.exit_code == 0, result.output
+        return out / result.output.strip().splitlines()[-1].split("/")[-1]
+
+    first = render(tmp_path / "a")
+    kept = json.loads(record.read_text())
+    assert list(kept) == ["mp3:128k:44100:2:pink+drone"]
+    assert -1.0 < kept["mp3:128k:44100:2:pink+drone"] < 0.0  # LAME at 128 kbps takes a little loudness
+    second = render(tmp_path / "b", str(ARTICLES[0]))
+    assert json.loads(record.read_text()) == kept
+    for path in (first, second):
+        assert _integrated_lufs(path) == pytest.approx(-16.0, abs=0.3)
+    record.write_text("{not json")  # a damaged record is measured again and rewritten
+    render(tmp_path / "c", "--background", "rain")
+    assert set(json.loads(record.read_text())) == {"mp3:128k:44100:2:rain"}

@@ -19,16 +19,19 @@ from audiogen.cli import main
 from audiogen.errors import AudioError
 from audiogen.export import encode
 from audiogen.mix import (
-    MixSpool,
     LoudnessMeter,
     TruePeakEnvelope,
     TruePeakLimiter,
     bed_gain_db,
+    codec_loudness_change,
     limited,
-    master_gain,
+    master,
     mastered_blocks,
+    measure,
     mix_blocks,
     output_channels,
+    plan_master,
+    probe_excerpt,
     speech_spans,
 )
 from audiogen.models import ChapterMark, Clip, PlacedBell, PlacedClip, SoundSettings, Timeline, Utterance
@@ -86,8 +89,8 @@ def render(timeline: Timeline, settings: SoundSettings, target: Path) -> tuple[P
     def codec(blocks, path):
         return encode(blocks, path.with_suffix(".mp3"), RATE, settings.channels)
 
-    stats = master_gain(timeline, factory, settings, codec)
-    encode(mastered_blocks(timeline, factory, settings, stats.gain_db), target, RATE, settings.channels)
+    change = codec_loudness_change(probe_excerpt(timeline, factory, settings), RATE, codec)
+    stats, _ = master(timeline, factory, settings, lambda blocks: encode(blocks, target, RATE, settings.channels), change)
     return target, stats
 
 
@@ -255,26 +258,48 @@ def test_same_seed_same_pcm_bytes(clips):
 
     def pcm(seed: int) -> bytes:
         settings = SoundSettings(background="rain+ocean+theta", seed=seed)
-        stats = master_gain(timeline, _factory(settings), settings)
-        return b"".join(block.tobytes() for block in mastered_blocks(timeline, _factory(settings), settings, stats.gain_db))
+        plan = plan_master(timeline, _factory(settings), settings)
+        return b"".join(block.tobytes() for block in mastered_blocks(timeline, _factory(settings), settings, plan))
 
     first = pcm(11)
     assert first == pcm(11)
     assert first != pcm(12)
 
 
-def test_spooled_mastering_gives_the_same_stream_as_mixing_again(clips):
-    timeline = session(clips, 30)
-    settings = SoundSettings(background="pink+drone", seed=5)
-    stats = master_gain(timeline, _factory(settings), settings)
-    again = np.concatenate(list(mastered_blocks(timeline, _factory(settings), settings, stats.gain_db)))
-    with MixSpool(settings.sample_rate, settings.channels) as spool:
-        spooled_stats = master_gain(timeline, _factory(settings), settings, spool=spool)
-        assert spool.recorded
-        replayed = np.concatenate(list(mastered_blocks(timeline, _factory(settings), settings, stats.gain_db, spool)))
-    assert spooled_stats == stats
-    assert replayed.shape == again.shape
-    assert np.max(np.abs(replayed - again)) < 1e-6
+@pytest.mark.parametrize("background, loudness", [("pink+drone", -16.0), ("ocean", -18.0), ("rain+bells", -16.0),
+                                                  ("none", -16.0), ("pink", -13.0)])
+def test_the_plan_predicts_the_mastered_stream(clips, background, loudness):
+    """One pass: the gain chosen before mixing gives the target, and the clips' peaks fit under the ceiling."""
+    timeline = session(clips, 60)
+    settings = SoundSettings(background=background, loudness=loudness)
+    settings = replace(settings, channels=output_channels(_factory(settings)(), settings))
+    plan = plan_master(timeline, _factory(settings), settings)
+    assert plan.predicted_lufs == pytest.approx(loudness, abs=0.05)
+    mixed = list(mix_blocks(timeline, _factory(settings), settings, plan.gain_db, plan.voice_ceiling_db))
+    measured, _ = measure(iter(mixed), RATE, settings.channels)
+    assert measured == pytest.approx(loudness, abs=0.15)  # the plan, checked by the streaming meter
+    # The voice alone, at the planned gain, leaves the limiter's margin free for the bed.
+    voice_only, words = replace(settings, background="none"), replace(timeline, bells=())
+    voice = np.concatenate(list(mix_blocks(words, _factory(voice_only), voice_only, plan.gain_db, plan.voice_ceiling_db)))
+    assert reference_true_peak_db(voice) <= settings.true_peak - 0.5 - 1.0 + 0.2
+
+
+def test_master_writes_once_and_reports_what_it_measured(clips):
+    timeline = session(clips, 40)
+    settings = SoundSettings(background="pink+drone")
+    passes = []
+
+    def write(blocks):
+        passes.append(np.concatenate(list(blocks)))
+        return "written"
+
+    stats, written = master(timeline, _factory(settings), settings, write)
+    assert written == "written" and len(passes) == 1
+    measured, _ = measure(iter([passes[0]]), RATE, 2)
+    assert stats.integrated_lufs == pytest.approx(measured, abs=0.01)
+    assert stats.integrated_lufs == pytest.approx(-16.0, abs=0.15)
+    assert stats.true_peak_dbtp == pytest.approx(reference_true_peak_db(passes[0]), abs=0.3)
+    assert stats.true_peak_dbtp <= settings.true_peak
 
 
 def test_channels_follow_the_sources_and_the_users_choice():
