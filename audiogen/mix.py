@@ -194,15 +194,18 @@ def mix_blocks(
         for start in range(0, total, block):
             n = min(block, total - start)
             end = start + n
-            times = (start + np.arange(n)) / rate
             if bed.silent:
                 out = np.zeros((n, 1 if mono else 2), dtype=np.float32)
             else:
-                # The gain moves slowly: computed every `step` frames, interpolated in between.
+                # The gain moves slowly: computed every `step` frames, interpolated in between
+                # (and a plain product where it holds still, as in a long silence).
                 coarse = np.arange(0, n + step, step)
                 gain_curve = 10 ** (bed_gain_db((start + coarse) / rate, spans, settings, bed.level_db) / 20)
                 out = bed.block(n)
-                out *= np.interp(np.arange(n), coarse, gain_curve).astype(np.float32)[:, None]
+                if np.ptp(gain_curve) <= 1e-6 * gain_curve[0]:
+                    out *= np.float32(gain_curve[0])
+                else:
+                    out *= np.interp(np.arange(n), coarse, gain_curve).astype(np.float32)[:, None]
                 if mono:
                     out = out.sum(axis=1, keepdims=True) * bed_to_mono
             voice = np.zeros(n, dtype=np.float32)
@@ -226,7 +229,8 @@ def mix_blocks(
                 a, b = max(start, offset), min(end, offset + len(samples))
                 if b > a:
                     out[a - start : b - start] += samples[a - offset : b - offset]
-            if times[0] < settings.fade_in or times[-1] > timeline.duration - settings.fade_out:
+            if start / rate < settings.fade_in or (end - 1) / rate > timeline.duration - settings.fade_out:
+                times = (start + np.arange(n)) / rate
                 out *= _fade_gain(times, timeline.duration, settings.fade_in, settings.fade_out).astype(np.float32)[:, None]
             yield out * gain if gain_db else out
     finally:
