@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
+from scipy.ndimage import convolve1d, maximum_filter1d, minimum_filter1d, uniform_filter1d
 from scipy.signal import firwin, resample_poly, sosfilt
 
 from audiogen.clipfile import read_clip
@@ -284,9 +284,14 @@ class TruePeakEnvelope:
             loudest = maximum_filter1d(channel_peak(padded), taps, origin=(taps - 1) // 2 - taps + 1)[: len(block)]
             near = np.flatnonzero(loudest >= floor)
             for ch in range(block.shape[1]):
-                windows = sliding_window_view(padded[:, ch], taps)[near]
-                values = np.abs(windows @ self.kernel).max(axis=1)
-                peak[near] = np.maximum(peak[near], values)
+                if len(near) > len(block) // 8:  # mostly loud: whole-block convolutions are cheaper
+                    column = np.ascontiguousarray(padded[:, ch])
+                    for h in self.phases:  # ndimage's convolve1d; this slice is np.convolve's "valid"
+                        phase = convolve1d(column, h, mode="constant")[(taps - 1) // 2 :][: len(block)]
+                        np.maximum(peak, np.abs(phase), out=peak)
+                else:
+                    windows = sliding_window_view(padded[:, ch], taps)[near]
+                    peak[near] = np.maximum(peak[near], np.abs(windows @ self.kernel).max(axis=1))
         self.history = padded[len(padded) - lead :].copy()
         return peak
 
@@ -540,15 +545,41 @@ def _background_energies(timeline: Timeline, bed_factory: Callable[[], object], 
     return steps
 
 
+LOOK_FRAME_SECONDS = 0.001  # planning looks at each clip in frames this long
+
+
 @dataclass(frozen=True)
 class _ClipLook:
-    """One clip at its own rate, kept for planning: its true-peak envelope and K-weighted signal."""
+    """One clip as planning sees it, frame by frame (about 1 ms): true peak and K-weighted energy.
 
-    start: float
-    sample_rate: int
-    envelope: np.ndarray  # float16: planning needs levels, not fidelity, and a long session has many clips
-    weighted: np.ndarray  # float16, as long as the envelope plus the filter's tail
+    Frames keep planning light: a look is a twentieth of the clip's samples, and
+    the limiter's gain (20 ms hold, 5 ms ramps) barely moves within a frame.
+    """
+
+    start: float  # seconds
+    frame_seconds: float
+    peaks: np.ndarray  # largest true-peak estimate in each frame
+    energy: np.ndarray  # K-weighted sum of squares in each frame, over every channel it fills
     peak: float
+    step_samples: float  # samples in a 100 ms step at the clip's rate: a step's mean square is its sum over this
+
+    def step_energies(self, ceiling: float, steps: "_StepEnergies") -> None:
+        """Add this clip, its true peaks limited to `ceiling` (linear), to `steps`."""
+        energy = self.energy
+        if self.peak > ceiling:
+            hold = int(np.ceil(LIMITER_HOLD / self.frame_seconds)) + 1  # and the interpolator's lag
+            ramp = max(1, round(LIMITER_RAMP / self.frame_seconds))
+            gain = limiter_gain(self.peaks, ceiling, hold, ramp)
+            energy = energy * np.pad(gain, (0, len(energy) - len(gain)), constant_values=1.0) ** 2
+        # Each frame counts in the 100 ms step its first sample falls in.
+        index = ((self.start + np.arange(len(energy)) * self.frame_seconds) / STEP_SECONDS).astype(np.int64)
+        keep = index < len(steps.power)
+        steps.power += np.bincount(index[keep], weights=energy[keep], minlength=len(steps.power)) / self.step_samples
+
+
+def _frame_reduce(values: np.ndarray, frame: int, reduce) -> np.ndarray:
+    padded = np.pad(values, (0, -len(values) % frame))
+    return reduce(padded.reshape(-1, frame), axis=1)
 
 
 def _look_at_clips(timeline: Timeline, channels: int) -> list[_ClipLook]:
@@ -558,11 +589,12 @@ def _look_at_clips(timeline: Timeline, channels: int) -> list[_ClipLook]:
         if not len(samples):
             continue
         rate = placed.clip.sample_rate
+        frame = max(1, round(LOOK_FRAME_SECONDS * rate))
         envelope = TruePeakEnvelope(rate, 1).envelope(samples[:, None])
         # Each channel of the mix carries the voice: its K-weighted energy counts `channels` times.
-        weighted = k_weighted(samples, rate) * np.sqrt(channels)
-        looks.append(_ClipLook(placed.start, rate, envelope.astype(np.float16), weighted.astype(np.float16),
-                               float(envelope.max())))
+        squares = k_weighted(samples, rate) ** 2 * channels
+        looks.append(_ClipLook(placed.start, frame / rate, _frame_reduce(envelope, frame, np.max),
+                               _frame_reduce(squares, frame, np.sum), float(envelope.max()), STEP_SECONDS * rate))
     return looks
 
 
@@ -570,16 +602,12 @@ def _voice_energies(looks: list[_ClipLook], duration: float, ceiling: float) -> 
     """The voice's step energies with every clip's true peaks limited to `ceiling` (linear).
 
     The limiter's gain moves slowly next to the K-weighting's memory, so a
-    limited clip's weighted signal is taken as the gain times the weighted clip.
+    limited clip's weighted energy is taken as the squared gain times the
+    weighted clip's, frame by frame.
     """
     steps = _StepEnergies(duration)
     for look in looks:
-        weighted = look.weighted.astype(np.float32)
-        if look.peak > ceiling:
-            hold, ramp = _limiter_windows(look.sample_rate)
-            gain = limiter_gain(look.envelope.astype(np.float32), ceiling, hold, ramp)
-            weighted[: len(gain)] *= gain
-        steps.add_squares(weighted.astype(np.float64) ** 2, look.start, look.sample_rate)
+        look.step_energies(ceiling, steps)
     return steps
 
 
