@@ -162,9 +162,12 @@ class _OceanLayer(_Layer):
         self.offset += n
         low = _filter_block(*self.low, self.low_state, self.rng.standard_normal((2, n), dtype=np.float32))
         wash = _filter_block(*self.wash, self.wash_state, self.rng.standard_normal((2, n), dtype=np.float32))
-        # The wave period drifts slowly, so no two waves are quite alike; the two sides lag a little.
-        drift = 0.15 * np.sin(2 * np.pi * self.drift_rates[0] * t + self.phases[0])
-        phase = 2 * np.pi * self.wave_rate * t * (1 + drift) + self.phases[1]
+        # The wave rate drifts by up to 15 % around its own, so no two waves are quite alike; the two
+        # sides lag a little. The phase is the integral of that rate (rate * t * (1 + drift) would
+        # speed the waves up with the time since the start: a flutter of several hertz after an hour).
+        rate, drift_rate = self.wave_rate, self.drift_rates[0]
+        phase = (2 * np.pi * rate * t - 0.15 * rate / drift_rate * np.cos(2 * np.pi * drift_rate * t + self.phases[0])
+                 + self.phases[1])
         waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)]).astype(np.float32)
         out = 0.55 * low / 0.13 + (0.1 + 1.4 * waves) * wash / 0.32
         return (out * np.float32(LAYER_RMS / 1.0)).T  # RMS of `out` is about 1.0 (measured)

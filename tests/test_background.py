@@ -249,3 +249,13 @@ def test_real_render_over_your_own_music(tmp_path, speech_cache):
     freqs = np.fft.rfftfreq(len(tail), 1 / RATE)
     spectrum = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
     assert freqs[np.argmax(spectrum[freqs < 400])] == pytest.approx(220, abs=3)
+
+
+def test_ocean_waves_keep_their_pace_after_an_hour():
+    """The wave rate drifts around its ~7-13 s, it does not speed up with the time since the start."""
+    bed = Bed("ocean", 5, RATE)
+    bed.layers[0].offset = 3600 * RATE
+    levels = _short_rms_db(_take(bed, 120))
+    spectrum = np.abs(np.fft.rfft(levels - levels.mean())) ** 2
+    freqs = np.fft.rfftfreq(len(levels), 0.5)
+    assert spectrum[freqs < 0.2].sum() > 0.8 * spectrum.sum()
