@@ -77,35 +77,70 @@ class _NoiseLayer(_Layer):
         return (_filter_block(self.b, self.a, self.state, white) * np.float32(self.norm)).T
 
 
+# A matrix product of m·n·k up to 2^18 runs on the calling thread (OpenBLAS's threshold); a bigger one
+# wakes BLAS worker threads, which on these small products burn several times the CPU they save.
+SMALL_PRODUCT = 1 << 18
+
+
+class _Sines:
+    """A fixed sum of sinusoids per channel, rendered for any run of frames without phase drift.
+
+    Frames are cut into segments of SEGMENT frames, counted from the block's start. A sinusoid's phase at
+    a segment's first frame is reduced in float64 from the absolute frame index, so it is exact after
+    hours; within the segment sin(a + j·d) = sin a·cos(j·d) + cos a·sin(j·d), with cos(j·d) and sin(j·d)
+    tabled once. A block is then a matrix product per channel, (segments x 2·sinusoids) by
+    (2·sinusoids x SEGMENT), instead of an np.sin over every frame of every sinusoid.
+    """
+
+    SEGMENT = 882  # 20 ms
+
+    def __init__(self, sides: list[list[tuple[float, float, float]]], sample_rate: int) -> None:
+        """`sides`: per channel, its sinusoids as (Hz, radians at frame 0, amplitude)."""
+        freqs, phases, amps = np.moveaxis(np.array(sides, dtype=np.float64), 2, 0)  # each (channels, sinusoids)
+        self.steps = 2 * np.pi * freqs / sample_rate  # radians per frame
+        self.phases, self.amps = phases, np.concatenate([amps, amps], axis=1)
+        angle = self.steps[:, :, None] * np.arange(self.SEGMENT)
+        self.table = np.concatenate([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
+        self.rows = max(1, SMALL_PRODUCT // (self.table.shape[1] * self.SEGMENT))  # segments per product
+
+    def render(self, start: int, n: int) -> np.ndarray:
+        """Frames [start, start + n) as (n, channels) float32."""
+        segments = -(-n // self.SEGMENT)
+        firsts = start + self.SEGMENT * np.arange(segments)
+        a = (self.steps[:, :, None] * firsts + self.phases[:, :, None]) % (2 * np.pi)  # (channels, sines, segments)
+        weights = (np.concatenate([np.sin(a), np.cos(a)], axis=1) * self.amps[:, :, None]).astype(np.float32)
+        out = np.empty((segments, self.SEGMENT, len(self.table)), dtype=np.float32)
+        for channel, (w, table) in enumerate(zip(weights, self.table)):
+            for i in range(0, segments, self.rows):
+                out[i : i + self.rows, :, channel] = w[:, i : i + self.rows].T @ table
+        return out.reshape(-1, len(self.table))[:n]
+
+
 class _DroneLayer(_Layer):
     """A soft pad: a low root, its fifth and octave, each breathing at its own slow rate."""
 
     PARTIALS = ((110.0, 1.0, 0.050), (164.81, 0.5, 0.070), (220.0, 0.35, 0.031), (329.63, 0.12, 0.043))
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, sample_rate: int) -> None:
         self.offset = 0
         self.phases = rng.uniform(0, 2 * np.pi, size=(len(self.PARTIALS), 2))
+        total = np.sqrt(sum(a * a for _, a, _ in self.PARTIALS) / 2 * (0.6**2 + 0.4**2 / 2))
+        # Each partial is amp·(0.6 + 0.4·sin swell)·sin carrier. The swell is a sine too, so the product
+        # is three steady sines: 0.6·amp·sin c + 0.2·amp·sin(c - s + π/2) + 0.2·amp·sin(c + s - π/2).
+        sides = []
+        for detune in (-0.15, 0.15):  # a slight detune per side adds width
+            sines = []
+            for (freq, amp, lfo), (carrier, swell) in zip(self.PARTIALS, self.phases):
+                f, a = freq + detune, amp * LAYER_RMS / total
+                sines += [(f, carrier, 0.6 * a),
+                          (f - lfo, carrier - swell + np.pi / 2, 0.2 * a),
+                          (f + lfo, carrier + swell - np.pi / 2, 0.2 * a)]
+            sides.append(sines)
+        self.sines = _Sines(sides, sample_rate)
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
-        out = np.zeros((n, 2), dtype=np.float32)
-        for (freq, amp, lfo), phase in zip(self.PARTIALS, self.phases):
-            swell = np.float32(amp) * (np.float32(0.6) + np.float32(0.4) * _sine(lfo, phase[1], start, n, sample_rate))
-            for ch, detune in enumerate((-0.15, 0.15)):  # a slight detune per side adds width
-                out[:, ch] += swell * _sine(freq + detune, phase[0], start, n, sample_rate)
-        total = np.sqrt(sum(a * a for _, a, _ in self.PARTIALS) / 2 * (0.6**2 + 0.4**2 / 2))
-        return out * np.float32(LAYER_RMS / total)
-
-
-def _sine(freq: float, phase: float, start: int, n: int, sample_rate: int) -> np.ndarray:
-    """sin(2π·freq·t + phase) for frames [start, start + n), float32 without drift over hours.
-
-    The phase at the block's start is reduced in float64; within a block float32
-    is exact enough (under 0.002 rad) and several times faster.
-    """
-    step = 2 * np.pi * freq / sample_rate
-    first = (step * start + phase) % (2 * np.pi)
-    return np.sin(np.float32(first) + np.float32(step) * np.arange(n, dtype=np.float32))
+        return self.sines.render(start, n)
 
 
 def _slow_swell(t: np.ndarray, rates: np.ndarray, phases: np.ndarray) -> np.ndarray:
@@ -176,9 +211,11 @@ class _OceanLayer(_Layer):
 class _BinauralLayer(_Layer):
     """Binaural beats: a pure carrier in the left ear, carrier + beat in the right."""
 
-    def __init__(self, carrier: float, beat: float, label: str) -> None:
+    def __init__(self, carrier: float, beat: float, label: str, sample_rate: int) -> None:
         self.freqs = np.array([carrier, carrier + beat])
         self.offset = 0
+        amplitude = LAYER_RMS * np.sqrt(2)
+        self.sines = _Sines([[(carrier, 0.0, amplitude)], [(carrier + beat, 0.0, amplitude)]], sample_rate)
         self.note = (
             f"Binaural beats ({label}: {carrier:g} Hz left, {carrier + beat:g} Hz right, "
             f"a {beat:g} Hz beat) work only through headphones."
@@ -186,8 +223,7 @@ class _BinauralLayer(_Layer):
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
-        amplitude = np.float32(LAYER_RMS * np.sqrt(2))
-        return np.stack([amplitude * _sine(f, 0.0, start, n, sample_rate) for f in self.freqs], axis=1)
+        return self.sines.render(start, n)
 
 
 class _SilentLayer(_Layer):
@@ -400,7 +436,7 @@ def _brown(rng, rate):
 
 
 def _binaural(carrier: float, beat: float, label: str) -> Callable:
-    return lambda rng, rate: _BinauralLayer(carrier, beat, label)
+    return lambda rng, rate: _BinauralLayer(carrier, beat, label, rate)
 
 
 LAYERS: dict[str, tuple[str, Callable]] = {
@@ -409,7 +445,7 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "brown": ("brown noise: a deep, low rumble", _brown),
     "rain": ("steady rain: a swelling hiss with drops pattering", lambda rng, rate: _RainLayer(rng, rate)),
     "ocean": ("ocean waves: a low rumble under a wash that rises and falls", lambda rng, rate: _OceanLayer(rng, rate)),
-    "drone": ("a soft harmonic drone on A, slowly breathing", lambda rng, rate: _DroneLayer(rng)),
+    "drone": ("a soft harmonic drone on A, slowly breathing", lambda rng, rate: _DroneLayer(rng, rate)),
     **{
         name: (f"binaural beats, {label} ({carrier:g} Hz carrier, {beat:g} Hz beat; headphones)",
                _binaural(carrier, beat, name))
