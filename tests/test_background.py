@@ -353,3 +353,29 @@ def test_beds_run_on_the_calling_thread():
     main = str(os.getpid())
     others = sum(after[task] - before.get(task, 0) for task in after if task != main)
     assert others <= 0.1 * (after[main] - before[main]) + 1
+
+
+@pytest.mark.parametrize("name", ["white", "pink", "brown"])
+def test_noise_layers_have_their_filter_spectrum_and_level(name):
+    """Gaussian white noise through the layer's filter: octave-band levels within 0.5 dB of |H(f)|²."""
+    from scipy.signal import freqz, welch
+
+    layer = Bed(name, 2, RATE).layers[0]
+    x = np.concatenate([layer.block(2 * RATE, RATE) for _ in range(20)]).astype(np.float64)
+    freqs, measured = welch(x, RATE, nperseg=8192, axis=0)
+    measured = measured.mean(axis=1)
+    b, a = (layer.filter.b, layer.filter.a) if layer.filter else ([1.0], [1.0])
+    _, response = freqz(b.astype(np.float64) if layer.filter else b, a, worN=freqs, fs=RATE)
+    expected = float(layer.norm) ** 2 * np.abs(response) ** 2 * 2 / RATE  # one-sided PSD of unit white noise
+    bands = [(f, 2 * f) for f in 62.5 * 2.0 ** np.arange(8)]  # 62.5 Hz to 16 kHz
+    levels = []
+    for lo, hi in bands:
+        band = (freqs >= lo) & (freqs < hi)
+        assert 10 * np.log10(measured[band].sum() / expected[band].sum()) == pytest.approx(0, abs=0.5), (lo, hi)
+        levels.append(10 * np.log10(measured[band].sum()))
+    slope = np.diff(levels)  # dB per octave
+    assert np.all(np.abs(slope - {"white": 3.0, "pink": 0.0, "brown": -3.0}[name]) < 0.8), slope
+    if name == "white":  # and Gaussian: the excess kurtosis of a normal distribution is 0 (uniform noise: -1.2)
+        from scipy.stats import kurtosis
+
+        assert abs(kurtosis(x.ravel())) < 0.05
