@@ -256,20 +256,26 @@ class _OceanLayer(_Layer):
         self.drift_rates = rng.uniform(0.005, 0.02, 2)
         self.phases = rng.uniform(0, 2 * np.pi, 4)
 
-    def block(self, n: int, sample_rate: int) -> np.ndarray:
-        t = (self.offset + np.arange(n)) / sample_rate
-        self.offset += n
-        low = self.low(_normal(self.rng, (2, n)))
-        wash = self.wash(_normal(self.rng, (2, n)))
+    def _wash_gain(self, t: np.ndarray) -> np.ndarray:
+        """The wash's gain on each side at times `t`: the waves, scaled for the layer's level (2, len(t))."""
         # The wave rate drifts by up to 15 % around its own, so no two waves are quite alike; the two
         # sides lag a little. The phase is the integral of that rate (rate * t * (1 + drift) would
         # speed the waves up with the time since the start: a flutter of several hertz after an hour).
         rate, drift_rate = self.wave_rate, self.drift_rates[0]
         phase = (2 * np.pi * rate * t - 0.15 * rate / drift_rate * np.cos(2 * np.pi * drift_rate * t + self.phases[0])
                  + self.phases[1])
-        waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)]).astype(np.float32)
-        out = 0.55 * low / 0.13 + (0.1 + 1.4 * waves) * wash / 0.32
-        return (out * np.float32(LAYER_RMS / 1.0)).T  # RMS of `out` is about 1.0 (measured)
+        waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)])
+        return (0.1 + 1.4 * waves) / 0.32 * LAYER_RMS
+
+    def block(self, n: int, sample_rate: int) -> np.ndarray:
+        start, self.offset = self.offset, self.offset + n
+        # Each part scaled to unit RMS (its filter's noise gain); the sum's RMS is then about 1.0 (measured).
+        out = self.low(_normal(self.rng, (2, n)))
+        out *= np.float32(0.55 / 0.13 * LAYER_RMS)
+        wash = self.wash(_normal(self.rng, (2, n)))
+        wash *= _slow_curve(self._wash_gain, start, n, sample_rate)
+        out += wash
+        return out.T
 
 
 class _BinauralLayer(_Layer):
