@@ -48,16 +48,17 @@ class LayerInfo:
     description: str
 
 
-# Gaussian white noise: 16-bit random integers index a table of the normal distribution's quantiles.
-# About a quarter of the CPU of rng.standard_normal, which was most of a noise layer's cost; the tails
-# end at 4.3 sigma, a difference no filter here and no listener can tell.
+# Gaussian white noise: 16-bit random numbers index a table of the normal distribution's quantiles.
+# A sixth of the CPU of rng.standard_normal, which was most of a noise layer's cost; the tails end at
+# 4.3 sigma, a difference no filter here and no listener can tell.
 _QUANTILES = ndtri((np.arange(1 << 16) + 0.5) / (1 << 16))
 _QUANTILES = (_QUANTILES / np.sqrt(np.mean(_QUANTILES**2))).astype(np.float32)
 
 
 def _normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Standard Gaussian white noise, float32."""
-    return _QUANTILES.take(rng.integers(0, 1 << 16, size=shape, dtype=np.uint16))
+    """Standard Gaussian white noise, float32: each raw 64-bit draw gives four table indices."""
+    size = int(np.prod(shape))
+    return _QUANTILES.take(rng.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size].reshape(shape))
 
 
 class _Filter:
