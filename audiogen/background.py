@@ -77,6 +77,15 @@ class _Filter:
         return out
 
 
+def _frames(rows: np.ndarray, gain: float) -> np.ndarray:
+    """(channels, n) times `gain`, as (n, channels) C-ordered: channel by channel into the columns,
+    three times faster than one multiply across the transposed array."""
+    out = np.empty(rows.shape[::-1], dtype=np.float32)
+    for channel, row in enumerate(rows):
+        np.multiply(row, np.float32(gain), out=out[:, channel])
+    return out
+
+
 class _Layer(abc.ABC):
     channels = 2
     note = ""
@@ -100,8 +109,7 @@ class _NoiseLayer(_Layer):
         out = _normal(self.rng, (2, n))
         if self.filter:
             out = self.filter(out)
-        out *= self.norm
-        return out.T
+        return _frames(out, self.norm)
 
 
 # A matrix product of m·n·k up to 2^18 runs on the calling thread (OpenBLAS's threshold); a bigger one
@@ -125,7 +133,7 @@ class _Sines:
         """`sides`: per channel, its sinusoids as (Hz, radians at frame 0, amplitude)."""
         freqs, phases, amps = np.moveaxis(np.array(sides, dtype=np.float64), 2, 0)  # each (channels, sinusoids)
         self.steps = 2 * np.pi * freqs / sample_rate  # radians per frame
-        self.phases, self.amps = phases, np.concatenate([amps, amps], axis=1)
+        self.phases, self.amps = phases, np.concatenate([amps, amps], axis=1)  # for the sin and the cos weights
         angle = self.steps[:, :, None] * np.arange(self.SEGMENT)
         self.table = np.concatenate([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
         self.rows = max(1, SMALL_PRODUCT // (self.table.shape[1] * self.SEGMENT))  # segments per product
@@ -242,8 +250,7 @@ class _RainLayer(_Layer):
         # not crackle over the voice.
         out *= _slow_curve(lambda t: (0.7 + 0.3 * _slow_swell(t, self.rates, self.phases)) / 6, start, n, sample_rate)
         np.tanh(out, out=out)
-        out *= np.float32(6 * LAYER_RMS / 0.885)  # the RMS under the ceiling is 0.885 (measured: 6 seeds x 20 min)
-        return out.T
+        return _frames(out, 6 * LAYER_RMS / 0.885)  # the RMS under the ceiling is 0.885 (measured: 6 seeds x 20 min)
 
 
 class _OceanLayer(_Layer):
@@ -258,7 +265,7 @@ class _OceanLayer(_Layer):
         self.phases = rng.uniform(0, 2 * np.pi, 4)
 
     def _wash_gain(self, t: np.ndarray) -> np.ndarray:
-        """The wash's gain on each side at times `t`: the waves, scaled for the layer's level (2, len(t))."""
+        """The wash's gain on each side at times `t`, (2, len(t)): the waves, over the wash's noise gain."""
         # The wave rate drifts by up to 15 % around its own, so no two waves are quite alike; the two
         # sides lag a little. The phase is the integral of that rate (rate * t * (1 + drift) would
         # speed the waves up with the time since the start: a flutter of several hertz after an hour).
@@ -266,17 +273,17 @@ class _OceanLayer(_Layer):
         phase = (2 * np.pi * rate * t - 0.15 * rate / drift_rate * np.cos(2 * np.pi * drift_rate * t + self.phases[0])
                  + self.phases[1])
         waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)])
-        return (0.1 + 1.4 * waves) / 0.32 * LAYER_RMS
+        return (0.1 + 1.4 * waves) / 0.32
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
         # Each part scaled to unit RMS (its filter's noise gain); the sum's RMS is then about 1.0 (measured).
         out = self.low(_normal(self.rng, (2, n)))
-        out *= np.float32(0.55 / 0.13 * LAYER_RMS)
+        out *= np.float32(0.55 / 0.13)
         wash = self.wash(_normal(self.rng, (2, n)))
         wash *= _slow_curve(self._wash_gain, start, n, sample_rate)
         out += wash
-        return out.T
+        return _frames(out, LAYER_RMS)
 
 
 class _BinauralLayer(_Layer):
