@@ -290,7 +290,6 @@ class _BinauralLayer(_Layer):
     """Binaural beats: a pure carrier in the left ear, carrier + beat in the right."""
 
     def __init__(self, carrier: float, beat: float, label: str, sample_rate: int) -> None:
-        self.freqs = np.array([carrier, carrier + beat])
         self.offset = 0
         amplitude = LAYER_RMS * np.sqrt(2)
         self.sines = _Sines([[(carrier, 0.0, amplitude)], [(carrier + beat, 0.0, amplitude)]], sample_rate)
@@ -628,7 +627,7 @@ class Bed:
         for layer, gain in zip(self.layers, self.gains):
             if gain:
                 part = layer.block(n, self.sample_rate)
-                if out is None:  # the first layer is scaled straight into the (frames, 2) C-ordered result
+                if out is None:  # the first layer is scaled straight into the result: no zeros to add to
                     out = np.multiply(part, np.float32(gain), out=np.empty((n, 2), dtype=np.float32))
                 else:
                     part *= np.float32(gain)
