@@ -604,7 +604,8 @@ class Bed:
                     f"unknown background {part!r}; choose from {names}, binaural:CARRIER:BEAT or an audio "
                     "file path (join layers with '+', see `audiogen backgrounds`)"
                 )
-            self.layers.append(make(np.random.default_rng(stream), sample_rate))
+            # PCG64 (what default_rng picks) by name: _normal takes 64 random bits from each raw draw.
+            self.layers.append(make(np.random.Generator(np.random.PCG64(stream)), sample_rate))
             kinds.append(_layer_kind(name))
         # Layers that make no continuous sound take no share of the bed's level.
         gains = np.array([0.0 if isinstance(layer, _SilentLayer) else 10 ** (LAYER_GAIN_DB.get(k, 0.0) / 20)
