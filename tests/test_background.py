@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -249,3 +251,160 @@ def test_real_render_over_your_own_music(tmp_path, speech_cache):
     freqs = np.fft.rfftfreq(len(tail), 1 / RATE)
     spectrum = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
     assert freqs[np.argmax(spectrum[freqs < 400])] == pytest.approx(220, abs=3)
+
+
+# ---------------------------------------------------------------- what generating faster must not change
+
+
+def _blocks(bed: Bed, sizes) -> np.ndarray:
+    return np.concatenate([bed.block(size) for size in sizes])
+
+
+IRREGULAR = [1, 4410, 88200, 12345, 2, 30870, 88199, 7]  # 231034 frames; edges land anywhere
+
+
+@pytest.mark.parametrize("spec", ["drone", "theta", "binaural:432:3.5"])
+def test_sine_layers_do_not_depend_on_where_blocks_begin(spec):
+    """One unbroken wave: the same frames in irregular blocks as in 2-s blocks (a phase jump at an edge would show)."""
+    total = sum(IRREGULAR)
+    regular = _blocks(Bed(spec, 5, RATE), [2 * RATE, total - 2 * RATE])
+    irregular = _blocks(Bed(spec, 5, RATE), IRREGULAR)
+    assert np.max(np.abs(irregular - regular)) < 1e-5
+
+
+def _drone_reference(layer, frames: np.ndarray) -> np.ndarray:
+    """The drone's definition evaluated in float64: each partial's two detuned sides times its slow swell."""
+    t = frames / RATE
+    out = np.zeros((len(frames), 2))
+    for (freq, amp, lfo), phase in zip(layer.PARTIALS, layer.phases):
+        swell = amp * (0.6 + 0.4 * np.sin(2 * np.pi * lfo * t + phase[1]))
+        for ch, detune in enumerate((-0.15, 0.15)):
+            out[:, ch] += swell * np.sin(2 * np.pi * (freq + detune) * t + phase[0])
+    total = np.sqrt(sum(a * a for _, a, _ in layer.PARTIALS) / 2 * (0.6**2 + 0.4**2 / 2))
+    return out * LAYER_RMS / total
+
+
+@pytest.mark.parametrize("hours", [0, 3, 30])
+def test_drone_and_binaural_keep_their_phase_after_hours(hours):
+    """Samples hours into a session are still the exact wave: no phase drift, no float32 phase wander."""
+    start = int(hours * 3600 * RATE)
+    frames = start + np.arange(3 * RATE)
+    drone = Bed("drone", 9, RATE).layers[0]
+    drone.offset = start
+    got = np.concatenate([drone.block(n, RATE) for n in (2 * RATE, RATE)])
+    assert np.max(np.abs(got - _drone_reference(drone, frames))) < 1e-5
+    beats = Bed("binaural:200:6", 9, RATE).layers[0]
+    beats.offset = start
+    got = np.concatenate([beats.block(n, RATE) for n in (2 * RATE, RATE)])
+    t = frames / RATE
+    expected = LAYER_RMS * np.sqrt(2) * np.stack([np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 206 * t)], axis=1)
+    assert np.max(np.abs(got - expected)) < 1e-5
+
+
+@pytest.mark.parametrize("spec", ["drone", "theta", "pink+drone", "rain", "ocean"])
+def test_no_click_at_block_edges(spec):
+    """Over 100 half-second blocks the largest step between neighbouring samples at an edge is no larger than inside."""
+    size = RATE // 2
+    x = _take(Bed(spec, 4, RATE), 50, block=0.5).astype(np.float64)
+    steps = np.abs(np.diff(x, axis=0)).max(axis=1)
+    at_edges = steps[size - 1 :: size]
+    inside = np.delete(steps, np.arange(size - 1, len(steps), size))
+    assert at_edges.max() <= inside.max()
+    if spec in ("drone", "theta"):  # a pure tone's steps are regular: an edge step must look like any other
+        assert at_edges.max() <= np.percentile(inside, 99.9) * 1.001
+
+
+@pytest.mark.parametrize("name", [n for n in LAYERS if n not in ("bells", "none")])
+def test_every_layer_reproduces_from_its_seed_and_has_independent_sides(name):
+    first = _take(Bed(name, 11, RATE), 6)
+    assert np.array_equal(first, _take(Bed(name, 11, RATE), 6))
+    if name not in ("drone", "delta", "theta", "alpha"):  # tones are correlated by design; noise is not
+        correlation = np.corrcoef(first[:, 0].astype(np.float64), first[:, 1].astype(np.float64))[0, 1]
+        assert abs(correlation) < 0.05, correlation
+
+
+def test_ocean_waves_keep_their_pace_after_an_hour():
+    """The wave rate drifts around its ~7-13 s, it does not speed up with the time since the start."""
+    bed = Bed("ocean", 5, RATE)
+    bed.layers[0].offset = 3600 * RATE
+    levels = _short_rms_db(_take(bed, 120))
+    spectrum = np.abs(np.fft.rfft(levels - levels.mean())) ** 2
+    freqs = np.fft.rfftfreq(len(levels), 0.5)
+    assert spectrum[freqs < 0.2].sum() > 0.8 * spectrum.sum()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread CPU times are read from Linux's /proc")
+def test_beds_run_on_the_calling_thread():
+    """The sines' matrix products stay small enough for BLAS to run them inline: worker threads
+    would spin for more CPU than the products take (the cost the bed was made cheaper to avoid)."""
+
+    def ticks() -> dict[str, int]:
+        out = {}
+        for task in Path("/proc/self/task").iterdir():
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out[task.name] = int(fields[11]) + int(fields[12])  # utime + stime
+        return out
+
+    bed = Bed("pink+drone+theta", 1, RATE)
+    before = ticks()
+    for _ in range(300):
+        bed.block(2 * RATE)
+    after = ticks()
+    main = str(os.getpid())
+    others = sum(after[task] - before.get(task, 0) for task in after if task != main)
+    assert others <= 0.1 * (after[main] - before[main]) + 1
+
+
+@pytest.mark.parametrize("name", ["white", "pink", "brown"])
+def test_noise_layers_have_their_filter_spectrum_and_level(name):
+    """Gaussian white noise through the layer's filter: octave-band levels within 0.5 dB of |H(f)|²."""
+    from scipy.signal import freqz, welch
+
+    layer = Bed(name, 2, RATE).layers[0]
+    x = np.concatenate([layer.block(2 * RATE, RATE) for _ in range(20)]).astype(np.float64)
+    freqs, measured = welch(x, RATE, nperseg=8192, axis=0)
+    measured = measured.mean(axis=1)
+    b, a = (layer.filter.b, layer.filter.a) if layer.filter else ([1.0], [1.0])
+    _, response = freqz(b.astype(np.float64) if layer.filter else b, a, worN=freqs, fs=RATE)
+    expected = float(layer.norm) ** 2 * np.abs(response) ** 2 * 2 / RATE  # one-sided PSD of unit white noise
+    bands = [(f, 2 * f) for f in 62.5 * 2.0 ** np.arange(8)]  # 62.5 Hz to 16 kHz
+    levels = []
+    for lo, hi in bands:
+        band = (freqs >= lo) & (freqs < hi)
+        assert 10 * np.log10(measured[band].sum() / expected[band].sum()) == pytest.approx(0, abs=0.5), (lo, hi)
+        levels.append(10 * np.log10(measured[band].sum()))
+    slope = np.diff(levels)  # dB per octave
+    assert np.all(np.abs(slope - {"white": 3.0, "pink": 0.0, "brown": -3.0}[name]) < 0.8), slope
+    if name == "white":  # and Gaussian: the excess kurtosis of a normal distribution is 0 (uniform noise: -1.2)
+        from scipy.stats import kurtosis
+
+        assert abs(kurtosis(x.ravel())) < 0.05
+
+
+@pytest.mark.parametrize("name", [n for n in LAYERS if n not in ("bells", "none")])
+def test_every_layer_sits_within_half_a_decibel_of_the_layer_level(name):
+    """The mixer sets the bed's level from LAYER_RMS, so each layer must be there: over 4 minutes, 3 seeds."""
+    for seed in (1, 2, 3):
+        layer = Bed(name, seed, RATE).layers[0]
+        squares = sum(float(np.sum(layer.block(2 * RATE, RATE).astype(np.float64) ** 2)) for _ in range(120))
+        level = 10 * np.log10(squares / (120 * 2 * RATE * 2) / LAYER_RMS**2)
+        assert abs(level) < 0.5, (seed, level)
+
+
+def test_rain_drops_ring_on_across_blocks_like_a_filter():
+    """The drops' envelope, built stretch by stretch, equals a one-pole filter over the same impulses,
+    whatever the block sizes (the same random draws are replayed for the reference)."""
+    from scipy.signal import lfilter
+
+    layer = background._RainLayer(np.random.default_rng(3), RATE)
+    layer.rng = np.random.default_rng(99)
+    sizes = [2 * RATE, 1000, 37, 1, 2 * RATE, 5000]
+    envelopes = [layer._drops(n) for n in sizes]
+    replay, state = np.random.default_rng(99), np.zeros((2, 1))
+    for n, envelope in zip(sizes, envelopes):
+        impulses = np.zeros((2, n))
+        for side in range(2):
+            count = replay.poisson(layer.drop_rate * n)
+            np.add.at(impulses[side], np.sort(replay.integers(0, n, count)), replay.random(count))
+        expected, state = lfilter([1.0], [1.0, -layer.decay], impulses, axis=1, zi=state)
+        assert np.max(np.abs(envelope - expected)) < 1e-6
