@@ -94,6 +94,10 @@ class _Layer(abc.ABC):
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         """The next `n` frames, (n, channels) float32, an array of its own the caller may change."""
 
+    def skip(self, n: int, sample_rate: int) -> None:
+        """Move on `n` frames without making them (planning samples a bed here and there)."""
+        self.block(n, sample_rate)
+
     def close(self) -> None:
         """Release what the layer holds open; procedural layers hold nothing."""
 
@@ -104,6 +108,9 @@ class _NoiseLayer(_Layer):
     def __init__(self, rng: np.random.Generator, norm: float, b=None, a=None) -> None:
         self.rng, self.norm = rng, np.float32(norm)
         self.filter = _Filter(b, a) if b is not None else None
+
+    def skip(self, n: int, sample_rate: int) -> None:
+        pass  # steady: any stretch is like any other
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         out = _normal(self.rng, (2, n))
@@ -173,6 +180,9 @@ class _DroneLayer(_Layer):
             sides.append(sines)
         self.sines = _Sines(sides, sample_rate)
 
+    def skip(self, n: int, sample_rate: int) -> None:
+        self.offset += n  # its sound is a function of the frame number
+
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
         return self.sines.render(start, n)
@@ -237,6 +247,9 @@ class _RainLayer(_Layer):
             self.drop_level[side] = level
         return env
 
+    def skip(self, n: int, sample_rate: int) -> None:
+        self.offset += n  # its sound is a function of the frame number
+
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
         # Band-limited unit noise has RMS ~0.6 here, the drop envelope ~0.35.
@@ -275,6 +288,9 @@ class _OceanLayer(_Layer):
         waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)])
         return (0.1 + 1.4 * waves) / 0.32
 
+    def skip(self, n: int, sample_rate: int) -> None:
+        self.offset += n  # its sound is a function of the frame number
+
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
         # Each part scaled to unit RMS (its filter's noise gain); the sum's RMS is then about 1.0 (measured).
@@ -298,6 +314,9 @@ class _BinauralLayer(_Layer):
             f"a {beat:g} Hz beat) work only through headphones."
         )
 
+    def skip(self, n: int, sample_rate: int) -> None:
+        self.offset += n  # its sound is a function of the frame number
+
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
         return self.sines.render(start, n)
@@ -307,6 +326,9 @@ class _SilentLayer(_Layer):
     """No continuous sound: `none` (voice only) and `bells` (strikes placed by the mixer)."""
 
     channels = 1
+
+    def skip(self, n: int, sample_rate: int) -> None:
+        pass  # steady: any stretch is like any other
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         return np.zeros((n, 2), dtype=np.float32)
@@ -487,6 +509,13 @@ class _FileLayer(_Layer):
                 self.passes, self.position = self.passes + 1, 0
         return np.concatenate(parts) * self.gain
 
+    def skip(self, n: int, sample_rate: int) -> None:
+        if self.info.held is None:  # a streamed file is decoded through
+            super().skip(n, sample_rate)
+            return
+        total = self.position + n
+        self.passes, self.position = self.passes + total // self.period, total % self.period
+
     def close(self) -> None:
         if self.process is not None:
             self.process.kill()
@@ -634,6 +663,12 @@ class Bed:
                     part *= np.float32(gain)
                     out += part
         return np.zeros((n, 2), dtype=np.float32) if out is None else out
+
+    def skip(self, n: int) -> None:
+        """Move on `n` frames; the next block is the one that would follow them."""
+        for layer, gain in zip(self.layers, self.gains):
+            if gain:
+                layer.skip(n, self.sample_rate)
 
     def close(self) -> None:
         for layer in self.layers:

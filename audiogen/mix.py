@@ -463,7 +463,7 @@ def metered(blocks: Iterable[np.ndarray], meter: LoudnessMeter) -> Iterator[np.n
 
 # ---------------------------------------------------------------- planning: the gain before the mix
 
-BED_SAMPLE_SECONDS = 60.0  # the bed's K-weighted level is measured on this much of it
+BED_WINDOWS, BED_WINDOW_SECONDS = 8, 8.0  # the bed's K-weighted power is measured on this much of it
 FILTER_TAIL_SECONDS = 0.2  # a part's K-weighted energy rings on this long after it ends
 GAIN_TOLERANCE = 0.02  # dB: the planned gain is found to within this
 
@@ -513,8 +513,40 @@ def _squares(weighted: np.ndarray) -> np.ndarray:
     return weighted**2 if weighted.ndim == 1 else np.sum(weighted**2, axis=1)
 
 
+def _bed_step_powers(bed, count: int, settings: SoundSettings) -> np.ndarray:
+    """The bed's K-weighted power at unity gain for each of `count` 100 ms steps.
+
+    A short session is measured whole. A longer one is sampled in BED_WINDOWS
+    windows spread over its length (a bed's swells and waves are slow, and one
+    stretch from the start can sit a few tenths of a dB off the whole): each
+    window's own steps are exact, and the steps between take the windows' steps
+    in turn: a wavy bed keeps its spread of levels, which the gates respond to.
+    """
+    rate, channels = settings.sample_rate, settings.channels
+    step = int(STEP_SECONDS * rate)
+    settle = int(FILTER_TAIL_SECONDS * rate)  # the filter starts from rest in each window
+    window = int(BED_WINDOW_SECONDS / STEP_SECONDS)
+    if count <= BED_WINDOWS * window:
+        starts, window = [0], count
+    else:
+        starts = [round(i * (count - window) / (BED_WINDOWS - 1)) for i in range(BED_WINDOWS)]
+    powers, measured, position = np.zeros(count), np.zeros(count, dtype=bool), 0
+    for first in starts:
+        lead = min(settle, first * step - position)  # never back over what the last window made
+        bed.skip(first * step - lead - position)
+        sample = bed.block(lead + window * step)
+        position = (first + window) * step
+        if channels == 1:
+            sample = sample.sum(axis=1) * np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
+        squares = _squares(sosfilt(k_weighting(rate), sample.astype(np.float64), axis=0))[lead:]
+        powers[first : first + window] = squares.reshape(window, step).mean(axis=1)
+        measured[first : first + window] = True
+    powers[~measured] = np.resize(powers[measured], np.count_nonzero(~measured))
+    return powers
+
+
 def _background_energies(timeline: Timeline, bed_factory: Callable[[], object], settings: SoundSettings) -> _StepEnergies:
-    """Bells and bed: the bed's K-weighted power is measured on its first BED_SAMPLE_SECONDS, then follows the ducking."""
+    """Bells and bed: the bed's K-weighted power (see `_bed_step_powers`) follows the ducking."""
     rate, channels = settings.sample_rate, settings.channels
     steps = _StepEnergies(timeline.duration)
     bed = bed_factory()
@@ -526,15 +558,7 @@ def _background_energies(timeline: Timeline, bed_factory: Callable[[], object], 
                 strikes[placed_bell.kind] = _squares(k_weighted(strike.mean(axis=1) if channels == 1 else strike, rate))
             steps.add_squares(strikes[placed_bell.kind], placed_bell.start, rate)
         if not bed.silent:
-            step = int(STEP_SECONDS * rate)
-            sample = bed.block(int(np.ceil(min(BED_SAMPLE_SECONDS, timeline.duration) / STEP_SECONDS)) * step)
-            if channels == 1:
-                sample = sample.sum(axis=1) * np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
-            squares = _squares(sosfilt(k_weighting(rate), sample.astype(np.float64), axis=0))
-            # Where the sample reaches, each step's own power; beyond it, the sample's mean
-            # (past the filter's start from rest).
-            power = np.full(len(steps.power), np.mean(squares[int(FILTER_TAIL_SECONDS * rate) :]))
-            power[: len(squares) // step] = squares.reshape(-1, step).mean(axis=1)[: len(power)]
+            power = _bed_step_powers(bed, len(steps.power), settings)
             # The ducking gain, squared and averaged over each step.
             points = round(STEP_SECONDS * ENVELOPE_RATE)
             times = (np.arange(len(steps.power) * points) + 0.5) / ENVELOPE_RATE

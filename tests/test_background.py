@@ -408,3 +408,39 @@ def test_rain_drops_ring_on_across_blocks_like_a_filter():
             np.add.at(impulses[side], np.sort(replay.integers(0, n, count)), replay.random(count))
         expected, state = lfilter([1.0], [1.0, -layer.decay], impulses, axis=1, zi=state)
         assert np.max(np.abs(envelope - expected)) < 1e-6
+
+
+@pytest.mark.parametrize("spec", ["drone", "theta", "file", "streamed-file"])
+def test_skipping_lands_where_making_the_frames_would(spec, tmp_path, monkeypatch):
+    """Planning samples a bed here and there: after skip(n), a block is the one after n frames."""
+    if spec.endswith("file"):
+        music = tmp_path / "loop.flac"
+        _music(music, 3.0)
+        if spec == "streamed-file":
+            background._analyse.cache_clear()
+            monkeypatch.setattr(background, "HOLD_SECONDS", 1.0)
+        spec = str(music)
+    made = Bed(spec, 4, RATE)
+    made.block(7 * RATE + 13_230)  # 7.3 s: across more than two passes of the file
+    expected = made.block(RATE)
+    skipped = Bed(spec, 4, RATE)
+    skipped.skip(4 * RATE + 4_410)
+    skipped.skip(3 * RATE + 8_820)
+    assert np.allclose(skipped.block(RATE), expected, atol=1e-5)
+    made.close()
+    skipped.close()
+    background._analyse.cache_clear()
+
+
+@pytest.mark.parametrize("spec", ["pink", "rain", "ocean"])
+def test_skipping_a_noise_bed_keeps_its_character(spec):
+    """Noise is drawn afresh after a skip, but the level and the slow swells are those of that moment."""
+    made, skipped = Bed(spec, 2, RATE), Bed(spec, 2, RATE)
+    made.block(600 * RATE)  # ten minutes in: the swells have moved on
+    skipped.skip(600 * RATE)
+    a, b = made.block(20 * RATE), skipped.block(20 * RATE)
+    assert not np.array_equal(a, b)
+    level = lambda x: 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)))  # noqa: E731
+    assert level(b) == pytest.approx(level(a), abs=0.3)
+    if spec == "ocean":  # the waves rise and fall at the same moments
+        assert np.corrcoef(_short_rms_db(a, 1.0), _short_rms_db(b, 1.0))[0, 1] > 0.8
