@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import queue
 import re
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -132,6 +134,41 @@ _WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "File too l
                    "Read-only file system", "Permission denied")
 
 
+class _Feeder:
+    """Writes to the encoder's input from a thread of its own, a few blocks ahead.
+
+    With a plain write, mixing stops while the pipe drains and the encoder
+    starves while the next block is mixed; fed from a queue, both work at once
+    (the mixer's numpy calls and the pipe writes release the GIL).
+    """
+
+    def __init__(self, pipe, depth: int = 4) -> None:
+        self.pipe = pipe
+        self.queue: queue.Queue = queue.Queue(depth)
+        self.broken = False  # the encoder stopped reading
+        self.thread = threading.Thread(target=self._write, name="audiogen-encoder-feed", daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if not self.broken:  # after a failure the queue is still drained, so `put` never waits forever
+                try:
+                    self.pipe.write(data)
+                except OSError:  # a broken pipe: ffmpeg exited
+                    self.broken = True
+        try:
+            self.pipe.close()
+        except OSError:
+            self.broken = True
+
+    def put(self, data: bytes) -> None:
+        self.queue.put(data)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+
 def encode_audio(
     blocks: Iterable[np.ndarray],
     path: Path,
@@ -162,17 +199,19 @@ def encode_audio(
     command += ["-f", fmt.muxer, str(path)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     frames = 0
+    feeder = _Feeder(process.stdin)
     try:
         for block in blocks:
-            process.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+            if feeder.broken:
+                break  # ffmpeg stopped early; its exit status and message say why
+            feeder.put(np.ascontiguousarray(block, dtype="<f4").tobytes())
             frames += len(block)
-        process.stdin.close()
-    except BrokenPipeError:
-        pass  # ffmpeg stopped early; its exit status and message say why
     except BaseException:
         process.kill()
+        feeder.close()
         process.wait()
         raise
+    feeder.close()
     stderr = process.stderr.read().decode("utf-8", "replace").strip()
     if process.wait() != 0:
         # ffmpeg's first line names the cause; the last is often a generic summary.
