@@ -3,6 +3,8 @@
 Each sentence is prepared for speech (numbers and abbreviations as words), looked up in
 the content-addressed cache, and only on a miss synthesised by the engine in its own
 spawned worker process (timeout, restart, bounded retries). Every clip is checked.
+When every clip is cached and the cache has a record of the engine (identity.py), the
+engine is not started at all.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from audiogen.errors import VoiceError
 from audiogen.models import Clip, Utterance, VoiceSettings, VoiceTrack
 from audiogen.speak.cache import CacheInfo, SpeechCache, clip_key, default_cache_dir, variant_key
 from audiogen.speak.engines import EngineUnavailable, VoiceInfo, engine_class, engine_names
+from audiogen.speak.identity import EngineIdentity, EngineRecords, engine_facts
 from audiogen.speak.textprep import prepare_for_speech
 from audiogen.speak.voices import resolve_voice
 from audiogen.speak.warmth import TAIL_SECONDS, warm_file
@@ -26,7 +29,7 @@ from audiogen.speak.worker import DEFAULT_TIMEOUT, RETRIES, EngineFailed, Speech
 
 __all__ = [
     "synthesize_track", "list_voices", "voice_catalog", "VoiceCatalog", "SpeechCache", "CacheInfo",
-    "default_cache_dir", "prepare_for_speech", "engine_names",
+    "default_cache_dir", "prepare_for_speech", "engine_names", "engine_identity", "EngineIdentity",
 ]
 
 MIN_RATE, MAX_RATE = 60, 260
@@ -57,6 +60,35 @@ def list_voices(engine: str = "pyttsx3") -> list[VoiceInfo]:
     return list(voice_catalog(engine).voices)
 
 
+def _ask_engine(
+    worker: SpeechWorker, facts: dict | None, records: EngineRecords | None, recorded: EngineIdentity | None = None
+) -> EngineIdentity:
+    """A started engine's version, voices and variants; recorded for later runs where the engine
+    has facts to key them by and the answer differs from `recorded`."""
+    identity = EngineIdentity(worker.version, tuple(worker.voices()), tuple(worker.variants()))
+    if records is not None and facts is not None and identity != recorded:
+        try:
+            files = worker.identity_files()
+        except EngineFailed:  # no record then; the engine is asked again next time
+            files = []
+        records.save(facts, identity, files)
+    return identity
+
+
+def engine_identity(engine: str = "pyttsx3", cache_dir: Path | None = None) -> EngineIdentity:
+    """The engine's version, voices and variants, without starting it when the speech cache
+    (`cache_dir`, default the user cache) holds a valid record of this engine build; otherwise
+    from a started engine, then recorded."""
+    _check_engine(engine)
+    records = EngineRecords(Path(cache_dir) if cache_dir else default_cache_dir())
+    facts = engine_facts(engine)
+    identity = records.load(facts)
+    if identity is None:
+        with SpeechWorker(engine) as worker:
+            identity = _ask_engine(worker, facts, records)
+    return identity
+
+
 def _clip_duration(path: Path) -> tuple[float, int]:
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / float(wav.getframerate()), wav.getframerate()
@@ -83,33 +115,87 @@ def _temporary_cache() -> Path:
     return folder
 
 
-class _Speaker:
-    """Produces the clip of one sentence: from the cache, or from the engine (started on first need)."""
+class _IdentityChanged(Exception):
+    """The engine, once started, is not what its record said: keys made from the record are stale."""
 
-    def __init__(self, settings: VoiceSettings, cache: SpeechCache, timeout: float, retries: int) -> None:
+
+class _Speaker:
+    """Produces the clip of one sentence: from the cache, or from the engine.
+
+    The engine's version (part of every key) and its voices come from the cache's record of this
+    engine build when there is a valid one (identity.py); the engine is then started only when a
+    clip is missing. Without a record it is started at once, asked, and the answers recorded.
+    """
+
+    def __init__(
+        self, settings: VoiceSettings, cache: SpeechCache, timeout: float, retries: int,
+        records: EngineRecords | None,
+    ) -> None:
         self.settings = settings
         self.cache = cache
         self.retries = retries
+        self.records = records
+        self.facts = engine_facts(settings.engine) if records is not None else None
         self.worker = SpeechWorker(settings.engine, timeout, retries)
-        self.worker.start()  # the engine version is part of every key
+        self.started = False
+        self.synthesised = 0
         try:
-            self.voice = resolve_voice(settings.voice, self.worker.voices(), self.worker.variants(), settings.engine)
+            identity = records.load(self.facts) if records is not None else None
+            self._adopt(identity or self._start(None))
         except BaseException:
             self.worker.close()
             raise
-        self.synthesised = 0
+
+    def _start(self, recorded: EngineIdentity | None) -> EngineIdentity:
+        """Start the engine and ask what it is; record the answer if it differs from `recorded`."""
+        self.worker.start()
+        self.started = True
+        return _ask_engine(self.worker, self.facts, self.records, recorded)
+
+    def _adopt(self, identity: EngineIdentity) -> None:
+        self.identity = identity
+        self.voice = resolve_voice(self.settings.voice, identity.voices, identity.variants, self.settings.engine)
+
+    def start_engine(self) -> bool:
+        """Start the engine if it is not running; True when it is not what the record said
+        (the version and voice are then the engine's own, and keys made before are stale)."""
+        if self.started:
+            return False
+        fresh = self._start(self.identity)
+        if fresh == self.identity:
+            return False
+        self._adopt(fresh)
+        return True
 
     def close(self) -> None:
         self.worker.close()
 
-    def clip(self, spoken: str, rate: int) -> Path:
+    def _keys(self, spoken: str, rate: int) -> tuple[str, str | None]:
         s = self.settings
-        key = clip_key(spoken, s.engine, self.worker.version, self.voice, rate, s.pitch)
-        if s.warmth > 0:
-            warm_key = variant_key(key, "warmth", s.warmth)
+        key = clip_key(spoken, s.engine, self.identity.version, self.voice, rate, s.pitch)
+        return key, (variant_key(key, "warmth", s.warmth) if s.warmth > 0 else None)
+
+    def needs_engine(self, spoken: str, rate: int) -> bool:
+        """Whether making this sentence's clip needs the engine (the cache lacks a usable clip)."""
+        key, warm_key = self._keys(spoken, rate)
+        if warm_key is not None and self.cache.peek(warm_key) is not None:
+            return False
+        path = self.cache.peek(key)
+        return path is None or _clip_problem(path, spoken, rate) is not None
+
+    def clip(self, spoken: str, rate: int) -> Path:
+        while True:
+            try:
+                return self._clip(spoken, rate)
+            except _IdentityChanged:  # made again with the engine's own version and voice
+                continue
+
+    def _clip(self, spoken: str, rate: int) -> Path:
+        key, warm_key = self._keys(spoken, rate)
+        if warm_key is not None:
             path = self.cache.get(warm_key)
             if path is None:
-                path = self._derive(warm_key, self._raw(key, spoken, rate), s.warmth)
+                path = self._derive(warm_key, self._raw(key, spoken, rate), self.settings.warmth)
             return path
         return self._raw(key, spoken, rate)
 
@@ -117,6 +203,8 @@ class _Speaker:
         path = self.cache.get(key)
         if path is not None and _clip_problem(path, spoken, rate) is None:
             return path
+        if self.start_engine():
+            raise _IdentityChanged
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
@@ -171,13 +259,16 @@ def synthesize_track(
         if not any(ch.isalnum() for ch in spoken):
             raise VoiceError(f"the sentence {utterance.text[:50]!r} has no words to speak")
         spoken_texts.append(spoken)
+    rates = [max(MIN_RATE // 2, int(round(settings.rate * u.rate))) for u in utterances]
     folder = (Path(cache_dir) if cache_dir else default_cache_dir()) if use_cache else _temporary_cache()
     cache = SpeechCache(folder)
-    speaker = _Speaker(settings, cache, timeout, retries) if utterances else None
+    records = EngineRecords(folder) if use_cache else None
+    speaker = _Speaker(settings, cache, timeout, retries, records) if utterances else None
     clips: list[Clip] = []
     try:
-        for done, (utterance, spoken) in enumerate(zip(utterances, spoken_texts), 1):
-            rate = max(MIN_RATE // 2, int(round(settings.rate * utterance.rate)))
+        if speaker is not None and any(speaker.needs_engine(s, r) for s, r in zip(spoken_texts, rates)):
+            speaker.start_engine()  # before the first clip: every key then has the engine's own version
+        for done, (utterance, spoken, rate) in enumerate(zip(utterances, spoken_texts, rates), 1):
             path = speaker.clip(spoken, rate)
             problem = _clip_problem(path, spoken, rate, TAIL_SECONDS if settings.warmth > 0 else 0.0)
             if problem:

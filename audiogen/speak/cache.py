@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiogen.errors import OutputError
+from audiogen.speak.identity import EngineRecords
 
 DEFAULT_CAP_MB = 2048
 CAP_ENV = "AUDIOGEN_CACHE_MAX_MB"  # the size cap in megabytes; 0 keeps nothing after a run
@@ -92,6 +93,12 @@ class SpeechCache:
         self.misses += 1
         return None
 
+    def peek(self, key: str) -> Path | None:
+        """The clip's path if the cache holds it, without counting a hit or touching it."""
+        path = self.path_for(key)
+        stat = _stat(path)
+        return path if stat is not None and stat.st_size > 44 else None
+
     def temp_path(self, key: str) -> Path:
         """Where a worker writes a new clip before `put` moves it into place atomically."""
         target = self.path_for(key)
@@ -158,7 +165,9 @@ class SpeechCache:
         return removed
 
     def clear(self) -> int:
-        """Remove every clip; a clip another process is writing right now is left to it."""
+        """Remove every clip and the engine records (identity.py); a clip another process is
+        writing right now is left to it. Returns the number of clips removed."""
+        EngineRecords(self.folder).clear()
         now = time.time()
         removed = 0
         for path, stat in self._clips():

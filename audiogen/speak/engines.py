@@ -51,12 +51,38 @@ class SpeechEngine(Protocol):
     def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int) -> None:
         """Write `text` spoken to `path` as a mono WAV file."""
 
+    def identity_files(self) -> list[str]:
+        """Optional: the files and folders (library, program, data) the version, voices and audio
+        come from, as used. Built-in engines only: see identity.py."""
+        ...
+
 
 class EngineUnavailable(Exception):
     """The engine cannot run here; the message says why and what to install."""
 
 
 ESPEAK_LIBRARY_ENV = "AUDIOGEN_ESPEAK"  # "bundled": use espeakng-loader's library even if the system has one
+
+
+def bundled_espeak_library() -> tuple[Path, Path] | None:
+    """espeakng-loader's (library, data folder) where it stands in for libespeak-ng, else None.
+
+    It stands in on Linux when the system has no libespeak-ng, or when AUDIOGEN_ESPEAK=bundled.
+    The speech worker loads it (see `_load_espeak_library`); the main process only asks, to
+    know which library the engine will use (see identity.py).
+    """
+    wanted = os.environ.get(ESPEAK_LIBRARY_ENV, "").lower()
+    if not sys.platform.startswith("linux"):
+        return None
+    if wanted != "bundled" and ctypes.util.find_library("espeak-ng"):
+        return None
+    try:
+        import espeakng_loader
+    except ImportError:
+        if wanted == "bundled":
+            raise EngineUnavailable(f"{ESPEAK_LIBRARY_ENV}=bundled needs `pip install espeakng-loader`") from None
+        return None  # pyttsx3 then says espeak-ng is missing
+    return Path(espeakng_loader.get_library_path()), Path(espeakng_loader.get_data_path())
 
 
 def _load_espeak_library() -> None:
@@ -66,19 +92,36 @@ def _load_espeak_library() -> None:
     libespeak-ng.so.1 finds it; ESPEAK_DATA_PATH must name its data folder's parent first,
     or the library exits the whole process.
     """
-    wanted = os.environ.get(ESPEAK_LIBRARY_ENV, "").lower()
-    if not sys.platform.startswith("linux"):
+    bundled = bundled_espeak_library()
+    if bundled is None:
         return
-    if wanted != "bundled" and ctypes.util.find_library("espeak-ng"):
-        return
-    try:
-        import espeakng_loader
-    except ImportError:
-        if wanted == "bundled":
-            raise EngineUnavailable(f"{ESPEAK_LIBRARY_ENV}=bundled needs `pip install espeakng-loader`") from None
-        return  # pyttsx3 then says espeak-ng is missing
-    os.environ["ESPEAK_DATA_PATH"] = str(Path(espeakng_loader.get_data_path()).parent)
-    ctypes.CDLL(str(espeakng_loader.get_library_path()), mode=ctypes.RTLD_GLOBAL)
+    library, data = bundled
+    os.environ["ESPEAK_DATA_PATH"] = str(data.parent)
+    ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
+
+
+class _LinkMap(ctypes.Structure):  # the head of glibc's struct link_map
+    _fields_ = [("l_addr", ctypes.c_void_p), ("l_name", ctypes.c_char_p)]
+
+
+def loaded_library_path(handle: int) -> Path | None:
+    """The file a dlopen handle was loaded from (glibc's dlinfo), symlinks resolved; None if unknown."""
+    for libdl in (None, "libdl.so.2"):
+        try:
+            dlinfo = ctypes.CDLL(libdl).dlinfo
+        except (OSError, AttributeError):
+            continue
+        link_map = ctypes.POINTER(_LinkMap)()
+        if dlinfo(ctypes.c_void_p(handle), 2, ctypes.byref(link_map)) != 0 or not link_map:  # RTLD_DI_LINKMAP
+            return None
+        name = link_map.contents.l_name
+        return Path(os.path.realpath(os.fsdecode(name))) if name else None
+    return None
+
+
+def espeak_cli_executable() -> str | None:
+    """The espeak-ng (or espeak) program on PATH, as `EspeakCliEngine` runs it."""
+    return shutil.which("espeak-ng") or shutil.which("espeak")
 
 
 class Pyttsx3Engine:
@@ -156,6 +199,19 @@ class Pyttsx3Engine:
             found.append(VoiceInfo(v.identifier.decode("utf-8").split("/")[-1], v.name.decode("utf-8"), (), gender))
         return found
 
+    def identity_files(self) -> list[str]:
+        """libespeak-ng as loaded and the data folder it reads; [] for other drivers."""
+        if self._engine.proxy._driver.__class__.__name__ != "EspeakDriver":
+            return []
+        from pyttsx3.drivers import _espeak
+
+        library = loaded_library_path(_espeak.dll._handle)
+        data = ctypes.c_char_p()
+        _espeak.Info(ctypes.byref(data))
+        if library is None or not data.value:
+            return []
+        return [str(library), os.path.realpath(os.fsdecode(data.value))]
+
     def _apply(self, voice: str, rate: int, pitch: int) -> None:
         if self._current == (voice, rate, pitch):
             return
@@ -190,7 +246,7 @@ class EspeakCliEngine:
     name = "espeak-ng"
 
     def __init__(self) -> None:
-        self._exe = shutil.which("espeak-ng") or shutil.which("espeak")
+        self._exe = espeak_cli_executable()
         if not self._exe:
             raise EngineUnavailable("espeak-ng is not installed; install it (apt-get install espeak-ng)")
 
@@ -217,6 +273,12 @@ class EspeakCliEngine:
                 gender = {"M": "Male", "F": "Female"}.get(parts[2].split("/")[-1][:1])
                 found.append(VoiceInfo(parts[4].split("/")[-1], parts[3], (), gender))
         return found
+
+    def identity_files(self) -> list[str]:
+        """The program and the data folder it reads (its --version names it)."""
+        out = subprocess.run([self._exe, "--version"], capture_output=True, text=True, timeout=20).stdout
+        data = out.partition("Data at:")[2].strip()
+        return [os.path.realpath(self._exe)] + ([os.path.realpath(data)] if data else [])
 
     def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
         if not folder_is_writable(path.parent):

@@ -47,6 +47,9 @@ def _serve(conn, engine_name: str) -> None:  # runs in the child process
             elif command == "variants":
                 variants = getattr(engine, "variants", None)
                 conn.send(("ok", variants() if variants else []))
+            elif command == "files":
+                files = getattr(engine, "identity_files", None)
+                conn.send(("ok", [str(f) for f in files()] if files else []))
             elif command == "synth":
                 text, path, voice, rate, pitch = args
                 engine.synthesize(text, Path(path), voice, rate, pitch)
@@ -151,6 +154,10 @@ class SpeechWorker:
 
     def variants(self):
         return self.call(("variants",), what="listing voice variants")
+
+    def identity_files(self) -> list[str]:
+        """The files the engine says its version, voices and audio come from ([] if it does not say)."""
+        return self.call(("files",), what="listing the engine's files")
 
     def restart(self) -> None:
         """A fresh engine process, e.g. after it wrote a clip that failed the checks."""
