@@ -163,12 +163,13 @@ def render_session(
 
 
 @functools.lru_cache(maxsize=None)
-def engine_info(engine: str) -> tuple[str, tuple, tuple]:
-    """The engine's version, voices and voice variants (starts one speech worker; cached per engine)."""
-    from audiogen.speak.worker import SpeechWorker
+def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple, tuple]:
+    """The engine's version, voices and voice variants (from the speech cache's record of this
+    engine build when it has one, else from a started engine; kept per engine and cache)."""
+    from audiogen.speak import engine_identity
 
-    with SpeechWorker(engine) as worker:
-        return worker.version, tuple(worker.voices()), tuple(worker.variants())
+    identity = engine_identity(engine, cache_dir)
+    return identity.version, identity.voices, identity.variants
 
 
 def template_fingerprint(templates_dir: Path | None = None) -> str:
@@ -207,7 +208,7 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
     if not MIN_RATE <= spec.voice.rate <= MAX_RATE:
         problems["rate"] = f"rate {spec.voice.rate} wpm is out of range; choose {MIN_RATE} to {MAX_RATE}"
     try:
-        _, voices, variants = engine_info(spec.voice.engine)
+        _, voices, variants = engine_info(spec.voice.engine, spec.cache_dir)
     except AudiogenError as exc:
         problems["engine"] = str(exc)
     else:

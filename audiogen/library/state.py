@@ -81,7 +81,7 @@ def input_key(session: PlannedSession) -> str:
         "article": _file_digest(session.article),
         "filter_words": _file_digest(spec.filter_words),
         "templates": pipeline.template_fingerprint(spec.templates_dir),
-        "engine_version": pipeline.engine_info(spec.voice.engine)[0],
+        "engine_version": pipeline.engine_info(spec.voice.engine, spec.cache_dir)[0],
         "settings": session_settings(spec),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
