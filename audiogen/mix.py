@@ -466,6 +466,7 @@ def metered(blocks: Iterable[np.ndarray], meter: LoudnessMeter) -> Iterator[np.n
 BED_WINDOWS, BED_WINDOW_SECONDS = 8, 8.0  # the bed's K-weighted power is measured on this much of it
 FILTER_TAIL_SECONDS = 0.2  # a part's K-weighted energy rings on this long after it ends
 GAIN_TOLERANCE = 0.02  # dB: the planned gain is found to within this
+MAX_LIMITING_DB = 24.0  # planning never limits the voice by more than this to reach the target
 
 
 class _StepEnergies:
@@ -678,12 +679,13 @@ def plan_master(timeline: Timeline, bed_factory, settings: SoundSettings, codec_
     if low_miss >= -GAIN_TOLERANCE:
         gain = low
     else:
+        most = low + MAX_LIMITING_DB
         high, high_miss = low + 3.0, miss(low + 3.0)
-        while high_miss < 0 and high < low + 40:
-            low, low_miss, high = high, high_miss, high + 3.0
+        while high_miss < 0 and high < most:
+            low, low_miss, high = high, high_miss, min(most, high + 3.0)
             high_miss = miss(high)
-        gain = high
-        for _ in range(20):  # regula falsi, Illinois variant: converges in a handful of looks
+        gain = high  # if even that falls short, the target cannot be met under the ceiling: the loudest that can
+        for _ in range(20 if high_miss >= 0 else 0):  # regula falsi, Illinois variant: a handful of looks
             gain = high - high_miss * (high - low) / (high_miss - low_miss)
             result = miss(gain)
             if abs(result) < GAIN_TOLERANCE:

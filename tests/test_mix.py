@@ -390,3 +390,14 @@ def test_mono_with_binaural_beats_is_refused_before_any_work(tmp_path):
     result = CliRunner().invoke(main, ["render", "--background", "theta", "--mono", "--out", str(tmp_path / "out")])
     assert result.exit_code == 7
     assert "--mono" in result.output
+
+
+def test_a_target_beyond_reach_under_the_ceiling_ends_the_plan_and_is_reported(clips):
+    """Voice alone at -10 LUFS under -1 dBTP asks for more limiting than planning allows: it stops."""
+    timeline = replace(session(clips, 30), bells=())
+    settings = SoundSettings(background="none", loudness=-10.0, channels=1)
+    plan = plan_master(timeline, _factory(settings), settings)
+    assert plan.voice_ceiling_db >= -1.5 - 1.0 - plan.gain_db - 0.01
+    stats, _ = master(timeline, _factory(settings), settings, lambda blocks: sum(len(b) for b in blocks))
+    assert stats.true_peak_dbtp <= settings.true_peak
+    assert np.isfinite(stats.integrated_lufs) and stats.integrated_lufs <= -10.0 + 0.3
