@@ -102,6 +102,15 @@ class _Layer(abc.ABC):
         """Release what the layer holds open; procedural layers hold nothing."""
 
 
+class _ClockedLayer(_Layer):
+    """A layer whose sound is a function of the frame number (`offset`): skipping is counting."""
+
+    offset = 0
+
+    def skip(self, n: int, sample_rate: int) -> None:
+        self.offset += n
+
+
 class _NoiseLayer(_Layer):
     """White noise through a fixed filter (none for white), independent per channel (a wide stereo image)."""
 
@@ -158,7 +167,7 @@ class _Sines:
         return out.reshape(-1, len(self.table))[:n]
 
 
-class _DroneLayer(_Layer):
+class _DroneLayer(_ClockedLayer):
     """A soft pad: a low root, its fifth and octave, each breathing at its own slow rate."""
 
     PARTIALS = ((110.0, 1.0, 0.050), (164.81, 0.5, 0.070), (220.0, 0.35, 0.031), (329.63, 0.12, 0.043))
@@ -179,9 +188,6 @@ class _DroneLayer(_Layer):
                           (f + lfo, carrier + swell - np.pi / 2, 0.2 * a)]
             sides.append(sines)
         self.sines = _Sines(sides, sample_rate)
-
-    def skip(self, n: int, sample_rate: int) -> None:
-        self.offset += n  # its sound is a function of the frame number
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
@@ -212,7 +218,7 @@ def _slow_swell(t: np.ndarray, rates: np.ndarray, phases: np.ndarray) -> np.ndar
     return 0.5 + 0.5 * curve
 
 
-class _RainLayer(_Layer):
+class _RainLayer(_ClockedLayer):
     """Rain: a band of hiss that swells slowly, with drops pattering on top."""
 
     def __init__(self, rng: np.random.Generator, sample_rate: int) -> None:
@@ -247,9 +253,6 @@ class _RainLayer(_Layer):
             self.drop_level[side] = level
         return env
 
-    def skip(self, n: int, sample_rate: int) -> None:
-        self.offset += n  # its sound is a function of the frame number
-
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
         # Band-limited unit noise has RMS ~0.6 here, the drop envelope ~0.35.
@@ -266,7 +269,7 @@ class _RainLayer(_Layer):
         return _frames(out, 6 * LAYER_RMS / 0.885)  # the RMS under the ceiling is 0.885 (measured: 6 seeds x 20 min)
 
 
-class _OceanLayer(_Layer):
+class _OceanLayer(_ClockedLayer):
     """Ocean: a low rumble under a brighter wash that rises and falls like waves (~7-13 s)."""
 
     def __init__(self, rng: np.random.Generator, sample_rate: int) -> None:
@@ -288,9 +291,6 @@ class _OceanLayer(_Layer):
         waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)])
         return (0.1 + 1.4 * waves) / 0.32
 
-    def skip(self, n: int, sample_rate: int) -> None:
-        self.offset += n  # its sound is a function of the frame number
-
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
         # Each part scaled to unit RMS (its filter's noise gain); the sum's RMS is then about 1.0 (measured).
@@ -302,7 +302,7 @@ class _OceanLayer(_Layer):
         return _frames(out, LAYER_RMS)
 
 
-class _BinauralLayer(_Layer):
+class _BinauralLayer(_ClockedLayer):
     """Binaural beats: a pure carrier in the left ear, carrier + beat in the right."""
 
     def __init__(self, carrier: float, beat: float, label: str, sample_rate: int) -> None:
@@ -313,9 +313,6 @@ class _BinauralLayer(_Layer):
             f"Binaural beats ({label}: {carrier:g} Hz left, {carrier + beat:g} Hz right, "
             f"a {beat:g} Hz beat) work only through headphones."
         )
-
-    def skip(self, n: int, sample_rate: int) -> None:
-        self.offset += n  # its sound is a function of the frame number
 
     def block(self, n: int, sample_rate: int) -> np.ndarray:
         start, self.offset = self.offset, self.offset + n
