@@ -331,7 +331,6 @@ class TruePeakLimiter:
         # History: `latency` frames already emitted (context) + pending frames not yet emitted.
         self.audio = np.zeros((self.latency, channels), dtype=np.float32)
         self.envelope = np.zeros(self.latency, dtype=np.float32)
-        self.reduced = 0  # frames whose gain was lowered, for reporting
         self.peak = 0.0  # the output's true peak (linear): the envelope times the gain
 
     def process(self, block: np.ndarray) -> np.ndarray:
@@ -342,7 +341,6 @@ class TruePeakLimiter:
         if envelope.max(initial=0.0) > self.ceiling:  # a peak here or within the windows around it
             need = np.minimum(np.float32(1.0), self.ceiling / np.maximum(envelope, np.float32(1e-9)))
             gain = _smooth_gain(need, self.hold, self.ramp)[c : len(need) - c]
-            self.reduced += int(np.count_nonzero(gain < 1.0))
             out, heard = out * gain[:, None], heard * gain
         if len(heard):
             self.peak = max(self.peak, float(heard.max()))
@@ -481,10 +479,6 @@ class _StepEnergies:
     def __init__(self, duration: float) -> None:
         self.duration = duration
         self.power = np.zeros(int(np.ceil(duration / STEP_SECONDS)) + 1)
-
-    def add(self, samples: np.ndarray, start: float, sample_rate: int) -> None:
-        """A part, (frames,) or (frames, channels), starting at `start` seconds."""
-        self.add_squares(_squares(k_weighted(samples, sample_rate)), start, sample_rate)
 
     def add_squares(self, squares: np.ndarray, start: float, sample_rate: int) -> None:
         """A K-weighted part's squares (summed over channels), starting at `start` seconds."""
@@ -668,6 +662,7 @@ def plan_master(timeline: Timeline, bed_factory, settings: SoundSettings, codec_
         voice = _voice_energies(looks, timeline.duration, 10 ** (ceiling_db(gain) / 20))
         return voice.loudness(settings, background)
 
+    @functools.lru_cache(maxsize=None)  # the chosen gain's miss is asked for again at the end
     def miss(gain: float) -> float:  # grows with the gain: limiting never takes back a whole dB per dB
         return loudness(gain) + gain - target
 
@@ -694,7 +689,7 @@ def plan_master(timeline: Timeline, bed_factory, settings: SoundSettings, codec_
                 high, high_miss, low_miss = gain, result, low_miss / 2
             else:
                 low, low_miss, high_miss = gain, result, high_miss / 2
-    return MasterPlan(gain, ceiling_db(gain), loudness(gain) + gain)
+    return MasterPlan(gain, ceiling_db(gain), target + miss(gain))
 
 
 # ---------------------------------------------------------------- mastering
