@@ -268,10 +268,10 @@ def cache():
 @cache.command("clear")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder (default: your user cache folder).")
 def cache_clear(cache_dir):
-    """Remove every cached speech clip."""
-    from audiogen.speak import SpeechCache, default_cache_dir
+    """Remove every cached speech clip and the measurements kept beside them."""
+    from audiogen.pipeline import clear_cache
 
-    removed = SpeechCache(cache_dir or default_cache_dir()).clear()
+    removed = clear_cache(cache_dir)
     click.echo(f"removed {removed} cached clips")
 
 

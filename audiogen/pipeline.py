@@ -21,7 +21,7 @@ from audiogen.mix import codec_loudness_change, master, output_channels, probe_e
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
 from audiogen.script import build_script
-from audiogen.speak import default_cache_dir, prepare_for_speech, synthesize_track
+from audiogen.speak import SpeechCache, default_cache_dir, prepare_for_speech, synthesize_track
 from audiogen.themes import extract_themes
 from audiogen.timing import plan_timeline
 
@@ -100,6 +100,15 @@ def codec_offset(spec: SessionSpec, sound: SoundSettings, measure_change: Callab
             temp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
             os.replace(temp, path)
     return change
+
+
+def clear_cache(cache_dir: Path | None = None) -> int:
+    """Empty the cache folder: speech clips, engine records and the encoders' loudness changes
+    (a stale change would misplace every later session's loudness). Returns the clips removed."""
+    folder = Path(cache_dir) if cache_dir else default_cache_dir()
+    removed = SpeechCache(folder).clear()
+    (folder / CODEC_OFFSETS_FILE).unlink(missing_ok=True)
+    return removed
 
 
 def render_session(

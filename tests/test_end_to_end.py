@@ -96,3 +96,6 @@ def test_the_encoders_loudness_change_is_measured_once_and_kept(tmp_path, tmp_pa
     record.write_text("{not json")  # a damaged record is measured again and rewritten
     render(tmp_path / "c", "--background", "rain")
     assert set(json.loads(record.read_text())) == {"mp3:128k:44100:2:rain"}
+    cleared = CliRunner().invoke(main, ["cache", "clear", "--cache-dir", str(cache)])
+    assert cleared.exit_code == 0 and cleared.output.startswith("removed ")
+    assert not record.exists() and [p for p in cache.rglob("*") if p.is_file()] == []
