@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from audiogen.background import Bed
 from audiogen.errors import AudiogenError
@@ -75,25 +75,62 @@ def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
 CODEC_OFFSETS_FILE = "codec-offsets.json"
 
 
+def _read_record(path: Path) -> dict:
+    """The kept loudness changes; an unreadable or damaged record counts as empty."""
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _kept(known: dict, key: str) -> float | None:
+    try:
+        return float(known[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (released by the OS even after kill -9); where no
+    lock can be had (a read-only folder, no fcntl), go on without one."""
+    try:
+        import fcntl
+
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def codec_offset(spec: SessionSpec, sound: SoundSettings, measure_change: Callable[[], float]) -> float:
     """The encoder's loudness change for this format, bitrate and bed: measured once, then kept.
 
     It is measured on a piece of the first session that needs it and stored in
     the speech cache folder, so later renders (and every session of a library)
-    skip the test encoding. --no-cache measures it every time.
+    skip the test encoding. Sessions measuring at once (a library's workers) take
+    turns under a lock, so all of them use the first one's figure and a rebuild
+    from the same cache gives the same loudness. --no-cache measures it every time.
     """
+    if not spec.use_cache:
+        return measure_change()
     key = f"{spec.format}:{spec.bitrate}:{sound.sample_rate}:{sound.channels}:{sound.background}"
     path = (Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()) / CODEC_OFFSETS_FILE
-    known: dict = {}
-    if spec.use_cache:
-        try:
-            known = json.loads(path.read_text(encoding="utf-8"))
-            return float(known[key])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            known = known if isinstance(known, dict) else {}
-    change = measure_change()
-    if spec.use_cache:
-        known[key] = round(change, 4)
+    change = _kept(_read_record(path), key)
+    if change is not None:
+        return change
+    with _exclusive(path.with_name(f".{path.name}.lock")):
+        known = _read_record(path)  # another session may have measured it while this one waited
+        change = _kept(known, key)
+        if change is not None:
+            return change
+        change = round(measure_change(), 4)  # what every later session will read
+        known[key] = change
         with contextlib.suppress(OSError):  # a read-only cache only costs the next render a test encoding
             path.parent.mkdir(parents=True, exist_ok=True)
             temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -107,7 +144,8 @@ def clear_cache(cache_dir: Path | None = None) -> int:
     (a stale change would misplace every later session's loudness). Returns the clips removed."""
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     removed = SpeechCache(folder).clear()
-    (folder / CODEC_OFFSETS_FILE).unlink(missing_ok=True)
+    for name in (CODEC_OFFSETS_FILE, f".{CODEC_OFFSETS_FILE}.lock"):
+        (folder / name).unlink(missing_ok=True)
     return removed
 
 

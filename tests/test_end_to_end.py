@@ -99,3 +99,32 @@ def test_the_encoders_loudness_change_is_measured_once_and_kept(tmp_path, tmp_pa
     cleared = CliRunner().invoke(main, ["cache", "clear", "--cache-dir", str(cache)])
     assert cleared.exit_code == 0 and cleared.output.startswith("removed ")
     assert not record.exists() and [p for p in cache.rglob("*") if p.is_file()] == []
+
+
+def test_sessions_measuring_the_encoders_change_at_once_all_use_the_first_figure(tmp_path):
+    """A library's workers may all find no record; they take turns, so one measures and all agree."""
+    import json
+    import threading
+    import time
+
+    from audiogen.models import SessionSpec, SoundSettings
+    from audiogen.pipeline import codec_offset
+
+    spec, sound = SessionSpec(article=None, cache_dir=tmp_path), SoundSettings()
+    measured, results = [], []
+
+    def session(figure: float) -> None:
+        def measure() -> float:
+            measured.append(figure)
+            time.sleep(0.3)  # the test encoding takes a while; the other session arrives meanwhile
+            return figure
+
+        results.append(codec_offset(spec, sound, measure))
+
+    threads = [threading.Thread(target=session, args=(figure,)) for figure in (-0.41, -0.47, -0.52)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(measured) == 1 and results == measured * 3
+    assert list(json.loads((tmp_path / "codec-offsets.json").read_text()).values()) == measured
