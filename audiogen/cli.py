@@ -299,6 +299,10 @@ def cache_info(cache_dir):
 @click.pass_context
 def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, quiet_build):
     """Build the session library MANIFEST.toml describes: playlist, catalog and index.html included."""
+    if scheduler is None:
+        from audiogen.processes import start_fork_server
+
+        start_fork_server()  # its imports overlap this process's own, and the manifest's checks
     from audiogen.errors import LibraryError, ManifestError
     from audiogen.library import ProgressDisplay, build_library, load_manifest, summary_lines
 

@@ -299,3 +299,28 @@ def test_a_session_over_its_time_bound_fails_without_hanging(library, tmp_path):
     thread.join(120)
     assert outcomes and outcomes[0].status == FAILED and "stopped after 0.5 s" in outcomes[0].error
     assert not list(tmp_path.glob("*.mp3")) and not list(tmp_path.glob(".*.key"))
+
+
+def test_pool_workers_take_the_builds_environment_and_folder(tmp_path, monkeypatch):
+    """The fork server keeps the environment and folder it started with; each worker takes the
+    build's own, as a spawned worker would (a long-lived program may build more than once)."""
+    from audiogen.library.runner import open_executor
+    from audiogen.processes import start_fork_server
+
+    start_fork_server()  # started before the change below
+    monkeypatch.setenv("AUDIOGEN_TEST_PROBE", "set after the server started")
+    monkeypatch.chdir(tmp_path)
+    with open_executor(2, None) as executor:
+        assert executor.submit(os.getenv, "AUDIOGEN_TEST_PROBE").result() == "set after the server started"
+        assert executor.submit(os.getcwd).result() == str(tmp_path)
+        assert executor.submit(os.getppid).result() != os.getpid()  # never a fork of this process
+
+
+def test_without_a_fork_server_workers_are_spawned(monkeypatch):
+    import multiprocessing
+
+    from audiogen.processes import pool_context
+
+    assert pool_context().get_start_method() == "forkserver"  # Linux has one
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert pool_context().get_start_method() == "spawn"

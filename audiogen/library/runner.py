@@ -1,15 +1,13 @@
 """Builds a library: skips current sessions, renders the rest in parallel, isolates failures.
 
-Sessions run on a process pool (spawned workers: a forked child of a process that used
-pyttsx3 hangs) or, with a scheduler address, on a Dask distributed cluster through its
-concurrent.futures executor. Every session's time is bounded inside the task itself, so
+Sessions run on a process pool (workers from audiogen.processes) or, with a scheduler
+address, on a Dask distributed cluster through its concurrent.futures executor. Every session's time is bounded inside the task itself, so
 a hung session fails alone and no executor waits on it forever.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import pickle
 import signal
@@ -26,6 +24,7 @@ from typing import Iterator, Protocol
 import audiogen
 from audiogen import pipeline
 from audiogen.errors import AudiogenError, LibraryError, ToolMissingError
+from audiogen.processes import pool_context
 from audiogen.library import outputs, state
 from audiogen.library.manifest import Manifest, PlannedSession
 
@@ -189,11 +188,19 @@ def run_task(task: SessionTask) -> SessionOutcome:
 # ------------------------------------------------------------------ executors
 
 
+def _adopt(environ: dict[str, str], cwd: str) -> None:
+    """A worker takes the build's environment and folder: the fork server keeps the ones it
+    started with, which a later build in the same process (an embedding program, a test) may have changed."""
+    os.environ.clear()
+    os.environ.update(environ)
+    os.chdir(cwd)
+
+
 @contextlib.contextmanager
 def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
     if scheduler is None:
-        # spawn: workers start clean, never as forks of a process that touched pyttsx3.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(),
+                                 initializer=_adopt, initargs=(dict(os.environ), os.getcwd())) as executor:
             yield executor
         return
     try:
