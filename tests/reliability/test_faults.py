@@ -76,7 +76,8 @@ def _build(manifest: Path, cache: Path, **popen) -> subprocess.Popen:
 
 
 def _assert_visible_files_whole(out: Path) -> int:
-    audio = [p for p in out.glob("*.mp3")]
+    # pathlib's "*" also matches hidden names: a killed build's temporary .part files are not visible.
+    audio = [p for p in out.glob("*.mp3") if not p.name.startswith(".")]
     for path in audio:
         seconds = float(probe(path)["format"]["duration"])
         assert abs(seconds - 60) < 1.5 or abs(seconds - 90) < 1.5, (path, seconds)
@@ -114,3 +115,33 @@ def test_two_builds_of_one_library_at_once_do_not_corrupt_it(tmp_path: Path, spe
     assert second.returncode == 9, second_err
     assert "another build is writing to this library" in second_err and "Traceback" not in second_err
     assert _assert_visible_files_whole(out) == 6
+
+
+def test_ctrl_c_stops_the_build_and_no_queued_session_starts(tmp_path: Path, speech_cache: Path):
+    """Ctrl-C reaches the whole process group, as from a terminal. The running session stops;
+    the one already waiting in the worker's queue must not start (it used to be built in full)."""
+    (tmp_path / "articles").mkdir()
+    first, queued = ARTICLES[0], SAMPLE
+    for article in (first, queued):
+        shutil.copy(article, tmp_path / "articles" / article.name)
+    manifest = tmp_path / "library.toml"
+    manifest.write_text(
+        '[library]\nname = "Interrupted"\n'  # longest first: the 2-minute session runs, the other waits
+        f'[[sessions]]\narticles = ["articles/{first.name}"]\nminutes = 2\n'
+        f'[[sessions]]\narticles = ["articles/{queued.name}"]\nminutes = 1\n'
+    )
+    out = tmp_path / "library"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "audiogen", "build", str(manifest), "--workers", "1", "--cache-dir", str(speech_cache)],
+        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(out.glob(".*.part.*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the first session is encoding
+    assert process.poll() is None, "the build ended before it could be interrupted"
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "audiogen: interrupted" and "Traceback" not in stderr
+    assert not list(out.glob(f"{queued.stem.replace('_', '-')}*")), "the queued session was started"
+    assert [p.name for p in out.iterdir() if ".part" in p.name] == []
