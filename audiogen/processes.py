@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 
-PRELOADED = ["audiogen.pipeline"]  # what every worker needs; about a second and a half to import
+PRELOADED = ["audiogen.worker_preload"]  # the pipeline: about a second and a half to import
 
 
 def pool_context() -> multiprocessing.context.BaseContext:

@@ -324,3 +324,25 @@ def test_without_a_fork_server_workers_are_spawned(monkeypatch):
     assert pool_context().get_start_method() == "forkserver"  # Linux has one
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     assert pool_context().get_start_method() == "spawn"
+
+
+def test_the_fork_servers_import_holds_off_ctrl_c_then_puts_it_back():
+    """Ctrl-C while the fork server imports the pipeline printed the server's traceback; now the
+    import finishes, and the handler the workers inherit is Python's own again."""
+    script = """
+import os, signal, sys
+
+class InterruptFirst:  # Ctrl-C arrives just as the pipeline's import begins
+    def find_spec(self, name, path=None, target=None):
+        if name == "audiogen.pipeline":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, InterruptFirst())
+import audiogen.worker_preload
+print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "audiogen.pipeline" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.split() == ["True", "True"]

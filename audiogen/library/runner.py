@@ -177,9 +177,15 @@ def _run_in_child(task: SessionTask) -> SessionOutcome:
                               error=f"the session's process exited with code {process.returncode}: {last[0]}")
 
 
+INTERRUPTED = "the build was interrupted before this session started"
+_stopped = None  # in a pool worker: the build's event, set when the build is interrupted
+
+
 def run_task(task: SessionTask) -> SessionOutcome:
     """The task an executor runs. A process's main thread bounds time with a timer signal;
     elsewhere (a Dask worker thread) signals cannot reach the task, so it gets its own process."""
+    if _stopped is not None and _stopped.is_set():  # queued before Ctrl-C: not started at all
+        return SessionOutcome(task.session.name, FAILED, task.session.spec.minutes, error=INTERRUPTED)
     if threading.current_thread() is threading.main_thread():
         return build_session(task)
     return _run_in_child(task)
@@ -188,20 +194,31 @@ def run_task(task: SessionTask) -> SessionOutcome:
 # ------------------------------------------------------------------ executors
 
 
-def _adopt(environ: dict[str, str], cwd: str) -> None:
-    """A worker takes the build's environment and folder: the fork server keeps the ones it
-    started with, which a later build in the same process (an embedding program, a test) may have changed."""
+def _adopt(environ: dict[str, str], cwd: str, stopped) -> None:
+    """A worker takes the build's environment and folder (the fork server keeps the ones it
+    started with, which a later build in the same process, an embedding program or a test, may
+    have changed) and the event that tells it the build was interrupted."""
+    global _stopped
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
+    _stopped = stopped
 
 
 @contextlib.contextmanager
 def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
     if scheduler is None:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(),
-                                 initializer=_adopt, initargs=(dict(os.environ), os.getcwd())) as executor:
-            yield executor
+        context = pool_context()
+        stopped = context.Event()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_adopt,
+                                 initargs=(dict(os.environ), os.getcwd(), stopped)) as executor:
+            try:
+                yield executor
+            except BaseException:
+                # Ctrl-C reaches the running sessions (the workers share the terminal's process
+                # group) but not those already handed to a worker's queue: they must not start.
+                stopped.set()
+                raise
         return
     try:
         import dask
