@@ -1,8 +1,9 @@
 """Builds a library: skips current sessions, renders the rest in parallel, isolates failures.
 
 Sessions run on a process pool (workers from audiogen.processes) or, with a scheduler
-address, on a Dask distributed cluster through its concurrent.futures executor. Every session's time is bounded inside the task itself, so
-a hung session fails alone and no executor waits on it forever.
+address, on a Dask distributed cluster through its concurrent.futures executor. Every
+session's time is bounded inside the task itself, so a hung session fails alone and no
+executor waits on it forever.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from typing import Iterator, Protocol
 import audiogen
 from audiogen import pipeline
 from audiogen.errors import AudiogenError, LibraryError, ToolMissingError
-from audiogen.processes import pool_context
 from audiogen.library import outputs, state
 from audiogen.library.manifest import Manifest, PlannedSession
+from audiogen.processes import pool_context
 
 BUILT, SKIPPED, FAILED = "built", "skipped", "failed"
 CHILD_GRACE_SECONDS = 30.0  # the child stops itself at the deadline; this only catches a wedged child
