@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import traceback
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator
 
 import click
 from click.core import ParameterSource
 
 from audiogen import __version__
-from audiogen.errors import EXIT_CODES, AudiogenError
+from audiogen.errors import EXIT_CODES, AudiogenError, Terminated
 from audiogen.models import SessionSpec, SoundSettings, VoiceSettings
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated: the command unwinds (temporary files
+    go, a build stops its workers) instead of dying where it stands."""
+    try:
+        previous = signal.signal(signal.SIGTERM, Terminated.on_signal)
+    except ValueError:  # not the main thread (an embedding program): leave its handler alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class AudiogenGroup(click.Group):
@@ -24,7 +42,8 @@ class AudiogenGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _sigterm_stops():
+                return super().invoke(ctx)
         except AudiogenError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
@@ -33,6 +52,9 @@ class AudiogenGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("audiogen: interrupted", err=True)
             sys.exit(130)
+        except Terminated:
+            click.echo("audiogen: terminated", err=True)
+            sys.exit(Terminated.exit_code)
         except BrokenPipeError:
             # The reader went away (`audiogen script | head`): stop quietly, as Unix tools do.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -72,6 +72,18 @@ class LibraryError(AudiogenError):
     exit_code = 10
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (a service manager, `timeout`, a cancelled job): the command stops as
+    after Ctrl-C, cleaning up on the way. A BaseException, so no `except Exception` keeps going."""
+
+    exit_code = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
+
+    @staticmethod
+    def on_signal(signum, frame) -> None:
+        """A signal handler: raise Terminated where the main thread is."""
+        raise Terminated()
+
+
 # Exit codes, documented in the README and in `audiogen --help`.
 EXIT_CODES = {
     0: "success",
@@ -85,6 +97,7 @@ EXIT_CODES = {
     ToolMissingError.exit_code: "a required program is missing",
     OutputError.exit_code: "output cannot be written",
     LibraryError.exit_code: "some sessions of a library build failed",
-    130: "interrupted",
+    130: "interrupted (Ctrl-C)",
     141: "output pipe closed by the reader",
+    Terminated.exit_code: "terminated (SIGTERM)",
 }

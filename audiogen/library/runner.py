@@ -9,6 +9,7 @@ executor waits on it forever.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import pickle
 import signal
@@ -24,7 +25,7 @@ from typing import Iterator, Protocol
 
 import audiogen
 from audiogen import pipeline
-from audiogen.errors import AudiogenError, LibraryError, ToolMissingError
+from audiogen.errors import AudiogenError, LibraryError, Terminated, ToolMissingError
 from audiogen.library import outputs, state
 from audiogen.library.manifest import Manifest, PlannedSession
 from audiogen.processes import pool_context
@@ -179,14 +180,23 @@ def _run_in_child(task: SessionTask) -> SessionOutcome:
 
 
 INTERRUPTED = "the build was interrupted before this session started"
+_SESSION_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: Terminated.on_signal}
 _stopped = None  # in a pool worker: the build's event, set when the build is interrupted
 
 
 def run_task(task: SessionTask) -> SessionOutcome:
     """The task an executor runs. A process's main thread bounds time with a timer signal;
     elsewhere (a Dask worker thread) signals cannot reach the task, so it gets its own process."""
-    if _stopped is not None and _stopped.is_set():  # queued before Ctrl-C: not started at all
-        return SessionOutcome(task.session.name, FAILED, task.session.spec.minutes, error=INTERRUPTED)
+    if _stopped is not None:  # a pool worker
+        if _stopped.is_set():  # queued before Ctrl-C: not started at all
+            return SessionOutcome(task.session.name, FAILED, task.session.spec.minutes, error=INTERRUPTED)
+        # Ctrl-C and SIGTERM stop a running session, cleaning up; an idle worker ignores them (_adopt).
+        previous = {sig: signal.signal(sig, handler) for sig, handler in _SESSION_HANDLERS.items()}
+        try:
+            return build_session(task)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     if threading.current_thread() is threading.main_thread():
         return build_session(task)
     return _run_in_child(task)
@@ -200,6 +210,10 @@ def _adopt(environ: dict[str, str], cwd: str, stopped) -> None:
     started with, which a later build in the same process, an embedding program or a test, may
     have changed) and the event that tells it the build was interrupted."""
     global _stopped
+    # Idle, a worker waits on the pool's queue, where Ctrl-C would end it with a traceback and
+    # SIGTERM without a word; only a running session needs to hear them (run_task).
+    for sig in _SESSION_HANDLERS:
+        signal.signal(sig, signal.SIG_IGN)
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
@@ -215,10 +229,15 @@ def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
                                  initargs=(dict(os.environ), os.getcwd(), stopped)) as executor:
             try:
                 yield executor
-            except BaseException:
-                # Ctrl-C reaches the running sessions (the workers share the terminal's process
-                # group) but not those already handed to a worker's queue: they must not start.
+            except BaseException as exc:
+                # Sessions already handed to a worker's queue must not start.
                 stopped.set()
+                if not isinstance(exc, KeyboardInterrupt):
+                    # Ctrl-C from a terminal reaches the workers too (one process group); SIGTERM
+                    # or a failure here reaches only this process, so the running sessions are told.
+                    for worker in multiprocessing.active_children():
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(worker.pid, signal.SIGINT)
                 raise
         return
     try:

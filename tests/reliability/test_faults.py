@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import ARTICLES, probe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +147,78 @@ def test_ctrl_c_stops_the_build_and_no_queued_session_starts(tmp_path: Path, spe
     assert stderr.strip().splitlines()[-1] == "audiogen: interrupted" and "Traceback" not in stderr
     assert not list(out.glob(f"{queued.stem.replace('_', '-')}*")), "the queued session was started"
     assert [p.name for p in out.iterdir() if ".part" in p.name] == []
+
+
+def _alive(pids: list[int]) -> list[int]:
+    """Those of `pids` still running (a zombie has ended; init reaps it)."""
+    alive = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.append(pid)
+    return alive
+
+
+def _group(pgid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+@pytest.mark.parametrize("how, code, message", [
+    ("SIGINT to the group", 130, "audiogen: interrupted"),  # Ctrl-C in a terminal
+    ("SIGTERM to the group", 143, "audiogen: terminated"),  # a service manager stopping it
+    ("SIGTERM to the build", 143, "audiogen: terminated"),  # `timeout`, `kill PID`
+])
+def test_a_stopped_build_ends_cleanly_with_an_idle_worker(how, code, message, tmp_path: Path, speech_cache: Path):
+    """One worker renders a long session while the other, its short one done, waits idle. Every
+    way of stopping the build ends it at once: one line, its exit code, no traceback (an idle
+    worker used to print one), no temporary files, and no process of the build left running."""
+    (tmp_path / "articles").mkdir()
+    long_one, short_one = ARTICLES[0], SAMPLE
+    for article in (long_one, short_one):
+        shutil.copy(article, tmp_path / "articles" / article.name)
+    manifest = tmp_path / "library.toml"
+    manifest.write_text(
+        '[library]\nname = "Stopped"\n'
+        f'[[sessions]]\narticles = ["articles/{long_one.name}"]\nminutes = 4\n'
+        f'[[sessions]]\narticles = ["articles/{short_one.name}"]\nminutes = 1\n'
+    )
+    out = tmp_path / "library"
+    process = _build(manifest, speech_cache)
+    deadline = time.monotonic() + 300
+    while not list(out.glob("sample-article-*.mp3")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the short session's worker is back waiting on the queue
+    assert process.poll() is None and not list(out.glob(f"{long_one.stem}*.mp3")), "nothing left to stop"
+    members = _group(process.pid)
+    if how == "SIGTERM to the build":
+        os.kill(process.pid, signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGINT if how.startswith("SIGINT") else signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert stderr.strip().splitlines()[-1] == message and "Traceback" not in stderr, stderr
+    assert not list(out.glob(f"{long_one.stem}*.mp3"))
+    assert [p.name for p in out.iterdir() if ".part" in p.name] == []
+    for _ in range(100):  # the fork server and workers end as the build does
+        if not _alive(members + _group(process.pid)):
+            break
+        time.sleep(0.1)
+    assert _alive(members + _group(process.pid)) == []
+
+
+def test_sigterm_stops_a_render_cleanly(tmp_path: Path, speech_cache: Path):
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "audiogen", "render", "--minutes", "3", "--cache-dir", str(speech_cache), "--out", str(out)],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(out.glob(".*.part.*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # until it is encoding
+    assert process.poll() is None, "the render ended before it could be stopped"
+    os.kill(process.pid, signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "audiogen: terminated"
+    assert list(out.iterdir()) == []
