@@ -185,8 +185,9 @@ _stopped = None  # in a pool worker: the build's event, set when the build is in
 
 
 def run_task(task: SessionTask) -> SessionOutcome:
-    """The task an executor runs. A process's main thread bounds time with a timer signal;
-    elsewhere (a Dask worker thread) signals cannot reach the task, so it gets its own process."""
+    """The task an executor runs. A process's main thread (a pool worker) bounds time with a
+    timer signal and hears Ctrl-C and SIGTERM while the session runs; elsewhere (a Dask worker
+    thread) signals cannot reach the task, so it gets its own process."""
     if _stopped is not None:  # a pool worker
         if _stopped.is_set():  # queued before Ctrl-C: not started at all
             return SessionOutcome(task.session.name, FAILED, task.session.spec.minutes, error=INTERRUPTED)

@@ -119,19 +119,26 @@ def test_two_builds_of_one_library_at_once_do_not_corrupt_it(tmp_path: Path, spe
     assert _assert_visible_files_whole(out) == 6
 
 
+def _long_and_short(folder: Path, long_article: Path, minutes: float, short_article: Path) -> Path:
+    """A manifest of two sessions: `long_article` at `minutes` (built first: longest first) and
+    `short_article` at 1 minute."""
+    (folder / "articles").mkdir()
+    for article in (long_article, short_article):
+        shutil.copy(article, folder / "articles" / article.name)
+    manifest = folder / "library.toml"
+    manifest.write_text(
+        '[library]\nname = "Stopped"\n'
+        f'[[sessions]]\narticles = ["articles/{long_article.name}"]\nminutes = {minutes}\n'
+        f'[[sessions]]\narticles = ["articles/{short_article.name}"]\nminutes = 1\n'
+    )
+    return manifest
+
+
 def test_ctrl_c_stops_the_build_and_no_queued_session_starts(tmp_path: Path, speech_cache: Path):
     """Ctrl-C reaches the whole process group, as from a terminal. The running session stops;
     the one already waiting in the worker's queue must not start (it used to be built in full)."""
-    (tmp_path / "articles").mkdir()
     first, queued = ARTICLES[0], SAMPLE
-    for article in (first, queued):
-        shutil.copy(article, tmp_path / "articles" / article.name)
-    manifest = tmp_path / "library.toml"
-    manifest.write_text(
-        '[library]\nname = "Interrupted"\n'  # longest first: the 2-minute session runs, the other waits
-        f'[[sessions]]\narticles = ["articles/{first.name}"]\nminutes = 2\n'
-        f'[[sessions]]\narticles = ["articles/{queued.name}"]\nminutes = 1\n'
-    )
+    manifest = _long_and_short(tmp_path, first, 2, queued)  # the 2-minute session runs, the other waits
     out = tmp_path / "library"
     process = subprocess.Popen(
         [sys.executable, "-m", "audiogen", "build", str(manifest), "--workers", "1", "--cache-dir", str(speech_cache)],
@@ -173,16 +180,8 @@ def test_a_stopped_build_ends_cleanly_with_an_idle_worker(how, code, message, tm
     """One worker renders a long session while the other, its short one done, waits idle. Every
     way of stopping the build ends it at once: one line, its exit code, no traceback (an idle
     worker used to print one), no temporary files, and no process of the build left running."""
-    (tmp_path / "articles").mkdir()
     long_one, short_one = ARTICLES[0], SAMPLE
-    for article in (long_one, short_one):
-        shutil.copy(article, tmp_path / "articles" / article.name)
-    manifest = tmp_path / "library.toml"
-    manifest.write_text(
-        '[library]\nname = "Stopped"\n'
-        f'[[sessions]]\narticles = ["articles/{long_one.name}"]\nminutes = 4\n'
-        f'[[sessions]]\narticles = ["articles/{short_one.name}"]\nminutes = 1\n'
-    )
+    manifest = _long_and_short(tmp_path, long_one, 4, short_one)
     out = tmp_path / "library"
     process = _build(manifest, speech_cache)
     deadline = time.monotonic() + 300
