@@ -6,14 +6,14 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
+from audiogen import safefiles
 from audiogen.background import Bed
 from audiogen.errors import AudiogenError
 from audiogen.export import check_format, encode, export_session
@@ -91,21 +91,14 @@ def _kept(known: dict, key: str) -> float | None:
         return None
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `lock_path` (released by the OS even after kill -9); where no
-    lock can be had (a read-only folder, no fcntl), go on without one."""
+def _exclusive(lock_path: Path):
+    """An exclusive lock on `lock_path` for a with-block; where no lock can be had (a read-only
+    folder, no fcntl), a block without one."""
     try:
-        import fcntl
-
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a")
+        return safefiles.locked_file(lock_path)
     except (ImportError, OSError):
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+        return contextlib.nullcontext()
 
 
 def codec_offset(spec: SessionSpec, sound: SoundSettings, measure_change: Callable[[], float]) -> float:
@@ -133,9 +126,7 @@ def codec_offset(spec: SessionSpec, sound: SoundSettings, measure_change: Callab
         known[key] = change
         with contextlib.suppress(OSError):  # a read-only cache only costs the next render a test encoding
             path.parent.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            temp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(temp, path)
+            safefiles.atomic_write_text(path, json.dumps(known, indent=1, sort_keys=True))
     return change
 
 

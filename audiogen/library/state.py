@@ -10,13 +10,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
-from audiogen import __version__, pipeline
+from audiogen import __version__, pipeline, safefiles
 from audiogen.errors import OutputError
 from audiogen.library.manifest import PlannedSession
 from audiogen.models import SessionSpec
@@ -24,28 +22,12 @@ from audiogen.models import SessionSpec
 LOCK_NAME = ".audiogen-build.lock"
 
 
-def _file_mode() -> int:
-    """What a plain open() would give (mkstemp's files are private, 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write under a temporary name in the same folder, flush to disk, then rename into place."""
-    path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """A library file written whole or not at all; a failure says which file and what to do."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, _file_mode())
-        os.replace(temp, path)
+        safefiles.atomic_write_text(path, text)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the file ({exc.strerror}); check the folder and free space") from None
-    finally:
-        Path(temp).unlink(missing_ok=True)
 
 
 def session_settings(spec: SessionSpec) -> dict:
@@ -157,19 +139,13 @@ def prune(out_dir: Path, name: str) -> list[str]:
 @contextlib.contextmanager
 def build_lock(out_dir: Path) -> Iterator[None]:
     """One build at a time per library folder (released by the OS even after kill -9)."""
-    import fcntl
-
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(out_dir / LOCK_NAME, "w")
+        handle = safefiles.locked_file(out_dir / LOCK_NAME, wait=False)
+    except BlockingIOError:
+        raise OutputError(f"{out_dir}: another build is writing to this library; wait for it or use another --out") from None
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the library folder ({exc.strerror}); choose another --out") from None
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise OutputError(f"{out_dir}: another build is writing to this library; wait for it or use another --out") from None
+    with handle:
         yield
-    finally:
-        handle.close()

@@ -35,11 +35,11 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from audiogen import safefiles
 from audiogen.speak.engines import (
     EngineUnavailable, VoiceInfo, bundled_espeak_library, espeak_cli_executable, loaded_library_path,
 )
@@ -235,18 +235,11 @@ class EngineRecords:
             "facts": facts, "version": identity.version, "files": digests,
             "voices": _voice_list(identity.voices), "variants": _voice_list(identity.variants),
         }
-        target = self.path_for(facts)
-        temp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(record, out, ensure_ascii=False)
-            os.replace(temp, target)  # readers see the old record or the new one, never half
+            safefiles.atomic_write_text(self.path_for(facts), json.dumps(record, ensure_ascii=False))
             return True
         except OSError:
-            if temp is not None:
-                Path(temp).unlink(missing_ok=True)
             return False
 
     def clear(self) -> int:
