@@ -123,9 +123,9 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @article_argument
 @session_options
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("output"), show_default=True, help="Output folder.")
-@click.option("--voice", help="Voice id, name or a fragment of one, +variant optional (see `audiogen voices`).", default=VoiceSettings.voice, show_default=True)
-@click.option("--pitch", type=click.IntRange(0, 99), default=VoiceSettings.pitch, show_default=True, help="Voice pitch (0-99, 50 is the voice's normal).")
-@click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: pyttsx3, espeak-ng (the command line), a plug-in's name, or module:Class.")
+@click.option("--voice", help="Voice id, name or a fragment of one, +variant optional (see `audiogen voices`); default: the engine's own (hibari: heart; pyttsx3, espeak-ng: en-us+f4).")
+@click.option("--pitch", type=click.IntRange(0, 99), help="Voice pitch (0-99, 50 is the voice's normal; default 40) for pyttsx3 and espeak-ng; hibari has no pitch control.")
+@click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: hibari (the neural voice), pyttsx3, espeak-ng (the command line), a plug-in's name, or module:Class.")
 @click.option("--voice-warmth", type=click.FloatRange(0, 1), default=VoiceSettings.warmth, show_default=True, help="0 (off) to 1: gentle EQ and a light room make the voice less harsh.")
 @click.option("--background", "-b", default=SoundSettings.background, show_default=True, help="Background layers joined with '+' (see `audiogen backgrounds`), an audio file, or 'none'.")
 @click.option("--background-gain", type=click.FloatRange(-30, 12), default=SoundSettings.background_gain_db, show_default=True, help="Raise or lower the background, dB.")
@@ -237,19 +237,39 @@ def script(article, minutes, template, templates_dir, listener, intention, rate,
 
 
 @main.command()
-@click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine to ask.")
+@click.option("--engine", help="Only this speech engine's voices (default: every built-in engine's).")
 def voices(engine):
-    """List the voices the speech engine has installed: id, name, languages, gender."""
-    from audiogen.speak import voice_catalog
+    """List the voices each speech engine has installed: id, name, languages, gender; * marks the default."""
+    from audiogen.speak import voice_catalog, with_engine_defaults
+    from audiogen.speak.engines import BUILTIN_ENGINES
+    from audiogen.speak.voices import resolve_voice
 
-    catalog = voice_catalog(engine)
-    click.echo(f"{'ID':<24} {'NAME':<34} {'LANGUAGES':<16} GENDER")
-    for v in sorted(catalog.voices, key=lambda v: v.id):
-        click.echo(f"{v.id:<24} {v.name:<34} {','.join(v.languages):<16} {v.gender or ''}")
-    if catalog.variants:
-        example = "f4" if any(v.id == "f4" for v in catalog.variants) else catalog.variants[0].id
-        click.echo(f"\nvariants, added to a voice with '+' (e.g. --voice en-us+{example}):")
-        click.echo(" ".join(sorted((v.id for v in catalog.variants), key=str.lower)))
+    for index, name in enumerate([engine] if engine else list(BUILTIN_ENGINES)):
+        default = " (the default engine)" if name == VoiceSettings.engine else ""
+        click.echo(("\n" if index else "") + f"engine {name}{default}")
+        try:
+            catalog = voice_catalog(name)
+            settings = with_engine_defaults(VoiceSettings(engine=name))
+        except AudiogenError as exc:
+            if engine:
+                raise
+            click.echo(f"  unavailable: {exc}")
+            continue
+        try:
+            default_id = resolve_voice(settings.voice or catalog.voices[0].id, catalog.voices, catalog.variants).partition("+")[0]
+        except (AudiogenError, IndexError):
+            default_id = None
+        click.echo(f"  {'ID':<24} {'NAME':<44} {'LANGUAGES':<16} GENDER")
+        for v in sorted(catalog.voices, key=lambda v: v.id):
+            mark = "*" if v.id == default_id else " "
+            click.echo(f"{mark} {v.id:<24} {v.name:<44} {','.join(v.languages):<16} {v.gender or ''}")
+        if settings.voice and default_id:
+            pitch = f", pitch {settings.pitch}" if settings.pitch is not None else ""
+            click.echo(f"  default: --voice {settings.voice}{pitch}")
+        if catalog.variants:
+            example = "f4" if any(v.id == "f4" for v in catalog.variants) else catalog.variants[0].id
+            click.echo(f"  variants, added to a voice with '+' (e.g. --voice en-us+{example}):")
+            click.echo("  " + " ".join(sorted((v.id for v in catalog.variants), key=str.lower)))
 
 
 @main.command()

@@ -164,10 +164,10 @@ class Script:
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    engine: str = "pyttsx3"
-    voice: str = "en-us+f4"  # why this voice: README, Speech > Voices
-    rate: int = 120  # words per minute
-    pitch: int = 40  # espeak scale 0-99; 50 is the voice's normal
+    engine: str = "hibari"  # the neural voice; why: README, Speech > Why this voice
+    voice: str | None = None  # None: the engine's own default (hibari: heart; pyttsx3: en-us+f4)
+    rate: int = 120  # words per minute inside a sentence
+    pitch: int | None = None  # espeak scale 0-99; None: the engine's default (pyttsx3: 40; hibari has none)
     warmth: float = 0.0  # 0 (off) to 1: gentle EQ and a light room on every clip
 
 
@@ -335,5 +335,6 @@ class ListenerProfile:
     intention: str | None = None
     rate: int | None = None  # words per minute
     voice: str | None = None
+    pitch: int | None = None
     template: str | None = None
     minutes: float | None = None

@@ -18,7 +18,9 @@ from audiogen.background import Bed
 from audiogen.errors import AudiogenError
 from audiogen.export import check_format, encode, export_session
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
-from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
+from audiogen.models import (
+    Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline, VoiceSettings,
+)
 from audiogen.read import read_article
 from audiogen.script import build_script
 from audiogen.speak import SpeechCache, default_cache_dir, prepare_for_speech, synthesize_track
@@ -168,7 +170,7 @@ def render_session(
     target = Path(spec.out_dir) / f"{file_name or slugify(script.title)}.{spec.format}"
     tags = Tags(
         title=script.title,
-        artist=spec.narrator or f"audiogen ({spec.voice.voice})",
+        artist=spec.narrator or f"audiogen ({track.settings.voice})",
         album=spec.album or "audiogen",
         comment=f"From the article {article.title!r} ({Path(article.source).name}); "
         f"template {script.template}, {spec.minutes:g} minute{'s' if spec.minutes != 1 else ''}"
@@ -210,6 +212,18 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
     return identity.version, identity.voices, identity.variants
 
 
+def voice_name(voice: VoiceSettings) -> str:
+    """The voice a session speaks with as the user would name it: the one asked for, else the engine's default."""
+    from audiogen.speak import EngineUnavailable, engine_defaults
+
+    if voice.voice:
+        return voice.voice
+    try:
+        return engine_defaults(voice.engine)[0] or "default"
+    except EngineUnavailable:  # an unknown engine: validate_spec reports it
+        return "default"
+
+
 def template_fingerprint(templates_dir: Path | None = None) -> str:
     """A hash of every template file a session could use (templates extend and include each other)."""
     from audiogen.script.templating import builtin_templates_dir
@@ -225,7 +239,7 @@ def template_fingerprint(templates_dir: Path | None = None) -> str:
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
     """Problems with a session's settings, keyed by setting name; nothing is rendered."""
     from audiogen.script import list_templates
-    from audiogen.speak import MAX_RATE, MIN_RATE
+    from audiogen.speak import MAX_RATE, MIN_RATE, with_engine_defaults
     from audiogen.speak.voices import resolve_voice
 
     problems: dict[str, str] = {}
@@ -251,7 +265,11 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
         problems["engine"] = str(exc)
     else:
         try:
-            resolve_voice(spec.voice.voice, voices, variants, spec.voice.engine)
+            with_engine_defaults(spec.voice)
+        except AudiogenError as exc:
+            problems["pitch"] = str(exc).removeprefix("--pitch ")
+        try:
+            resolve_voice(spec.voice.voice or (voices[0].id if voices else ""), voices, variants, spec.voice.engine)
         except AudiogenError as exc:
             problems["voice"] = str(exc).removeprefix("--voice ")  # the manifest names its own key
     return problems

@@ -3,7 +3,8 @@
     name = "Sam"
     intention = "to be kinder to myself"
     rate = 110            # words per minute
-    voice = "en-us+f3"    # optional
+    voice = "heart"       # optional
+    pitch = 45            # optional; pyttsx3 and espeak-ng only (hibari has no pitch control)
     template = "sleep"    # optional
     minutes = 20          # optional
 
@@ -29,6 +30,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "intention": (str,),
     "rate": (int,),
     "voice": (str,),
+    "pitch": (int,),
     "template": (str,),
     "minutes": (int, float),
 }
@@ -37,7 +39,7 @@ MINUTES_RANGE = (1, 90)
 
 # Which SessionSpec setting each profile key fills, as the command-line option names it.
 PROFILE_OPTIONS = {"name": "listener", "intention": "intention", "rate": "rate", "voice": "voice",
-                   "template": "template", "minutes": "minutes"}
+                   "pitch": "pitch", "template": "template", "minutes": "minutes"}
 
 
 def load_profile(path: Path) -> ListenerProfile:
@@ -55,7 +57,7 @@ def load_profile(path: Path) -> ListenerProfile:
         if key not in _TYPES:
             problems.append(f"unknown key {key!r} (known: {', '.join(_TYPES)})")
         elif isinstance(value, bool) or not isinstance(value, _TYPES[key]):
-            kind = "a number" if key in ("rate", "minutes") else "text"
+            kind = "a number" if key in ("rate", "pitch", "minutes") else "text"
             problems.append(f"{key} must be {kind}, not {value!r}")
         elif isinstance(value, str) and (not value.strip() or len(value) > MAX_TEXT):
             problems.append(f"{key} must be 1 to {MAX_TEXT} characters")
@@ -63,6 +65,8 @@ def load_profile(path: Path) -> ListenerProfile:
             problems.append(f"minutes must be {MINUTES_RANGE[0]} to {MINUTES_RANGE[1]}, not {value}")
         elif key == "rate" and value <= 0:
             problems.append(f"rate must be a positive number of words per minute, not {value}")
+        elif key == "pitch" and not 0 <= value <= 99:
+            problems.append(f"pitch must be 0 to 99, not {value}")
     if problems:
         raise InputError(f"{path}: " + "; ".join(problems))
     return ListenerProfile(**{f.name: data.get(f.name) for f in fields(ListenerProfile)})
@@ -77,6 +81,8 @@ def apply_profile(spec: SessionSpec, profile: ListenerProfile, given: set[str]) 
         voice = replace(voice, rate=values["rate"])
     if "voice" in values:
         voice = replace(voice, voice=values["voice"])
+    if "pitch" in values:
+        voice = replace(voice, pitch=values["pitch"])
     return replace(
         spec,
         listener=values.get("name", spec.listener),

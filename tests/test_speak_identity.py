@@ -184,7 +184,7 @@ def test_unknown_voices_fail_the_same_with_a_record(warm, starts):
 
 def test_no_cache_and_plug_in_engines_start_the_engine_as_before(warm, tmp_path, starts, monkeypatch):
     cache, _ = warm
-    track = synthesize_track([Utterance("Rest now.")], VoiceSettings(), cache, use_cache=False)
+    track = synthesize_track([Utterance("Rest now.")], VoiceSettings(engine="pyttsx3"), cache, use_cache=False)
     assert starts == ["pyttsx3"] and track.clips[0].path.exists()
     monkeypatch.setenv("AUDIOGEN_TEST_ENGINE_DIR", str(tmp_path))
     engine = "speech_test_engines:CountingEngine"

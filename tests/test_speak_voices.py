@@ -9,7 +9,7 @@ from audiogen.cli import main
 from audiogen.errors import VoiceError
 from audiogen.models import Utterance, VoiceSettings
 from audiogen.speak import synthesize_track, voice_catalog
-from audiogen.speak.engines import VoiceInfo
+from audiogen.speak.engines import Pyttsx3Engine, VoiceInfo
 from audiogen.speak.voices import resolve_voice
 
 VOICES = [
@@ -64,24 +64,37 @@ def test_the_real_engine_lists_voices_and_variants():
     assert "gmw/en-us" in ids and len(ids) > 20
     assert all(v.name and v.languages for v in catalog.voices)
     assert {"f3", "m3", "whisper"} <= {v.id for v in catalog.variants}
-    assert resolve_voice(VoiceSettings.voice, catalog.voices, catalog.variants) == "gmw/en-us+f4"
+    assert resolve_voice(Pyttsx3Engine.default_voice, catalog.voices, catalog.variants) == "gmw/en-us+f4"
 
 
 def test_an_unknown_voice_fails_before_any_speech(tmp_path):
     # espeak itself would silently fall back to its default voice.
     with pytest.raises(VoiceError, match=r"unknown voice for engine 'pyttsx3'; close matches"):
-        synthesize_track([Utterance("Rest now.")], VoiceSettings(voice="englsh-us"), tmp_path)
+        synthesize_track([Utterance("Rest now.")], VoiceSettings(engine="pyttsx3", voice="englsh-us"), tmp_path)
     assert not list(tmp_path.rglob("*.wav"))
 
 
 def test_voices_command_lists_id_name_languages_gender():
+    result = CliRunner().invoke(main, ["voices", "--engine", "pyttsx3"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "engine pyttsx3" and lines[1].split() == ["ID", "NAME", "LANGUAGES", "GENDER"]
+    us = next(line for line in lines if line.startswith("* gmw/en-us "))  # * marks the default voice
+    assert "English (America)" in us and "en-us" in us and "Male" in us
+    assert "  default: --voice en-us+f4, pitch 40" in lines
+    assert "variants, added to a voice with '+'" in result.output and " f3 " in result.output
+
+
+def test_voices_command_lists_every_engine_and_marks_the_defaults():
     result = CliRunner().invoke(main, ["voices"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "LANGUAGES", "GENDER"]
-    us = next(line for line in lines if line.startswith("gmw/en-us "))
-    assert "English (America)" in us and "en-us" in us and "Male" in us
-    assert "variants, added to a voice with '+'" in result.output and " f3 " in result.output
+    engines = [line for line in lines if line.startswith("engine ")]
+    assert engines == ["engine hibari (the default engine)", "engine pyttsx3", "engine espeak-ng"]
+    heart = next(line for line in lines if " heart " in line)
+    assert heart.startswith("* heart ") and "American" in heart and "Female" in heart
+    assert "  default: --voice heart" in lines  # no pitch: hibari has no pitch control
+    assert sum(line.startswith("* ") for line in lines) == 3  # one default voice per engine
 
 
 def test_render_with_an_unknown_voice_is_one_line_and_exit_6(tmp_path):

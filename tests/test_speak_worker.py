@@ -89,7 +89,7 @@ def test_an_engine_that_is_not_installed_says_so(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("engine", ["no-such-engine", "no_such_module:Engine"])
 def test_an_unknown_engine_lists_the_available_ones(engine, tmp_path):
-    with pytest.raises(VoiceError, match=r"--engine: .*(available: espeak-ng, pyttsx3|cannot be loaded)"):
+    with pytest.raises(VoiceError, match=r"--engine: .*(available: espeak-ng, hibari, pyttsx3|cannot be loaded)"):
         synthesize_track([Utterance("Rest now.")], VoiceSettings(engine=engine), tmp_path)
 
 

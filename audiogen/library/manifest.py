@@ -192,7 +192,7 @@ def _slug(value: Any) -> str:
 def _variant(spec: SessionSpec, base: SessionSpec) -> str:
     parts = [f"{spec.minutes:g} min"]
     if spec.voice.voice != base.voice.voice:
-        parts.append(f"voice {spec.voice.voice}")
+        parts.append(f"voice {pipeline.voice_name(spec.voice)}")
     if spec.sound.background != base.sound.background:
         parts.append(spec.sound.background)
     if spec.listener:
@@ -203,7 +203,7 @@ def _variant(spec: SessionSpec, base: SessionSpec) -> str:
 def _session_name(pattern: str | None, article: Path, spec: SessionSpec, base: SessionSpec,
                   listener: str | None) -> str:
     fields = {
-        "article": _slug(article.stem), "minutes": _slug(float(spec.minutes)), "voice": _slug(spec.voice.voice),
+        "article": _slug(article.stem), "minutes": _slug(float(spec.minutes)), "voice": _slug(pipeline.voice_name(spec.voice)),
         "background": _slug(spec.sound.background), "listener": _slug(listener or "everyone"),
         "template": _slug(spec.template or "auto"), "rate": str(spec.voice.rate),
     }
@@ -237,7 +237,7 @@ def _check_pattern(problems: _Problems, path: str, pattern: str) -> bool:
     return True
 
 
-SPEC_FIELD_KEYS = {"voice": "voice", "engine": "engine", "rate": "rate", "background": "background",
+SPEC_FIELD_KEYS = {"voice": "voice", "engine": "engine", "rate": "rate", "pitch": "pitch", "background": "background",
                    "template": "template", "format": "format", "templates": "templates"}
 
 

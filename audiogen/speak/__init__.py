@@ -13,14 +13,16 @@ import atexit
 import shutil
 import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from audiogen.errors import VoiceError
 from audiogen.models import Clip, Utterance, VoiceSettings, VoiceTrack
 from audiogen.speak.cache import CacheInfo, SpeechCache, clip_key, default_cache_dir, variant_key
-from audiogen.speak.engines import EngineUnavailable, VoiceInfo, engine_class, engine_names
+from audiogen.speak.engines import (
+    DEFAULT_ENGINE, EngineUnavailable, VoiceInfo, engine_class, engine_defaults, engine_names,
+)
 from audiogen.speak.identity import EngineIdentity, EngineRecords, engine_facts
 from audiogen.speak.textprep import prepare_for_speech
 from audiogen.speak.voices import resolve_voice
@@ -30,6 +32,7 @@ from audiogen.speak.worker import DEFAULT_TIMEOUT, RETRIES, EngineFailed, Speech
 __all__ = [
     "synthesize_track", "list_voices", "voice_catalog", "VoiceCatalog", "SpeechCache", "CacheInfo",
     "default_cache_dir", "prepare_for_speech", "engine_names", "engine_identity", "EngineIdentity",
+    "DEFAULT_ENGINE", "EngineUnavailable", "with_engine_defaults", "engine_defaults",
 ]
 
 MIN_RATE, MAX_RATE = 60, 260
@@ -50,13 +53,26 @@ def _check_engine(engine: str) -> None:
         raise VoiceError(f"--engine: {exc}") from None
 
 
-def voice_catalog(engine: str = "pyttsx3") -> VoiceCatalog:
+def with_engine_defaults(settings: VoiceSettings) -> VoiceSettings:
+    """`settings` with the engine's own voice and pitch where none was given; an explicit pitch
+    for an engine without pitch control is an error, never silently ignored."""
+    _check_engine(settings.engine)
+    voice, pitch = engine_defaults(settings.engine)
+    if settings.pitch is not None and pitch is None:
+        raise VoiceError(
+            f"--pitch {settings.pitch}: the {settings.engine} engine has no pitch control; "
+            "leave the pitch out, or choose --engine pyttsx3"
+        )
+    return replace(settings, voice=settings.voice or voice, pitch=pitch if settings.pitch is None else settings.pitch)
+
+
+def voice_catalog(engine: str = DEFAULT_ENGINE) -> VoiceCatalog:
     _check_engine(engine)
     with SpeechWorker(engine) as worker:
         return VoiceCatalog(engine, tuple(worker.voices()), tuple(worker.variants()))
 
 
-def list_voices(engine: str = "pyttsx3") -> list[VoiceInfo]:
+def list_voices(engine: str = DEFAULT_ENGINE) -> list[VoiceInfo]:
     return list(voice_catalog(engine).voices)
 
 
@@ -75,7 +91,7 @@ def _ask_engine(
     return identity
 
 
-def engine_identity(engine: str = "pyttsx3", cache_dir: Path | None = None) -> EngineIdentity:
+def engine_identity(engine: str = DEFAULT_ENGINE, cache_dir: Path | None = None) -> EngineIdentity:
     """The engine's version, voices and variants, without starting it when the speech cache
     (`cache_dir`, default the user cache) holds a valid record of this engine build; otherwise
     from a started engine, then recorded."""
@@ -154,7 +170,8 @@ class _Speaker:
 
     def _adopt(self, identity: EngineIdentity) -> None:
         self.identity = identity
-        self.voice = resolve_voice(self.settings.voice, identity.voices, identity.variants, self.settings.engine)
+        requested = self.settings.voice or (identity.voices[0].id if identity.voices else "")
+        self.voice = resolve_voice(requested, identity.voices, identity.variants, self.settings.engine)
 
     def start_engine(self) -> bool:
         """Start the engine if it is not running; True when it is not what the record said
@@ -248,11 +265,11 @@ def synthesize_track(
     """One checked clip per utterance; `timeout` is a sentence's base time limit in seconds."""
     if not MIN_RATE <= settings.rate <= MAX_RATE:
         raise VoiceError(f"--rate {settings.rate}: out of range; choose {MIN_RATE} to {MAX_RATE} words per minute")
-    if not 0 <= settings.pitch <= 99:
+    if settings.pitch is not None and not 0 <= settings.pitch <= 99:
         raise VoiceError(f"--pitch {settings.pitch}: out of range; choose 0 to 99")
     if not 0 <= settings.warmth <= 1:
         raise VoiceError(f"--voice-warmth {settings.warmth}: out of range; choose 0 (off) to 1")
-    _check_engine(settings.engine)
+    settings = with_engine_defaults(settings)
     spoken_texts = []
     for utterance in utterances:
         spoken = prepare_for_speech(utterance.text)

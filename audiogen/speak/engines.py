@@ -1,8 +1,9 @@
-"""Speech engines: one interface, built-ins for pyttsx3 and the espeak-ng command line.
+"""Speech engines: one interface, built-ins for the neural voice hibari (the default), pyttsx3
+and the espeak-ng command line.
 
 An engine object lives inside a speech worker process (see worker.py), never in
 the main process: pyttsx3's espeak driver hangs in forked children and prints
-to stdout, so it is kept away from everything else.
+to stdout, and onnxruntime's model takes 200 MB, so they are kept away from everything else.
 
 Other offline engines plug in through the ``audiogen.engines`` entry-point group:
 an entry point names a class with the same methods as `SpeechEngine`. An engine can
@@ -15,9 +16,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
 import importlib
+import importlib.util
 import io
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +32,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class VoiceInfo:
 
 class SpeechEngine(Protocol):
     name: str
+    default_voice: str  # the voice used when none is asked for
+    default_pitch: int | None  # the pitch used when none is asked for; None: no pitch control
 
     def version(self) -> str: ...
 
@@ -48,8 +57,8 @@ class SpeechEngine(Protocol):
         """Voice variants appended to a voice id with '+' (espeak: en-us+f3); [] if none."""
         ...
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int) -> None:
-        """Write `text` spoken to `path` as a mono WAV file."""
+    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int | None) -> None:
+        """Write `text` spoken to `path` as a mono WAV file; `rate` in words per minute."""
 
     def identity_files(self) -> list[str]:
         """Optional: the files and folders (library, program, data) the version, voices and audio
@@ -137,6 +146,8 @@ class Pyttsx3Engine:
     """
 
     name = "pyttsx3"
+    default_voice = "en-us+f4"  # why this voice: README, Speech > Voices
+    default_pitch = 40  # espeak scale 0-99; 50 is the voice's normal
 
     def __init__(self) -> None:
         _load_espeak_library()
@@ -244,6 +255,8 @@ class EspeakCliEngine:
     """The espeak-ng command line: no Python bindings needed, one process per sentence."""
 
     name = "espeak-ng"
+    default_voice = Pyttsx3Engine.default_voice
+    default_pitch = Pyttsx3Engine.default_pitch
 
     def __init__(self) -> None:
         self._exe = espeak_cli_executable()
@@ -291,7 +304,157 @@ class EspeakCliEngine:
         )
 
 
-BUILTIN_ENGINES = {"pyttsx3": Pyttsx3Engine, "espeak-ng": EspeakCliEngine}
+HIBARI_PACKAGE = "hibari-tts"  # on PyPI; imported as `hibari`
+# Measured (benchmarks/bench_voice.py, README "Pace"): hibari's words a minute inside a
+# sentence at each speed, phrase pauses included. `--rate` is mapped to a speed through it.
+HIBARI_PACE = ((0.4, 95.1), (0.5, 116.2), (0.6, 138.6), (0.7, 160.8), (0.8, 183.9), (1.0, 228.6), (1.2, 249.8))
+HIBARI_SPEEDS = (0.4, 1.2)  # beyond these the voice smears (slow) or rushes (fast): clamped
+PHRASE_PAUSE_SECONDS = 0.3  # silence at a comma, semicolon, colon or dash, as a narrator breathes
+PHRASE_MARGINS = (0.03, 0.07)  # seconds kept around each phrase's sound, part of the pause
+_PHRASE_BREAK = re.compile(r"(?<=[,;:\u2014\u2013])\s+|\s+(?=[\u2014\u2013]\s)")
+EDGE_LEAD, EDGE_TAIL = 0.05, 0.15  # seconds of silence kept before the first and after the last sound
+SILENCE_LEVEL = 0.004  # below this (-48 dBFS) a 10 ms frame is silence
+SEED = 0  # the model adds noise: a fixed seed makes a sentence's audio the same each time
+
+
+def hibari_speed(rate: float) -> float:
+    """The speed at which hibari speaks `rate` words a minute inside a sentence (calibrated)."""
+    speeds, paces = zip(*HIBARI_PACE)
+    speed = float(np.interp(rate, paces, speeds))
+    return min(max(speed, HIBARI_SPEEDS[0]), HIBARI_SPEEDS[1])
+
+
+def phrases(text: str) -> list[str]:
+    """`text` cut at commas, semicolons, colons and dashes, each phrase keeping its mark
+    (the model then ends it with a rising, unfinished tone, not a sentence's fall)."""
+    return [p for p in (part.strip() for part in _PHRASE_BREAK.split(text)) if any(c.isalnum() for c in p)]
+
+
+def trim_silence(samples: np.ndarray, rate: int, lead: float = EDGE_LEAD, tail: float = EDGE_TAIL) -> np.ndarray:
+    """`samples` with the silence before the first and after the last sound cut to `lead` and `tail`."""
+    frame = max(1, rate // 100)
+    usable = len(samples) // frame * frame
+    if usable == 0:
+        return samples
+    peaks = np.abs(samples[:usable]).reshape(-1, frame).max(axis=1)
+    loud = np.flatnonzero(peaks > SILENCE_LEVEL)
+    if len(loud) == 0:
+        return samples
+    start = max(0, loud[0] * frame - int(lead * rate))
+    end = min(len(samples), (loud[-1] + 1) * frame + int(tail * rate))
+    return samples[start:end]
+
+
+def hibari_model_files() -> dict[str, Path] | None:
+    """The voices inside the installed hibari package, by name, and their model files; None if
+    the package is not installed. Found without importing it (the main process asks too)."""
+    spec = importlib.util.find_spec("hibari")
+    if spec is None or not spec.origin:
+        return None
+    assets = Path(spec.origin).parent / "assets"
+    registry = json.loads((assets / "voices.json").read_text(encoding="utf-8"))
+    return {name: assets / info["file"] for name, info in registry.items() if info.get("bundled")}
+
+
+def _refuse_download(url: str, *args, **kwargs):
+    raise RuntimeError(f"audiogen never downloads voices (hibari asked for {url})")
+
+
+class HibariEngine:
+    """hibari-tts: a small neural voice (distilled from Kokoro-82M af_heart), ONNX on one CPU thread.
+
+    Only the voices whose models ship inside the installed package are listed or loaded; hibari's
+    download of its other voices is disabled in this process, so a render never reaches the network.
+    One onnxruntime thread per engine: library workers each run one engine, one per core.
+    Speech is slowed by short pauses between phrases and a calibrated speed (see HIBARI_PACE).
+    """
+
+    name = "hibari"
+    default_voice = "heart"
+    default_pitch = None  # the model has no pitch control
+
+    def __init__(self) -> None:
+        try:
+            import hibari
+            import hibari.voices
+            import onnxruntime
+        except Exception as exc:  # ImportError, or OSError when onnxruntime's library cannot load
+            raise EngineUnavailable(
+                f"the neural voice cannot load ({type(exc).__name__}: {exc}); "
+                f"`pip install {HIBARI_PACKAGE}`, or choose --engine pyttsx3"
+            ) from None
+        hibari.voices.download = _refuse_download  # belt and braces: models are always given by path
+        self._hibari = hibari
+        self._onnxruntime_version = onnxruntime.__version__
+        self._models = self.model_files()
+        self._voices: dict[str, object] = {}
+        self._digests = {}
+        for voice in sorted(self._models):
+            self._load(voice)  # a damaged model fails now, at start-up, not on the first sentence
+
+    def model_files(self) -> dict[str, Path]:
+        return hibari_model_files() or {}
+
+    def _load(self, voice: str):
+        if voice not in self._models:
+            raise ValueError(f"hibari has no voice {voice!r} inside the package ({', '.join(self._models)})")
+        if voice not in self._voices:
+            path = self._models[voice]
+            try:
+                self._digests[voice] = hashlib.sha256(path.read_bytes()).hexdigest()
+                self._voices[voice] = self._hibari.Hibari(voice=voice, model=str(path), threads=1)
+            except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, ...) and OSError
+                raise EngineUnavailable(
+                    f"the neural voice's model {path} cannot be loaded ({type(exc).__name__}: {str(exc)[:160]}); "
+                    f"reinstall it (`pip install --force-reinstall {HIBARI_PACKAGE}`), or choose --engine pyttsx3"
+                ) from None
+        return self._voices[voice]
+
+    def version(self) -> str:
+        """hibari's and onnxruntime's versions and each model's digest: each changes the audio."""
+        models = "-".join(f"{voice}:{self._digests[voice][:16]}" for voice in sorted(self._digests))
+        return f"hibari-{self._hibari.__version__}-onnxruntime-{self._onnxruntime_version}-{models}"
+
+    def voices(self) -> list[VoiceInfo]:
+        from hibari.voices import VOICES
+
+        found = []
+        for voice in sorted(self._models):
+            info = VOICES[voice]
+            name = f"{voice.title()} ({info['accent']}, from Kokoro {info['kokoro']})"
+            found.append(VoiceInfo(voice, name, (info["language"].lower(),), info["gender"].title()))
+        return found
+
+    def variants(self) -> list[VoiceInfo]:
+        return []
+
+    def identity_files(self) -> list[str]:
+        """The model files and the package's synthesis code."""
+        package = Path(self._hibari.__file__).parent
+        return [str(p) for p in self._models.values()] + [str(package / "tts.py"), str(package / "dsp.py")]
+
+    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int | None, timeout: float = 60.0) -> None:
+        if pitch is not None:
+            raise ValueError("hibari has no pitch control")
+        if not folder_is_writable(path.parent):
+            raise PermissionError(f"{path.parent} is not writable")
+        self._hibari.write_wav(str(path), self.audio(text, voice, hibari_speed(rate)), self._hibari.SAMPLE_RATE)
+
+    def audio(self, text: str, voice: str, speed: float, phrase_pause: float = PHRASE_PAUSE_SECONDS) -> np.ndarray:
+        """`text` spoken at `speed`, phrase by phrase with `phrase_pause` seconds between them."""
+        model = self._load(voice)
+        rate_hz = self._hibari.SAMPLE_RATE
+        margins = PHRASE_MARGINS if phrase_pause > 0 else (EDGE_LEAD, EDGE_TAIL)
+        gap = np.zeros(int(max(0.0, phrase_pause - sum(margins)) * rate_hz), np.float32)
+        parts: list[np.ndarray] = []
+        for phrase in (phrases(text) or [text]) if phrase_pause > 0 else [text]:
+            spoken = trim_silence(model(phrase, speed=speed, seed=SEED), rate_hz, *margins)
+            parts += [gap, spoken] if parts else [spoken]
+        return trim_silence(np.concatenate(parts), rate_hz, EDGE_LEAD, EDGE_TAIL)
+
+
+BUILTIN_ENGINES = {"hibari": HibariEngine, "pyttsx3": Pyttsx3Engine, "espeak-ng": EspeakCliEngine}
+DEFAULT_ENGINE = "hibari"
 
 
 def engine_names() -> list[str]:
@@ -317,6 +480,13 @@ def engine_class(name: str) -> type:
     raise EngineUnavailable(
         f"unknown speech engine {name!r}; available: {', '.join(engine_names())} (or module:Class)"
     )
+
+
+def engine_defaults(name: str) -> tuple[str | None, int | None]:
+    """An engine's default voice and pitch (None: no pitch control), known without starting it.
+    A plug-in without them: its first listed voice (None here), and pitch 40 as before."""
+    cls = engine_class(name)
+    return getattr(cls, "default_voice", None), getattr(cls, "default_pitch", Pyttsx3Engine.default_pitch)
 
 
 def create_engine(name: str) -> SpeechEngine:

@@ -13,7 +13,9 @@ and that change when the engine does:
   libespeak-ng it will load, found the way pyttsx3 finds it (espeakng-loader's where that
   stands in, else a dlopen of pyttsx3's own library names);
 - espeak-ng: the program on PATH and the libespeak-ng the dynamic linker gives it;
-- both: each file by real path, size, mtime and inode; the variables that steer them
+- hibari: the versions of hibari-tts and onnxruntime as installed, the model file of each voice
+  inside the package and the package's synthesis code (found, not imported);
+- all: each file by real path, size, mtime and inode; the variables that steer them
   (AUDIOGEN_ESPEAK, ESPEAK_DATA_PATH, LD_LIBRARY_PATH, LD_PRELOAD); the source of audiogen's
   engine adapters.
 
@@ -41,7 +43,8 @@ from pathlib import Path
 
 from audiogen import safefiles
 from audiogen.speak.engines import (
-    EngineUnavailable, VoiceInfo, bundled_espeak_library, espeak_cli_executable, loaded_library_path,
+    HIBARI_PACKAGE, EngineUnavailable, VoiceInfo, bundled_espeak_library, espeak_cli_executable, hibari_model_files,
+    loaded_library_path,
 )
 
 RECORD_FORMAT = 1  # raise when a record's layout or meaning changes
@@ -147,6 +150,18 @@ def _espeak_cli_facts() -> dict | None:
     return {"files": [f for f in files if f]}
 
 
+def _hibari_facts() -> dict | None:
+    models = hibari_model_files()
+    if not models or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    package = next(iter(models.values())).parent.parent
+    files = [file_fact(models[voice]) for voice in sorted(models)]
+    files += [file_fact(package / "tts.py"), file_fact(package / "dsp.py")]
+    if None in files:
+        return None
+    return {"hibari": metadata.version(HIBARI_PACKAGE), "onnxruntime": metadata.version("onnxruntime"), "files": files}
+
+
 def _adapters_digest() -> str:
     here = Path(__file__).parent
     digest = hashlib.sha256(str(RECORD_FORMAT).encode())
@@ -163,6 +178,8 @@ def engine_facts(engine: str) -> dict | None:
             facts = _pyttsx3_facts()
         elif engine == "espeak-ng":
             facts = _espeak_cli_facts()
+        elif engine == "hibari":
+            facts = _hibari_facts()
         else:
             return None
         if facts is None:
