@@ -14,7 +14,7 @@ import time
 import wave
 from pathlib import Path
 
-from audiogen.speak.engines import EspeakCliEngine
+from audiogen.speak.engines import EspeakCliEngine, HibariEngine, hibari_model_files
 
 
 def _state() -> Path:
@@ -99,3 +99,17 @@ class FailOnceEngine(CountingEngine):
             marker.touch()
             raise RuntimeError("the speech driver cancelled the utterance")
         super().synthesize(text, path, voice, rate, pitch, timeout)
+
+
+class DamagedHibariEngine(HibariEngine):
+    """The real hibari engine, loading a copy of its model with the second half overwritten (a
+    damaged install); the copy is made in $AUDIOGEN_TEST_ENGINE_DIR."""
+
+    def model_files(self) -> dict[str, Path]:
+        damaged = {}
+        for voice, path in hibari_model_files().items():
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2:] = b"\0" * (len(data) - len(data) // 2)
+            damaged[voice] = _state() / path.name
+            damaged[voice].write_bytes(bytes(data))
+        return damaged

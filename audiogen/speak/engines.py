@@ -311,7 +311,7 @@ HIBARI_PACE = ((0.4, 95.1), (0.5, 116.2), (0.6, 138.6), (0.7, 160.8), (0.8, 183.
 HIBARI_SPEEDS = (0.4, 1.2)  # beyond these the voice smears (slow) or rushes (fast): clamped
 PHRASE_PAUSE_SECONDS = 0.3  # silence at a comma, semicolon, colon or dash, as a narrator breathes
 PHRASE_MARGINS = (0.03, 0.07)  # seconds kept around each phrase's sound, part of the pause
-_PHRASE_BREAK = re.compile(r"(?<=[,;:\u2014\u2013])\s+|\s+(?=[\u2014\u2013]\s)")
+_PHRASE_BREAK = re.compile(r"(?<=[,;:\u2014\u2013])\s+")
 EDGE_LEAD, EDGE_TAIL = 0.05, 0.15  # seconds of silence kept before the first and after the last sound
 SILENCE_LEVEL = 0.004  # below this (-48 dBFS) a 10 ms frame is silence
 SEED = 0  # the model adds noise: a fixed seed makes a sentence's audio the same each time
