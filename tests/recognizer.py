@@ -105,6 +105,22 @@ def speech_span(samples: np.ndarray, rate: int) -> float:
     return 0.0 if len(loud) == 0 else (loud[-1] + 1 - loud[0]) * frame / rate
 
 
+def inner_pauses(samples: np.ndarray, rate: int, shortest: float = 0.1) -> list[float]:
+    """Seconds of each silence of at least `shortest` between the first and the last sound."""
+    frame = rate // 100
+    usable = len(samples) // frame * frame
+    loud = np.abs(samples[:usable]).reshape(-1, frame).max(axis=1) > SILENCE_LEVEL
+    found, run = [], 0
+    for is_loud in loud[np.argmax(loud):]:
+        if is_loud:
+            if run * frame / rate >= shortest:
+                found.append(run * frame / rate)
+            run = 0
+        else:
+            run += 1
+    return found
+
+
 def pitch_track(samples: np.ndarray, rate: int, low: float = 70.0, high: float = 400.0) -> np.ndarray:
     """F0 in Hz of each voiced 40 ms frame (10 ms hop), by autocorrelation (FFT, unbiased, normalised)."""
     frame, hop = int(0.04 * rate), int(0.01 * rate)

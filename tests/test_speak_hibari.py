@@ -3,6 +3,7 @@ no pitch, and a clear stop when it cannot load."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -185,3 +186,25 @@ def test_without_onnxruntime_the_render_stops_with_exit_8_and_names_the_way_out(
         "'onnxruntime' (blocked by the test)); `pip install hibari-tts`, or choose --engine pyttsx3"
     ]
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_warm_track_starts_no_engine_and_the_key_names_the_model(tmp_path, monkeypatch):
+    import hashlib
+
+    from audiogen.speak.engines import hibari_model_files
+    from audiogen.speak.worker import SpeechWorker
+
+    utterances = [Utterance(t) for t in CALM[:3]]
+    first = synthesize_track(utterances, VoiceSettings(), tmp_path)
+    (record,) = (tmp_path / "engines").glob("*.json")
+    version = json.loads(record.read_text())["version"]
+    model = hibari_model_files()["heart"]
+    assert version.startswith("hibari-0.2.") and hashlib.sha256(model.read_bytes()).hexdigest()[:16] in version
+    started: list[str] = []
+    original = SpeechWorker.start
+    monkeypatch.setattr(SpeechWorker, "start", lambda self: (started.append(self.engine_name), original(self)))
+    messages: list[str] = []
+    again = synthesize_track(utterances, VoiceSettings(), tmp_path, report=messages.append)
+    assert started == [] and "0 synthesised" in messages[0]
+    assert [c.path for c in again.clips] == [c.path for c in first.clips]
+    assert again.settings.voice == "heart" and again.settings.pitch is None

@@ -305,11 +305,14 @@ class EspeakCliEngine:
 
 
 HIBARI_PACKAGE = "hibari-tts"  # on PyPI; imported as `hibari`
-# Measured (benchmarks/bench_voice.py, README "Pace"): hibari's words a minute inside a
-# sentence at each speed, phrase pauses included. `--rate` is mapped to a speed through it.
-HIBARI_PACE = ((0.4, 95.1), (0.5, 116.2), (0.6, 138.6), (0.7, 160.8), (0.8, 183.9), (1.0, 228.6), (1.2, 249.8))
+# Measured over the distinct sentences of a 20-minute session (benchmarks/bench_voice.py, README
+# "Pace"): hibari's words a minute inside a sentence at each speed. `--rate` maps to a speed through it.
+HIBARI_PACE = ((0.4, 94.8), (0.5, 117.7), (0.6, 141.5), (0.7, 165.2), (0.8, 189.7), (1.0, 236.5), (1.2, 260.6))
 HIBARI_SPEEDS = (0.4, 1.2)  # beyond these the voice smears (slow) or rushes (fast): clamped
-PHRASE_PAUSE_SECONDS = 0.3  # silence at a comma, semicolon, colon or dash, as a narrator breathes
+# Phrases spoken apart with a pause at commas, semicolons, colons and dashes, against the model's
+# own pauses there (about 0.33 s at calm speeds): measured, they slowed the pace no more and were
+# heard no better (README "Pace"), so sentences are spoken whole. Kept to measure again.
+PHRASE_PAUSE_SECONDS = 0.0
 PHRASE_MARGINS = (0.03, 0.07)  # seconds kept around each phrase's sound, part of the pause
 _PHRASE_BREAK = re.compile(r"(?<=[,;:\u2014\u2013])\s+")
 EDGE_LEAD, EDGE_TAIL = 0.05, 0.15  # seconds of silence kept before the first and after the last sound
@@ -366,7 +369,7 @@ class HibariEngine:
     Only the voices whose models ship inside the installed package are listed or loaded; hibari's
     download of its other voices is disabled in this process, so a render never reaches the network.
     One onnxruntime thread per engine: library workers each run one engine, one per core.
-    Speech is slowed by short pauses between phrases and a calibrated speed (see HIBARI_PACE).
+    Speech is slowed to the rate asked by a calibrated speed (see HIBARI_PACE).
     """
 
     name = "hibari"
@@ -441,7 +444,8 @@ class HibariEngine:
         self._hibari.write_wav(str(path), self.audio(text, voice, hibari_speed(rate)), self._hibari.SAMPLE_RATE)
 
     def audio(self, text: str, voice: str, speed: float, phrase_pause: float = PHRASE_PAUSE_SECONDS) -> np.ndarray:
-        """`text` spoken at `speed`, phrase by phrase with `phrase_pause` seconds between them."""
+        """`text` spoken at `speed`: whole, or with `phrase_pause` > 0 phrase by phrase with that
+        many seconds between them (the alternative the benchmark measures)."""
         model = self._load(voice)
         rate_hz = self._hibari.SAMPLE_RATE
         margins = PHRASE_MARGINS if phrase_pause > 0 else (EDGE_LEAD, EDGE_TAIL)
