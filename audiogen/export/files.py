@@ -71,12 +71,13 @@ class Staging:
         target = Path(target)
         sweep_stale(target)
         temp = target.parent / f".{target.stem}.{_owner()}-{secrets.token_hex(4)}.part{target.suffix}"
+        self._pending.append((temp, target))  # before it exists: a Ctrl-C in between still removes it
         try:
             # Not mkstemp: its files are private (0600); a session's files get the user's usual mode.
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except OSError as exc:
+            self._pending.pop()
             raise _write_error(target, exc) from None
-        self._pending.append((temp, target))
         return temp
 
     def write_bytes(self, target: Path, data: bytes) -> None:
