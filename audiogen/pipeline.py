@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import re
 import unicodedata
@@ -211,15 +210,10 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
 
 
 def template_fingerprint(templates_dir: Path | None = None) -> str:
-    """A hash of every template file a session could use (templates extend and include each other)."""
-    from audiogen.script.templating import builtin_templates_dir
+    """A hash of every template a session could use (the user's folder and the built-in ones)."""
+    from audiogen.script.templating import templates_fingerprint
 
-    digest = hashlib.sha256()
-    for folder in (templates_dir, builtin_templates_dir()):
-        if folder is not None and Path(folder).is_dir():
-            for path in sorted(Path(folder).glob("*.j2")):
-                digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return templates_fingerprint(templates_dir)
 
 
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
