@@ -322,18 +322,3 @@ class ExportedFiles:
     chapters: tuple[ChapterMark, ...]  # as written in the file: at each chapter's first sound
     cover: Path | None = None
     transcripts: tuple[Path, ...] = ()
-
-
-# ---------------------------------------------------------------- listener
-
-
-@dataclass(frozen=True)
-class ListenerProfile:
-    """A listener's preferences (a TOML file); None leaves the session's own setting."""
-
-    name: str | None = None
-    intention: str | None = None
-    rate: int | None = None  # words per minute
-    voice: str | None = None
-    template: str | None = None
-    minutes: float | None = None

@@ -219,7 +219,6 @@ def template_fingerprint(templates_dir: Path | None = None) -> str:
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
     """Problems with a session's settings, keyed by setting name; nothing is rendered."""
     from audiogen.script import list_templates
-    from audiogen.speak import MAX_RATE, MIN_RATE
     from audiogen.speak.voices import resolve_voice
 
     problems: dict[str, str] = {}
@@ -237,8 +236,6 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
         check_format(spec.format, spec.bitrate)
     except AudiogenError as exc:
         problems["format"] = str(exc)
-    if not MIN_RATE <= spec.voice.rate <= MAX_RATE:
-        problems["rate"] = f"rate {spec.voice.rate} wpm is out of range; choose {MIN_RATE} to {MAX_RATE}"
     try:
         _, voices, variants = engine_info(spec.voice.engine, spec.cache_dir)
     except AudiogenError as exc:

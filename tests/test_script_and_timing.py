@@ -64,7 +64,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from audiogen.cli import main  # noqa: E402
 from audiogen.errors import InputError, TemplateError  # noqa: E402
-from audiogen.models import Bell as BellCue, ListenerProfile, SessionSpec, Themes  # noqa: E402
+from audiogen.models import Bell as BellCue, SessionSpec, Themes  # noqa: E402
 from audiogen.profile import apply_profile, load_profile  # noqa: E402
 from audiogen.script import build_script  # noqa: E402
 from audiogen.script.templating import scaled_count, speakable_text  # noqa: E402
@@ -219,7 +219,8 @@ def test_profile_fills_in_what_the_command_line_leaves_out(tmp_path):
     profile = tmp_path / "sam.toml"
     profile.write_text('name = "Sam"\nintention = "to rest"\nrate = 100\nvoice = "en-gb"\ntemplate = "sleep"\nminutes = 7\n')
     loaded = load_profile(profile)
-    assert loaded == ListenerProfile("Sam", "to rest", 100, "en-gb", "sleep", 7)
+    assert loaded == {"listener": "Sam", "intention": "to rest", "rate": 100, "voice": "en-gb", "template": "sleep",
+                      "minutes": 7}
     spec = apply_profile(SessionSpec(article=None, minutes=10, listener="Kim"), loaded, given={"listener"})
     assert spec.listener == "Kim" and spec.intention == "to rest" and spec.template == "sleep"
     assert spec.minutes == 7 and spec.voice.rate == 100 and spec.voice.voice == "en-gb"
