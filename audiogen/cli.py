@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +16,6 @@ from click.core import ParameterSource
 
 from audiogen import __version__
 from audiogen.errors import EXIT_CODES, AudiogenError, Terminated
-from audiogen.models import SessionSpec
 from audiogen.settings import BY_NAME, SETTINGS, Setting
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
@@ -154,20 +152,18 @@ def setting_options(names: tuple[str, ...] | None = None):
 SCRIPT_SETTINGS = ("minutes", "template", "templates", "listener", "intention", "rate", "filter_words")
 
 
-def _spec(ctx: click.Context, article: Path | None, values: dict, **fixed) -> SessionSpec:
-    """The session the options describe: the table's settings, then the profile where no option was given."""
+def _settings(ctx: click.Context, values: dict) -> dict:
+    """The settings the options give, then the profile's wherever no option was given."""
     from audiogen import settings
 
-    chosen = {name: values[name] for name in values if name in settings.BY_NAME}
-    profile = values.get("profile")
-    spec = settings.apply(SessionSpec(article=article, **fixed), chosen)
-    if profile is not None:
-        from audiogen.profile import apply_profile, load_profile
+    chosen = {name: value for name, value in values.items() if name in settings.BY_NAME}
+    if values.get("profile") is not None:
+        from audiogen.profile import load_profile
 
-        given = {name for name in chosen
-                 if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
-        spec = apply_profile(spec, load_profile(profile), given)
-    return replace(spec, format=spec.format.lower())
+        for name, value in load_profile(values["profile"]).items():
+            if ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT):
+                chosen[name] = value
+    return chosen
 
 
 @_command()
@@ -178,9 +174,8 @@ def _spec(ctx: click.Context, article: Path | None, values: dict, **fixed) -> Se
 @click.pass_context
 def render(ctx, article, out_dir, no_cache, **values):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
-    from audiogen.pipeline import render_session
+    from audiogen import api
 
-    spec = _spec(ctx, article, values, out_dir=out_dir, use_cache=not no_cache)
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
 
     def report(message: str) -> None:
@@ -200,7 +195,8 @@ def render(ctx, article, out_dir, no_cache, **values):
         if done == total:
             bar.__exit__(None, None, None)
 
-    result = render_session(spec, report, speech_progress)
+    result = api.render(article, out=out_dir, cache=not no_cache, report=report, progress=speech_progress,
+                        **_settings(ctx, values))
     if verbose:
         click.echo(
             f"{result.duration:.1f} s, {result.master.integrated_lufs:.1f} LUFS, "
@@ -219,9 +215,9 @@ def render(ctx, article, out_dir, no_cache, **values):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def themes(article, filter_words, as_json):
     """Show the themes audiogen finds in ARTICLE (default: the built-in sample)."""
-    from audiogen.pipeline import article_themes
+    from audiogen import api
 
-    _, found = article_themes(SessionSpec(article=article, filter_words=filter_words))
+    found = api.themes(article, filter_words=filter_words)
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -241,9 +237,10 @@ def themes(article, filter_words, as_json):
 @click.pass_context
 def script(ctx, article, **values):
     """Print the meditation script for ARTICLE with its planned timings; no audio is made."""
+    from audiogen import api
     from audiogen.pipeline import estimated_timeline, fitted_sound, session_script
 
-    spec = _spec(ctx, article, values)
+    spec = api.session_spec(article, **_settings(ctx, values))
     rendered = session_script(spec)
     timeline = estimated_timeline(rendered, spec)
     speech = sum(end - start for start, end in timeline.speech_intervals)
@@ -284,7 +281,7 @@ def voices(engine):
 @_setting_option(BY_NAME["templates"])
 def templates(templates):
     """List the session templates with a line on each."""
-    from audiogen.script import list_templates
+    from audiogen.scripting import list_templates
 
     for info in list_templates(templates):
         labels = f" (themes: {', '.join(info.labels)})" if info.labels else ""
@@ -352,18 +349,19 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir):
         from audiogen.processes import start_fork_server
 
         start_fork_server()  # its imports overlap this process's own, and the manifest's checks
+    from audiogen import api
     from audiogen.errors import LibraryError, ManifestError
-    from audiogen.library import ProgressDisplay, build_library, load_manifest, summary_lines
+    from audiogen.library import ProgressDisplay, summary_lines
 
     quiet = ctx.obj["quiet"]
+    progress = None if quiet else ProgressDisplay(sys.stderr, sys.stderr.isatty())
     try:
-        plan = load_manifest(manifest, out_dir, cache_dir)
+        summary = api.build(manifest, out=out_dir, workers=workers, scheduler=scheduler, prune=prune,
+                            cache_dir=cache_dir, progress=progress)
     except ManifestError as exc:  # every problem, one line each
         for line in exc.problems:
             click.echo(f"audiogen: error: {line}", err=True)
         sys.exit(exc.exit_code)
-    progress = None if quiet else ProgressDisplay(sys.stderr, sys.stderr.isatty())
-    summary = build_library(plan, workers, scheduler, prune, progress)
     failed = [o for o in summary.outcomes if o.status == "failed"]
     for line in summary_lines(summary)[0 if not quiet else 1:]:
         if not quiet or line.startswith("failed "):

@@ -19,9 +19,9 @@ from audiogen.export import check_format, encode, export_session
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
-from audiogen.script import build_script
+from audiogen.scripting import build_script
 from audiogen.speak import SpeechCache, default_cache_dir, prepare_for_speech, synthesize_track
-from audiogen.themes import extract_themes
+from audiogen.theming import extract_themes
 from audiogen.timing import plan_timeline
 
 Report = Callable[[str], None]
@@ -190,7 +190,7 @@ def render_session(
     ), codec_change)
     return SessionResult(
         target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts,
-        themes.labels, script.template,
+        themes, script.template,
     )
 
 
@@ -211,14 +211,14 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
 
 def template_fingerprint(templates_dir: Path | None = None) -> str:
     """A hash of every template a session could use (the user's folder and the built-in ones)."""
-    from audiogen.script.templating import templates_fingerprint
+    from audiogen.scripting.templating import templates_fingerprint
 
     return templates_fingerprint(templates_dir)
 
 
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
     """Problems with a session's settings, keyed by setting name; nothing is rendered."""
-    from audiogen.script import list_templates
+    from audiogen.scripting import list_templates
     from audiogen.speak.voices import resolve_voice
 
     problems: dict[str, str] = {}
