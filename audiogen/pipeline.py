@@ -161,6 +161,13 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
     return identity.version, identity.voices, identity.variants
 
 
+def article_suffixes() -> tuple[str, ...]:
+    """The file suffixes the readers take (a library's folders are searched for these)."""
+    from audiogen.read import READERS
+
+    return tuple(READERS)
+
+
 def template_fingerprint(templates_dir: Path | None = None) -> str:
     """A hash of every template a session could use (the user's folder and the built-in ones)."""
     from audiogen.scripting.templating import templates_fingerprint

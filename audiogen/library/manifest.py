@@ -25,7 +25,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 NAME_FIELDS = ("article", "minutes", "voice", "background", "listener", "template", "rate")
 RESERVED_NAMES = ("playlist", "catalog", "index")  # the library's own files (outputs.py)
 
@@ -154,9 +153,10 @@ def _articles(problems: _Problems, base: Path, entries: list[tuple[str, Path]]) 
             if not matches:
                 problems.add(key_path, f"{text!r} matches no article files")
         elif path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
+            suffixes = pipeline.article_suffixes()  # the readers' own registry
+            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
             if not matches:
-                problems.add(key_path, f"{text!r}: folder holds no {'/'.join(ARTICLE_SUFFIXES)} files")
+                problems.add(key_path, f"{text!r}: folder holds no {'/'.join(suffixes)} files")
         elif not path.is_file():
             problems.add(key_path, f"article not found: {path}")
             matches = []
