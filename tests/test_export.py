@@ -27,7 +27,7 @@ from scipy.signal import butter, sosfilt
 
 from audiogen.cli import main
 from audiogen.export import FORMATS
-from audiogen.models import SoundSettings, SessionSpec
+from audiogen.models import SessionSpec, SoundSettings, VoiceSettings
 from audiogen.pipeline import render_session
 from conftest import decode, probe
 
@@ -41,10 +41,12 @@ def session(request, tmp_path_factory, speech_cache):
     """The built-in sample as a 1-minute session in one format, with library tags."""
     out = tmp_path_factory.mktemp(f"export-{request.param}")
     # A bed 20 dB quieter than usual: speech onsets are measured in the decoded mix, and a soft
-    # first consonant under the bed and the opening bell would otherwise be found late.
+    # first consonant under the bed and the opening bell would otherwise be found late. pyttsx3's
+    # espeak voice starts its words abruptly, so a cue can be checked against the mix within 50 ms;
+    # hibari's "W" of "Welcome" swells over 150 ms under the bell's tail (cues: test_speak_hibari).
     spec = SessionSpec(article=None, minutes=1, out_dir=out, format=request.param, cache_dir=speech_cache,
                        narrator="Test Narrator", album="Test Library", track=3,
-                       sound=SoundSettings(background_gain_db=-20.0))
+                       voice=VoiceSettings(engine="pyttsx3"), sound=SoundSettings(background_gain_db=-20.0))
     return render_session(spec)
 
 

@@ -208,3 +208,24 @@ def test_a_warm_track_starts_no_engine_and_the_key_names_the_model(tmp_path, mon
     assert started == [] and "0 synthesised" in messages[0]
     assert [c.path for c in again.clips] == [c.path for c in first.clips]
     assert again.settings.voice == "heart" and again.settings.pitch is None
+
+
+def test_transcript_cues_start_where_the_voice_starts(tmp_path):
+    """The voice alone (no bed): every cue opens on sound after quiet, to the 10 ms frame."""
+    from test_export import parse_vtt
+
+    result = _render(tmp_path, "--background", "none", "--format", "wav")
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip().splitlines()[-1])
+    samples = decode(path, 24000).mean(axis=1)
+    cues = parse_vtt(path.with_suffix(".vtt").read_text(encoding="utf-8"))
+    assert len(cues) >= 10
+
+    def level_db(start: float, end: float) -> float:
+        part = samples[int(start * 24000):int(end * 24000)]
+        return 20 * np.log10(np.sqrt(np.mean(part ** 2)) + 1e-9)
+
+    for start, _, words in cues:
+        before, after = level_db(start - 0.1, start - 0.01), level_db(start, start + 0.3)
+        assert after - before >= 15, (words, start, before, after)
+        assert level_db(start - 0.01, start) < after - 6, (words, start)  # not in the middle of a word
