@@ -18,6 +18,7 @@ from click.core import ParameterSource
 from audiogen import __version__
 from audiogen.errors import EXIT_CODES, AudiogenError, Terminated
 from audiogen.models import SessionSpec, SoundSettings, VoiceSettings
+from audiogen.read import SUPPORTED_LANGUAGES
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
 
@@ -86,6 +87,11 @@ filter_option = click.option(
     "--filter-words", type=click.Path(path_type=Path, dir_okay=False), envvar="AUDIOGEN_FILTER_WORDS",
     show_envvar=True, help="File of extra boilerplate/spam rules (see README).",
 )
+language_option = click.option(
+    "--language", type=click.Choice(["auto", *SUPPORTED_LANGUAGES]), default="auto", show_default=True,
+    help="The article's language: 'auto' detects it (an article in a language audiogen cannot narrate yet is refused); "
+    "'en' reads it as English whatever the detector says.",
+)
 
 
 def session_options(func):
@@ -98,17 +104,20 @@ def session_options(func):
         click.option("--rate", type=int, default=VoiceSettings.rate, show_default=True, help="Speech rate in words per minute."),
         click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Listener profile (TOML: name, intention, rate, voice, template, minutes); options given here win."),
         filter_option,
+        language_option,
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile=None, **extra) -> SessionSpec:
+def _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, language, profile=None,
+          **extra) -> SessionSpec:
     voice = replace(VoiceSettings(), rate=rate, **{k: v for k, v in extra.pop("voice", {}).items() if v is not None})
     spec = SessionSpec(
         article=article, minutes=minutes, template=template, templates_dir=templates_dir,
-        listener=listener, intention=intention, voice=voice, filter_words=filter_words, **extra,
+        listener=listener, intention=intention, voice=voice, filter_words=filter_words,
+        language=None if language == "auto" else language, **extra,
     )
     if profile is not None:
         from audiogen.profile import PROFILE_OPTIONS, apply_profile, load_profile
@@ -140,14 +149,14 @@ def _spec(article, minutes, template, templates_dir, listener, intention, rate, 
 @click.option("--no-cover", is_flag=True, help="No cover art, embedded or beside the audio.")
 @click.option("--no-transcript", is_flag=True, help="No .vtt, .lrc and .txt transcripts.")
 @click.pass_context
-def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words,
+def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words, language,
            out_dir, voice, pitch, engine, voice_warmth, background, background_gain, mono, seed, loudness,
            cache_dir, no_cache, audio_format, bitrate, narrator, no_cover, no_transcript):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
     from audiogen.pipeline import render_session
 
     spec = _spec(
-        article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile,
+        article, minutes, template, templates_dir, listener, intention, rate, filter_words, language, profile,
         voice={"voice": voice, "pitch": pitch, "engine": engine, "warmth": voice_warmth},
         out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness,
                                        background_gain_db=background_gain, mono=mono),
@@ -189,12 +198,14 @@ def render(ctx, article, minutes, template, templates_dir, listener, intention, 
 @main.command()
 @article_argument
 @filter_option
+@language_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def themes(article, filter_words, as_json):
+def themes(article, filter_words, language, as_json):
     """Show the themes audiogen finds in ARTICLE (default: the built-in sample)."""
     from audiogen.pipeline import article_themes
 
-    _, found = article_themes(SessionSpec(article=article, filter_words=filter_words))
+    spec = SessionSpec(article=article, filter_words=filter_words, language=None if language == "auto" else language)
+    _, found = article_themes(spec)
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -211,11 +222,11 @@ def themes(article, filter_words, as_json):
 @main.command()
 @article_argument
 @session_options
-def script(article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words):
+def script(article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words, language):
     """Print the meditation script for ARTICLE with its planned timings; no audio is made."""
     from audiogen.pipeline import estimated_timeline, fitted_sound, session_script
 
-    spec = _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile)
+    spec = _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, language, profile)
     rendered = session_script(spec)
     timeline = estimated_timeline(rendered, spec)
     speech = sum(end - start for start, end in timeline.speech_intervals)

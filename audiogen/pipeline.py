@@ -36,7 +36,7 @@ def slugify(text: str, fallback: str = "session") -> str:
 
 
 def article_themes(spec: SessionSpec) -> tuple[Article, Themes]:
-    article = read_article(spec.article, spec.filter_words)
+    article = read_article(spec.article, spec.filter_words, spec.language)
     return article, extract_themes(article)
 
 
