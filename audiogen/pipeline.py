@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import re
 import unicodedata
@@ -20,9 +19,9 @@ from audiogen.export import check_format, encode, export_session
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
-from audiogen.script import build_script
+from audiogen.scripting import build_script
 from audiogen.speak import SpeechCache, default_cache_dir, prepare_for_speech, synthesize_track
-from audiogen.themes import extract_themes
+from audiogen.theming import extract_themes
 from audiogen.timing import plan_timeline
 
 Report = Callable[[str], None]
@@ -191,7 +190,7 @@ def render_session(
     ), codec_change)
     return SessionResult(
         target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts,
-        themes.labels, script.template,
+        themes, script.template,
     )
 
 
@@ -211,21 +210,15 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
 
 
 def template_fingerprint(templates_dir: Path | None = None) -> str:
-    """A hash of every template file a session could use (templates extend and include each other)."""
-    from audiogen.script.templating import builtin_templates_dir
+    """A hash of every template a session could use (the user's folder and the built-in ones)."""
+    from audiogen.scripting.templating import templates_fingerprint
 
-    digest = hashlib.sha256()
-    for folder in (templates_dir, builtin_templates_dir()):
-        if folder is not None and Path(folder).is_dir():
-            for path in sorted(Path(folder).glob("*.j2")):
-                digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return templates_fingerprint(templates_dir)
 
 
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
     """Problems with a session's settings, keyed by setting name; nothing is rendered."""
-    from audiogen.script import list_templates
-    from audiogen.speak import MAX_RATE, MIN_RATE
+    from audiogen.scripting import list_templates
     from audiogen.speak.voices import resolve_voice
 
     problems: dict[str, str] = {}
@@ -243,8 +236,6 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
         check_format(spec.format, spec.bitrate)
     except AudiogenError as exc:
         problems["format"] = str(exc)
-    if not MIN_RATE <= spec.voice.rate <= MAX_RATE:
-        problems["rate"] = f"rate {spec.voice.rate} wpm is out of range; choose {MIN_RATE} to {MAX_RATE}"
     try:
         _, voices, variants = engine_info(spec.voice.engine, spec.cache_dir)
     except AudiogenError as exc:

@@ -16,14 +16,12 @@ from importlib import resources
 from pathlib import Path
 
 from audiogen.errors import InputError
-from audiogen.models import Article, Section
+from audiogen.models import SUPPORTED_LANGUAGES, Article, Section
 
 MAX_BYTES = 5 * 1024 * 1024
 MIN_WORDS = 40
 SAMPLE_NAME = "sample_article.md"
 
-# Languages audiogen narrates (templates, themes and voices): English until others exist.
-SUPPORTED_LANGUAGES = {"en": "English"}
 # Names of the languages an article is most likely to be in (py3langid knows 97, by ISO 639-1 code).
 LANGUAGE_NAMES = {
     "ar": "Arabic", "bg": "Bulgarian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh", "da": "Danish", "de": "German",

@@ -2,7 +2,7 @@
 save from the web) and every shared article goes through `themes`, and every line chosen is
 checked against a rubric of what a meditation teacher would never say aloud.
 
-The rubric is written here, apart from audiogen/themes.py, with its own word lists, so that a
+The rubric is written here, apart from audiogen/theming.py, with its own word lists, so that a
 selection rule that stops working makes these tests fail instead of agreeing with itself.
 """
 
@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from audiogen.cli import main
 from audiogen.read import read_article
-from audiogen.themes import extract_themes
+from audiogen.theming import extract_themes
 from conftest import ARTICLES
 
 CORPUS = Path(__file__).parent / "corpus"

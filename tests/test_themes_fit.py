@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from audiogen.cli import main
 from audiogen.models import Article, Section
 from audiogen.read import detect_language, identify_language, read_article
-from audiogen.script.templating import choose_template
-from audiogen.themes import (
+from audiogen.scripting.templating import choose_template
+from audiogen.theming import (
     extract_themes, is_harsh, is_past_tense, leave_out_reason, normalise_for_speech, speakable_form, split_sentences,
     to_second_person,
 )
