@@ -76,7 +76,8 @@ _DANGLING = re.compile(
     r"^(this|these|that|those|it|its|it's|they|they're|them|their|he|she|his|her|such|also|"
     r"because|then|thus|therefore|hence|instead|here|there's|which|both|one of (these|those|them)|"
     r"others|another|the same|likewise|similarly|in (this|that) (way|case|sense)|for (example|instance)|first|second|third|next|finally|"
-    r"afterwards|after that|later|meanwhile|at first|in turn|not)\b|^(in|at|on|from|with|by|for) the \w+,",
+    r"afterwards|after that|later|meanwhile|at first|in turn|not)\b|^(in|at|on|from|with|by|for) the \w+,|"
+    r"^(when|as|if|once) you \w+ (it|them)\b",  # "When you feel it rise": it is in the sentence before
     re.IGNORECASE,
 )
 # Pointing words that need the sentence before, unless they point at something speakable here.
@@ -298,7 +299,12 @@ def speakable_form(raw: str, min_words: int = MIN_SHORT_WORDS) -> str | None:
     if leave_out_reason(written) is not None:
         return None
     sentence = to_second_person(written)
+    if _ORDER.search(sentence):
+        return None  # "People need to..." turned to "You need to...": advice, not an invitation
     return sentence if is_speakable(sentence, min_words) else None
+
+
+_ORDER = re.compile(r"\byou (should|must|need to|have to|ought to)\b", re.I)
 
 
 # ---------------------------------------------------------------- fit for a meditation

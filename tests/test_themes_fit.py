@@ -96,6 +96,14 @@ def test_what_a_teacher_would_not_say_is_left_out(sentence, reason):
     assert speakable_form(sentence) is None
 
 
+def test_orders_and_borrowed_pronouns_are_left_out():
+    # after the rewrites these would be orders or would point at a sentence the listener never heard
+    assert speakable_form("So you should try to keep a regular sleep schedule.") is None
+    assert speakable_form("People need to understand that these reactions are normal.") is None
+    assert speakable_form("When you feel it rise, you can pause and ask what it is protecting.") is None
+    assert speakable_form("You do not have to solve anything tonight.") == "You do not have to solve anything tonight."
+
+
 @pytest.mark.parametrize(
     "sentence",
     [
