@@ -317,9 +317,10 @@ def cache_info(cache_dir):
 @click.option("--scheduler", metavar="ADDRESS", help="Run the sessions on a Dask distributed cluster, e.g. tcp://host:8786.")
 @click.option("--prune", is_flag=True, help="Remove the files of sessions no longer in the manifest.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (overrides the manifest).")
+@click.option("--base-url", metavar="URL", help="The library folder's public address (overrides [library] base_url): the build writes a podcast feed, feed.xml.")
 @click.option("-q", "--quiet", "quiet_build", is_flag=True, help="No progress; only failures and the index path.")
 @click.pass_context
-def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, quiet_build):
+def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, base_url, quiet_build):
     """Build the session library MANIFEST.toml describes: playlist, catalog and index.html included."""
     if scheduler is None:
         from audiogen.processes import start_fork_server
@@ -327,10 +328,13 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, quiet_bu
         start_fork_server()  # its imports overlap this process's own, and the manifest's checks
     from audiogen.errors import LibraryError, ManifestError
     from audiogen.library import ProgressDisplay, build_library, load_manifest, summary_lines
+    from audiogen.library.manifest import base_url_problem
 
+    if base_url is not None and base_url_problem(base_url):
+        raise click.BadParameter(base_url_problem(base_url), param_hint="--base-url")
     quiet = quiet_build or ctx.obj["quiet"]
     try:
-        plan = load_manifest(manifest, out_dir, cache_dir)
+        plan = load_manifest(manifest, out_dir, cache_dir, base_url)
     except ManifestError as exc:  # every problem, one line each
         for line in exc.problems:
             click.echo(f"audiogen: error: {line}", err=True)
@@ -345,3 +349,18 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, quiet_bu
     if failed:
         raise LibraryError(f"{len(failed)} of {len(summary.outcomes)} sessions failed (listed above); "
                            "the rest are built; fix them and rerun to finish the library")
+
+
+@main.command()
+@click.argument("library", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 0.0.0.0 serves every network this machine is on (prints a QR code to scan).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--token/--no-token", default=None, help="Serve the library under a random path, so only those given the address find it (default: on unless the host is loopback).")
+@click.option("-v", "--verbose", "log_requests", is_flag=True, help="Print one line per request.")
+@click.pass_context
+def serve(ctx, library, host, port, token, log_requests):
+    """Serve the library folder LIBRARY over HTTP, with a podcast feed a phone can subscribe to; Ctrl-C stops."""
+    from audiogen.serve import serve_library
+
+    log = (lambda line: click.echo(line, err=True)) if log_requests or ctx.obj["verbose"] else None
+    serve_library(library, host, port, token, log, click.echo)

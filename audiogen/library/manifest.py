@@ -11,7 +11,8 @@ import glob
 import os
 import string
 import sys
-from dataclasses import dataclass, replace
+import urllib.parse
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 NAME_FIELDS = ("article", "minutes", "voice", "background", "listener", "template", "rate")
 MIN_MINUTES, MAX_MINUTES = 1, 90
-RESERVED_NAMES = ("playlist", "catalog", "index")  # the library's own files (outputs.py)
+RESERVED_NAMES = ("playlist", "catalog", "index", "feed", "cover")  # the library's own files (outputs.py)
+
+
+@dataclass(frozen=True)
+class PodcastSettings:
+    """What the library's podcast feed says about it (manifest [library] keys of the same names)."""
+
+    base_url: str | None = None  # the public address of the library folder, ending in "/"; None: no feed.xml
+    description: str = ""  # "" : a line made from the sessions
+    author: str = "audiogen"
+    email: str = ""  # the owner's, for podcast directories
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class LibrarySettings:
     out_dir: Path
     format: str
     session_timeout: float | None  # seconds per session; None: scaled with its length
+    podcast: PodcastSettings = field(default_factory=PodcastSettings)
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ _PATH = ((str,), "a path (string)")
 LIBRARY_KEYS = {
     "name": _STR, "out": _PATH, "format": _STR, "bitrate": _STR, "loudness": _NUM,
     "cache_dir": _PATH, "templates": _PATH, "filter_words": _PATH, "session_timeout": _NUM,
+    "base_url": _STR, "description": _STR, "author": _STR, "email": _STR, "language": _STR,
 }
 # Settings one session can carry; [defaults], listener profiles and session entries share them.
 SETTING_KEYS = {
@@ -88,6 +102,21 @@ SESSION_KEYS = {**{k: v for k, v in SETTING_KEYS.items() if k not in ("voice", "
 TOP_KEYS = ("library", "defaults", "listeners", "sessions")
 RANGES = {"rate": (60, 260), "pitch": (0, 99), "loudness": (-30, -10), "minutes": (MIN_MINUTES, MAX_MINUTES),
           "session_timeout": (10, 24 * 3600)}
+
+
+def base_url_problem(text: str) -> str | None:
+    """Why `text` cannot be a library's public address, or None when it can."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{text!r} is not an http:// or https:// address, e.g. https://example.org/meditations/"
+    if parts.query or parts.fragment:
+        return f"{text!r}: the address of a folder has no ?query or #fragment"
+    return None
+
+
+def folder_url(text: str) -> str:
+    """A checked public address as a folder's: ending in '/', so file names join onto it."""
+    return text if text.endswith("/") else text + "/"
 
 
 def _type_name(value: Any) -> str:
@@ -241,8 +270,10 @@ SPEC_FIELD_KEYS = {"voice": "voice", "engine": "engine", "rate": "rate", "backgr
                    "template": "template", "format": "format", "templates": "templates"}
 
 
-def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | None = None) -> Manifest:
-    """Read and check the whole manifest; raise ManifestError listing every problem."""
+def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | None = None,
+                  base_url: str | None = None) -> Manifest:
+    """Read and check the whole manifest; raise ManifestError listing every problem.
+    `base_url` (checked by the caller) replaces the manifest's [library] base_url."""
     path = Path(path)
     problems = _Problems(path)
     try:
@@ -281,6 +312,14 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
     )
     if spec.filter_words is not None and not spec.filter_words.is_file():
         problems.add("library.filter_words", f"file not found: {spec.filter_words}")
+    base_url = base_url or library.get("base_url")
+    if base_url is not None and base_url_problem(base_url):
+        problems.add("library.base_url", base_url_problem(base_url))
+        base_url = None
+    podcast = PodcastSettings(
+        base_url=folder_url(base_url) if base_url else None,
+        **{k: library[k].strip() for k in ("description", "author", "email", "language") if k in library},
+    )
     origins = {"format": "library.format", "templates": "library.templates"}
     origins.update({k: f"defaults.{k}" for k in defaults})
     spec = _apply(spec, defaults)
@@ -352,5 +391,5 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
                                 _variant(session_spec, base), timeout))
     if problems.lines:
         raise ManifestError(problems.lines)
-    settings = LibrarySettings(name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"))
+    settings = LibrarySettings(name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"), podcast)
     return Manifest(settings, tuple(planned))
