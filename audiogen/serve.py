@@ -55,6 +55,9 @@ def read_catalog(folder: Path) -> dict:
         raise InputError(f"{catalog_path}: cannot read the library's catalog ({exc}); rebuild the library") from None
     if not isinstance(catalog, dict) or not isinstance(catalog.get("sessions"), list) or "library" not in catalog:
         raise InputError(f"{catalog_path}: not an audiogen catalog; rebuild the library with `audiogen build`")
+    if not all(isinstance(s, dict) and "audio_sha256" in s for s in catalog["sessions"]):
+        raise InputError(f"{folder}: built before audiogen made podcast feeds; run its `audiogen build` once more "
+                         "(sessions are not rendered again)")
     return catalog
 
 

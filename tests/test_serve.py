@@ -371,3 +371,9 @@ def test_refusals_at_start_are_one_line_with_their_exit_code(out, tmp_path):
     (tmp_path / "broken" / "catalog.json").write_text("{not json", "utf-8")
     code, line = serve(str(tmp_path / "broken"))
     assert code == 3 and "catalog" in line
+    (tmp_path / "older").mkdir()
+    catalog = json.loads((out / "catalog.json").read_text("utf-8"))
+    catalog["sessions"][0].pop("audio_sha256")
+    (tmp_path / "older" / "catalog.json").write_text(json.dumps(catalog), "utf-8")
+    code, line = serve(str(tmp_path / "older"))
+    assert code == 3 and "audiogen build" in line and "once more" in line
