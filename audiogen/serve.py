@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from audiogen import safefiles
 from audiogen.errors import InputError, ServerError
 from audiogen.library import feed, outputs
 
 THREADS = 16  # requests answered at once; a phone downloads a few episodes side by side
 TOKEN_BYTES = 12  # 16 URL-safe characters: not guessable, short enough to type
+TOKEN_FILE = ".audiogen-serve.token"  # hidden, so never served
 LIBRARY_FILES = (outputs.PLAYLIST, outputs.CATALOG, feed.COVER)  # served from disk; index and feed are made
 _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 Log = Callable[[str], None]
@@ -279,12 +281,32 @@ def bound_port(server) -> int:
     return server.bind_addr[1]
 
 
+def library_token(folder: Path) -> str:
+    """The library's random path, kept in a hidden file in its folder so a phone's subscription
+    outlives a restart of the server (delete the file for a new one). A folder that cannot keep
+    it gets a token for this run only."""
+    path = Path(folder) / TOKEN_FILE
+    try:
+        token = path.read_text("utf-8").strip()
+        if re.fullmatch(r"[\w-]{16,}", token):
+            return token
+    except OSError:
+        pass
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    try:
+        safefiles.atomic_write_text(path, token + "\n")
+    except OSError:
+        pass  # a read-only library: this run's token
+    return token
+
+
 def serve_library(folder: Path, host: str, port: int, token: bool | None, log: Log | None,
                   announce: Log) -> None:
     """Serve until Ctrl-C (KeyboardInterrupt) or SIGTERM (Terminated), which are re-raised after
     the server stops. `token` None: a random path on a network address, none on loopback."""
+    read_catalog(Path(folder))  # a folder that is not a library gets no token file
     use_token = (not is_loopback(host)) if token is None else token
-    secret = secrets.token_urlsafe(TOKEN_BYTES) if use_token else None
+    secret = library_token(folder) if use_token else None
     server = make_server(folder, host, port, secret, log)
     try:
         announce(announcement(Path(folder), host, bound_port(server), secret).rstrip("\n"))

@@ -30,7 +30,7 @@ import pytest
 from click.testing import CliRunner
 
 from audiogen.cli import main
-from audiogen.serve import announcement, bound_port, make_server, serve_in_thread, subscribe_urls
+from audiogen.serve import TOKEN_FILE, announcement, bound_port, library_token, make_server, serve_in_thread, subscribe_urls
 
 NS = {"itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd", "podcast": "https://podcastindex.org/namespace/1.0"}
 TIMEOUT = 30  # seconds any one request may take before the test fails, not a measurement
@@ -178,6 +178,7 @@ def test_nothing_but_the_public_files(copy, tmp_path):
     outside = tmp_path / "secret.txt"
     outside.write_text("not for the network", "utf-8")
     (copy / ".healing-over-bitterness-1min.mp3.part").write_bytes(b"half")
+    library_token(copy)  # the token file
     (copy / ".catalog.json.1234.tmp").write_text("{}", "utf-8")
     (copy / "notes.txt").write_text("a file nobody published", "utf-8")
     (copy / "sub").mkdir()
@@ -192,7 +193,7 @@ def test_nothing_but_the_public_files(copy, tmp_path):
             "/.audiogen-build.lock", "/.healing-over-bitterness-1min.key", "/.healing-over-bitterness-1min.mp3.part",
             "/.catalog.json.1234.tmp", "/notes.txt", "/sub", "/sub/", "/sub/a.mp3", "/../secret.txt",
             "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt", "//etc/passwd", "/..\\secret.txt",
-            f"/{linked.name}", "/library.toml", "/nothing.mp3", "/feed.xml/x",
+            f"/{linked.name}", "/library.toml", "/nothing.mp3", "/feed.xml/x", f"/{TOKEN_FILE}",
         ]
         for path in refused:
             status, _, body = fetch(port, path)
@@ -238,6 +239,15 @@ def test_token_puts_the_whole_library_behind_a_random_path(out, catalog):
         page = page.decode("utf-8")
         assert f'href="http://127.0.0.1:{port}/{token}/feed.xml"' in page
         assert "<svg" in page and 'aria-label="QR code of the feed address"' in page
+
+
+def test_the_token_outlives_a_restart_of_the_server(copy):
+    token = library_token(copy)
+    assert re.fullmatch(r"[\w-]{16}", token)
+    assert library_token(copy) == token  # the phone's subscription still works after a restart
+    assert (copy / TOKEN_FILE).read_text("utf-8").strip() == token
+    (copy / TOKEN_FILE).unlink()
+    assert library_token(copy) != token  # deleting the file gives a new one
 
 
 def test_served_index_links_the_feed_and_shows_its_qr_code(server):
@@ -326,8 +336,8 @@ def serve_process(folder: Path, *options: str) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.mark.parametrize("stop, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
-def test_command_line_serves_logs_each_request_and_stops_cleanly(out, stop, code, word):
-    process, printed = serve_process(out, "--token", "-v")
+def test_command_line_serves_logs_each_request_and_stops_cleanly(copy, stop, code, word):
+    process, printed = serve_process(copy, "--token", "-v")
     try:
         url = re.search(r"feed: (http://127\.0\.0\.1:\d+/([\w-]+)/feed\.xml)", printed)
         assert url, printed
@@ -342,6 +352,7 @@ def test_command_line_serves_logs_each_request_and_stops_cleanly(out, stop, code
     requests = [line for line in stderr.splitlines() if line.startswith("127.0.0.1 ")]
     assert requests == [f'127.0.0.1 "GET {parts.path}" 200 {requests[0].split()[-1]}', '127.0.0.1 "GET /feed.xml" 404 11']
     assert "Traceback" not in stderr
+    assert url[2] == (copy / ".audiogen-serve.token").read_text("utf-8").strip()
 
 
 def test_refusals_at_start_are_one_line_with_their_exit_code(out, tmp_path):
