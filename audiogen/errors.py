@@ -12,6 +12,12 @@ class AudiogenError(Exception):
     exit_code = 1
 
 
+class SettingError(AudiogenError):
+    """A setting the Python API does not know, or a value that does not fit it (as a bad option)."""
+
+    exit_code = 2
+
+
 class InputError(AudiogenError):
     """An article or other input file is missing, unreadable or unusable."""
 
@@ -94,7 +100,7 @@ class Terminated(BaseException):
 EXIT_CODES = {
     0: "success",
     1: "unexpected error",
-    2: "bad command-line usage (Click)",
+    2: "bad command-line usage (Click), or an unknown setting or bad value given to the Python API",
     InputError.exit_code: "bad input file",
     TemplateError.exit_code: "bad template or markup",
     TimingError.exit_code: "session does not fit the requested length",

@@ -14,11 +14,14 @@ def ffmpeg_path() -> str:
     found = os.environ.get("AUDIOGEN_FFMPEG") or shutil.which("ffmpeg")
     if found:
         return found
-    try:  # imageio-ffmpeg ships a static ffmpeg (no ffprobe) in its wheel
+    try:  # imageio-ffmpeg (a dependency) ships a static ffmpeg in its wheel; ffprobe is never needed
         import imageio_ffmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        bundled = imageio_ffmpeg.get_ffmpeg_exe()
     except Exception:
-        raise ToolMissingError(
-            "ffmpeg is not installed; install it (apt-get install ffmpeg) or `pip install imageio-ffmpeg`"
-        ) from None
+        bundled = None
+    if bundled and os.path.isfile(bundled) and os.access(bundled, os.X_OK):
+        return bundled
+    raise ToolMissingError(
+        "ffmpeg is not installed; install it (apt-get install ffmpeg) or `pip install imageio-ffmpeg`"
+    )

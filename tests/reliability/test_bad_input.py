@@ -122,7 +122,8 @@ def test_disk_full_leaves_no_partial_file(tmp_path: Path):
 
 
 def test_missing_ffmpeg(tmp_path: Path):
-    # A PATH with python and espeak-ng but no ffmpeg.
+    # A PATH with python and espeak-ng but no ffmpeg, and imageio-ffmpeg's own ffmpeg missing too
+    # (IMAGEIO_FFMPEG_EXE names where it would be).
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("espeak-ng",):
@@ -131,6 +132,7 @@ def test_missing_ffmpeg(tmp_path: Path):
             (bin_dir / tool).symlink_to(found)
     env = dict(os.environ, PATH=str(bin_dir), PYTHONPATH=str(ROOT))
     env.pop("AUDIOGEN_FFMPEG", None)
+    env["IMAGEIO_FFMPEG_EXE"] = str(tmp_path / "no-such-ffmpeg")
     result = run_cli("render", "--minutes", "1", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), env=env)
     assert_one_line_error(result, 8, "ffmpeg")
     assert files_in(tmp_path / "out") == []

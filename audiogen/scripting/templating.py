@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,16 +15,34 @@ from jinja2.utils import Namespace
 from audiogen.errors import TemplateError
 from audiogen.models import Themes
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent.parent / "scripts_templates"
+# The built-in templates are the package `audiogen.scripts_templates` (the top-level
+# scripts_templates/ folder, mapped in pyproject.toml), found by Jinja's PackageLoader wherever
+# the package is installed: a wheel, an editable install, a zip.
+BUILTIN_PACKAGE = "audiogen.scripts_templates"
 
 
-def builtin_templates_dir() -> Path:
-    """scripts_templates/ beside the package (source checkout) or inside it (wheel)."""
-    if BUILTIN_DIR.is_dir():
-        return BUILTIN_DIR
-    from importlib import resources
+def template_loader(user_dir: Path | None = None) -> jinja2.BaseLoader:
+    """The user's templates folder first (if any), then the built-in templates."""
+    if user_dir is not None and not Path(user_dir).is_dir():
+        raise TemplateError(f"{user_dir}: templates folder not found; pass an existing folder to --templates")
+    builtin = jinja2.PackageLoader(BUILTIN_PACKAGE, ".")
+    if user_dir is None:
+        return builtin
+    return jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(user_dir)), builtin])
 
-    return Path(str(resources.files("audiogen.scripts_templates")))
+
+def _template_files(loader: jinja2.BaseLoader) -> list[str]:
+    return [name for name in loader.list_templates() if name.endswith(".j2") and "/" not in name]
+
+
+def templates_fingerprint(user_dir: Path | None = None) -> str:
+    """A hash of every template a session could use (templates extend and include each other)."""
+    loader = template_loader(user_dir)
+    digest = hashlib.sha256()
+    for name in _template_files(loader):
+        source = loader.get_source(None, name)[0]  # type: ignore[arg-type]
+        digest.update(name.encode("utf-8") + b"\0" + source.encode("utf-8") + b"\0")
+    return digest.hexdigest()
 
 
 def speakable_text(value: object) -> str:
@@ -39,30 +58,30 @@ class TemplateInfo:
     name: str
     description: str
     labels: tuple[str, ...]
-    path: Path
+    origin: str  # the file it was read from
 
 
 _META = re.compile(r"\{#-?\s*(description|labels):\s*(.*?)\s*-?#\}")
 
 
-def _read_meta(path: Path) -> tuple[str, tuple[str, ...]]:
-    head = path.read_text("utf-8", errors="replace")[:2000]
-    meta = dict(_META.findall(head))
-    labels = tuple(l.strip() for l in meta.get("labels", "").split(",") if l.strip())
+def _read_meta(source: str) -> tuple[str, tuple[str, ...]]:
+    meta = dict(_META.findall(source[:2000]))
+    labels = tuple(label.strip() for label in meta.get("labels", "").split(",") if label.strip())
     return meta.get("description", ""), labels
 
 
 def list_templates(user_dir: Path | None = None) -> list[TemplateInfo]:
-    """Session templates (not partials or bases, whose names start with '_')."""
-    found: dict[str, TemplateInfo] = {}
-    for folder in [d for d in (user_dir, builtin_templates_dir()) if d is not None]:
-        for path in sorted(Path(folder).glob("*.j2")):
-            name = path.stem
-            if name.startswith("_") or name in found:
-                continue
-            description, labels = _read_meta(path)
-            found[name] = TemplateInfo(name, description, labels, path)
-    return sorted(found.values(), key=lambda t: t.name)
+    """Session templates (not partials or bases, whose names start with '_'); the user's
+    folder wins over a built-in template of the same name."""
+    loader = template_loader(user_dir)
+    found = []
+    for file_name in _template_files(loader):
+        if file_name.startswith("_"):
+            continue
+        source, origin, _ = loader.get_source(None, file_name)  # type: ignore[arg-type]
+        description, labels = _read_meta(source)
+        found.append(TemplateInfo(file_name[: -len(".j2")], description, labels, origin or file_name))
+    return sorted(found, key=lambda t: t.name)
 
 
 def choose_template(themes: Themes, user_dir: Path | None = None, requested: str | None = None) -> str:
@@ -99,12 +118,9 @@ _TEMPLATE_GLOBALS = {"range": range, "dict": dict, "namespace": Namespace}
 
 
 def _environment(user_dir: Path | None) -> ImmutableSandboxedEnvironment:
-    folders = [str(d) for d in (user_dir, builtin_templates_dir()) if d is not None]
-    if user_dir is not None and not Path(user_dir).is_dir():
-        raise TemplateError(f"{user_dir}: templates folder not found; pass an existing folder to --templates")
     # Immutable: a template cannot change the themes it is given (e.g. list.append).
     env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(folders),
+        loader=template_loader(user_dir),
         undefined=jinja2.StrictUndefined,
         finalize=speakable_text,
         trim_blocks=True,
@@ -134,7 +150,8 @@ def render_template(name: str, context: dict, user_dir: Path | None = None) -> s
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"template {exc.name!r} not found in {', '.join(env.loader.searchpath)}") from None
+        where = f"{user_dir} or the built-in templates" if user_dir is not None else "the built-in templates"
+        raise TemplateError(f"template {exc.name!r} not found in {where}") from None
     except jinja2.UndefinedError as exc:
         where = _template_line(exc)
         place = f"{where[0]}, line {where[1]}" if where else f"{name}.j2"
