@@ -162,9 +162,9 @@ class LibraryApp:
             response = self._respond(request, environ)
         except HTTPException as exc:  # werkzeug's answers, e.g. 416 for a range past the end
             response = exc.get_response(environ)
-        except InputError as exc:  # the catalog went missing or broke while serving
+        except InputError as exc:  # the catalog went missing or broke while serving (builds replace it whole)
             self.problem(f"audiogen: serve: {exc}")
-            response = self._reply(_plain("503 Service Unavailable", "The library is being rebuilt; try again.\n"))
+            response = self._reply(_plain("503 Service Unavailable", "The library's catalog cannot be read.\n"))
         if self.log is not None:
             sent = request.method == "GET" and response.status_code not in (304, 308)
             length = response.headers.get("Content-Length", "-") if sent else "0"
@@ -203,7 +203,7 @@ class LibraryApp:
             return self._generated(request, self._index(environ), "text/html; charset=utf-8")
         if name == feed.FEED:
             return self._generated(request, self._feed(environ), "application/rss+xml; charset=utf-8")
-        return self._file(request, environ, name)
+        return self._file(environ, name)
 
     def _not_found(self):
         return self._reply(_plain("404 Not Found", "Not found.\n"))
@@ -233,7 +233,7 @@ class LibraryApp:
         listed = {f for entry in catalog["sessions"] for f in entry.get("files", [])}
         return name in listed or name in LIBRARY_FILES
 
-    def _file(self, request, environ: dict, name: str):
+    def _file(self, environ: dict, name: str):
         from werkzeug.utils import send_file
 
         if name.startswith(".") or "\\" in name or "\0" in name or not self._public(name):

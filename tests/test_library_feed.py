@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import audiogen
 from audiogen.cli import main
 from audiogen.errors import ManifestError
 from audiogen.library import load_manifest
@@ -187,6 +188,9 @@ def test_command_line_address_wins_and_no_address_means_no_feed(library_copy, sp
     channel, catalog = parsed(out)
     assert channel.findtext("link") == "http://192.0.2.7:8080/lib/"
     assert all(i.find("enclosure").get("url").startswith("http://192.0.2.7:8080/lib/") for i in channel.findall("item"))
+
+    audiogen.build(library_copy / "library.toml", cache_dir=speech_cache, base_url="http://h.example/x/")  # the API
+    assert parsed(out)[0].findtext("link") == "http://h.example/x/"
 
     manifest = library_copy / "library.toml"
     manifest.write_text(manifest.read_text("utf-8").replace('base_url = "https://example.org/meditations"\n', ""), "utf-8")

@@ -388,3 +388,12 @@ def test_refusals_at_start_are_one_line_with_their_exit_code(out, tmp_path):
     (tmp_path / "older" / "catalog.json").write_text(json.dumps(catalog), "utf-8")
     code, line = serve(str(tmp_path / "older"))
     assert code == 3 and "audiogen build" in line and "once more" in line
+
+
+def test_a_catalog_gone_while_serving_is_a_503_and_one_line(copy):
+    with running(copy) as (port, _, problems):
+        assert fetch(port, "/feed.xml")[0] == 200
+        (copy / "catalog.json").unlink()
+        for path in ("/feed.xml", "/", "/playlist.m3u8"):
+            assert fetch(port, path)[0] == 503, path
+    assert len(problems) == 3 and all("not an audiogen library" in line for line in problems)
