@@ -118,12 +118,15 @@ def build(
     prune: bool = False,
     cache_dir: PathLike | None = None,
     progress: BuildProgress | None = None,
+    base_url: str | None = None,
 ) -> BuildSummary:
     """Build the library a manifest describes. A bad manifest raises ManifestError (every problem
-    in `.problems`); sessions that fail are in `summary.with_status("failed")`, the rest are built."""
+    in `.problems`); sessions that fail are in `summary.with_status("failed")`, the rest are built.
+    `base_url`, the library folder's public address, overrides [library] base_url (a feed.xml)."""
     from audiogen.library import build_library, load_manifest
 
-    plan = load_manifest(Path(manifest), Path(out) if out else None, Path(cache_dir) if cache_dir else None)
+    plan = load_manifest(Path(manifest), Path(out) if out else None, Path(cache_dir) if cache_dir else None,
+                         base_url)
     return build_library(plan, workers, scheduler, prune, progress)
 
 
