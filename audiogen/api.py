@@ -93,11 +93,13 @@ def _background_file(background: Any, scratch: Path) -> str:
     return str(path)
 
 
-def themes(article: PathLike | None = None, *, filter_words: PathLike | None = None) -> Themes:
-    """What audiogen finds in an article: title, labels, insights, questions, affirmations, practices."""
+def themes(article: PathLike | None = None, *, filter_words: PathLike | None = None,
+           language: str | None = None) -> Themes:
+    """What audiogen finds in an article: title, labels, insights, questions, affirmations, practices.
+    An article in a language audiogen cannot narrate yet is refused (InputError) unless `language` says."""
     from audiogen.pipeline import article_themes
 
-    return article_themes(session_spec(article, filter_words=filter_words))[1]
+    return article_themes(session_spec(article, filter_words=filter_words, language=language))[1]
 
 
 def script(article: PathLike | None = None, **values: Any) -> Script:
@@ -116,12 +118,15 @@ def build(
     prune: bool = False,
     cache_dir: PathLike | None = None,
     progress: BuildProgress | None = None,
+    base_url: str | None = None,
 ) -> BuildSummary:
     """Build the library a manifest describes. A bad manifest raises ManifestError (every problem
-    in `.problems`); sessions that fail are in `summary.with_status("failed")`, the rest are built."""
+    in `.problems`); sessions that fail are in `summary.with_status("failed")`, the rest are built.
+    `base_url`, the library folder's public address, overrides [library] base_url (a feed.xml)."""
     from audiogen.library import build_library, load_manifest
 
-    plan = load_manifest(Path(manifest), Path(out) if out else None, Path(cache_dir) if cache_dir else None)
+    plan = load_manifest(Path(manifest), Path(out) if out else None, Path(cache_dir) if cache_dir else None,
+                         base_url)
     return build_library(plan, workers, scheduler, prune, progress)
 
 

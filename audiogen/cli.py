@@ -149,7 +149,7 @@ def setting_options(names: tuple[str, ...] | None = None):
 
 
 # `audiogen script` plans a session without audio: the settings that shape its words and length.
-SCRIPT_SETTINGS = ("minutes", "template", "templates", "listener", "intention", "rate", "filter_words")
+SCRIPT_SETTINGS = ("minutes", "template", "templates", "listener", "intention", "rate", "filter_words", "language")
 
 
 def _settings(ctx: click.Context, values: dict) -> dict:
@@ -212,12 +212,13 @@ def render(ctx, article, out_dir, no_cache, **values):
 @_command()
 @article_argument
 @_setting_option(BY_NAME["filter_words"])
+@_setting_option(BY_NAME["language"])
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def themes(article, filter_words, as_json):
+def themes(article, filter_words, language, as_json):
     """Show the themes audiogen finds in ARTICLE (default: the built-in sample)."""
     from audiogen import api
 
-    found = api.themes(article, filter_words=filter_words)
+    found = api.themes(article, filter_words=filter_words, language=language)
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -363,8 +364,9 @@ def cache_info(cache_dir):
 @click.option("--scheduler", metavar="ADDRESS", help="Run the sessions on a Dask distributed cluster, e.g. tcp://host:8786.")
 @click.option("--prune", is_flag=True, help="Remove the files of sessions no longer in the manifest.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (overrides the manifest).")
+@click.option("--base-url", metavar="URL", help="The library folder's public address (overrides [library] base_url): the build writes a podcast feed, feed.xml.")
 @click.pass_context
-def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir):
+def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, base_url):
     """Build the session library MANIFEST.toml describes: playlist, catalog and index.html included."""
     if scheduler is None:
         from audiogen.processes import start_fork_server
@@ -373,12 +375,15 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir):
     from audiogen import api
     from audiogen.errors import LibraryError, ManifestError
     from audiogen.library import ProgressDisplay, summary_lines
+    from audiogen.library.manifest import base_url_problem
 
+    if base_url is not None and base_url_problem(base_url):
+        raise click.BadParameter(base_url_problem(base_url), param_hint="--base-url")
     quiet = ctx.obj["quiet"]
     progress = None if quiet else ProgressDisplay(sys.stderr, sys.stderr.isatty())
     try:
         summary = api.build(manifest, out=out_dir, workers=workers, scheduler=scheduler, prune=prune,
-                            cache_dir=cache_dir, progress=progress)
+                            cache_dir=cache_dir, progress=progress, base_url=base_url)
     except ManifestError as exc:  # every problem, one line each
         for line in exc.problems:
             click.echo(f"audiogen: error: {line}", err=True)
@@ -391,3 +396,17 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir):
     if failed:
         raise LibraryError(f"{len(failed)} of {len(summary.outcomes)} sessions failed (listed above); "
                            "the rest are built; fix them and rerun to finish the library")
+
+
+@_command()
+@click.argument("library", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 0.0.0.0 serves every network this machine is on (prints a QR code to scan).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--token/--no-token", default=None, help="Serve the library under its random path, so only those given the address find it (default: on unless the host is loopback).")
+@click.pass_context
+def serve(ctx, library, host, port, token):
+    """Serve the library folder LIBRARY over HTTP, with a podcast feed a phone can subscribe to; -v prints one line per request; Ctrl-C stops."""
+    from audiogen.serve import serve_library
+
+    log = (lambda line: click.echo(line, err=True)) if ctx.obj["verbose"] else None
+    serve_library(library, host, port, token, log, click.echo)

@@ -78,6 +78,12 @@ class LibraryError(AudiogenError):
     exit_code = 10
 
 
+class ServerError(AudiogenError):
+    """`audiogen serve` cannot listen: the port is taken, the host is not this machine's."""
+
+    exit_code = 11
+
+
 class Terminated(BaseException):
     """SIGTERM arrived (a service manager, `timeout`, a cancelled job): the command stops as
     after Ctrl-C, cleaning up on the way. A BaseException, so no `except Exception` keeps going."""
@@ -103,6 +109,7 @@ EXIT_CODES = {
     ToolMissingError.exit_code: "a required program is missing",
     OutputError.exit_code: "output cannot be written",
     LibraryError.exit_code: "some sessions of a library build failed",
+    ServerError.exit_code: "the server cannot listen (port in use, not this machine's address)",
     130: "interrupted (Ctrl-C)",
     141: "output pipe closed by the reader",
     Terminated.exit_code: "terminated (SIGTERM)",

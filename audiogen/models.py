@@ -11,6 +11,9 @@ from typing import Union
 
 # ---------------------------------------------------------------- read
 
+# Languages audiogen narrates (templates, themes and voices): English until others exist.
+SUPPORTED_LANGUAGES = {"en": "English"}
+
 
 @dataclass(frozen=True)
 class Section:
@@ -277,6 +280,7 @@ class SessionSpec:
     use_cache: bool = True
     templates_dir: Path | None = None
     filter_words: Path | None = None
+    language: str | None = None  # the article's language; None: detected (an unsupported one is refused)
     narrator: str | None = None  # the artist tag; default: audiogen and the voice
     album: str | None = None  # the album tag; default "audiogen" (a library sets its name)
     track: int | None = None  # track number within a library

@@ -13,7 +13,7 @@ from typing import Callable
 from audiogen.background import Bed
 from audiogen.codec_offsets import CodecOffsets
 from audiogen.errors import AudiogenError
-from audiogen.export import check_format, encode, export_session
+from audiogen.export import check_format, encode, export_session, render_cover
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import (
     Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline, VoiceSettings,
@@ -35,7 +35,7 @@ def slugify(text: str, fallback: str = "session") -> str:
 
 
 def article_themes(spec: SessionSpec) -> tuple[Article, Themes]:
-    article = read_article(spec.article, spec.filter_words)
+    article = read_article(spec.article, spec.filter_words, spec.language)
     return article, extract_themes(article)
 
 
@@ -154,6 +154,11 @@ def render_session(
 
 
 @functools.lru_cache(maxsize=None)
+def library_cover(name: str, themes: tuple[str, ...], subtitle: str) -> bytes:
+    """A library's cover (its podcast artwork): drawn as a session's, with the library's name."""
+    return render_cover(Tags(title=name, themes=themes), 0.0, subtitle)
+
+
 def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple, tuple]:
     """The engine's version, voices and voice variants (from the speech cache's record of this
     engine build when it has one, else from a started engine; kept per engine and cache)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from audiogen.models import SessionSpec
+from audiogen.models import SUPPORTED_LANGUAGES, SessionSpec
 
 SESSION, LIBRARY = "session", "library"
 
@@ -99,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
             scope=LIBRARY),
     Setting("templates", "templates_dir", Path, "Your own templates folder, searched first.", scope=LIBRARY,
             path_is_dir=True),
+    Setting("language", "language", str, "The article's language, for an article the detector misjudges: en reads it "
+            "as English. By default it is detected, and an article in a language audiogen cannot narrate yet is "
+            "refused.", choices=tuple(SUPPORTED_LANGUAGES)),
     Setting("filter_words", "filter_words", Path, "File of extra boilerplate/spam rules (see README).",
             scope=LIBRARY, envvar="AUDIOGEN_FILTER_WORDS"),
     Setting("cache_dir", "cache_dir", Path, "Speech cache folder (default: your user cache folder).",

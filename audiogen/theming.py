@@ -2,7 +2,10 @@
 
 Every sentence is first made speakable for a meditation (plain punctuation, second
 person, present tense where it fits) or set aside when it cannot stand on its own
-(quoted speech, a dangling "this", a URL, too long). From what is left:
+(quoted speech, a dangling "this", a URL, too long), and whatever a meditation teacher
+would not say aloud is left out: studies and numbers, attributions, calls to action, the
+author's own past-tense story, graphic or violent images, clinical third person,
+marketing (the lists are data, in audiogen/data/meditation.toml). From what is left:
 insights are ranked by how much of the article's own vocabulary they carry (a
 frequency model, as in classic extractive summarising); questions and affirmations
 are those the article offers; labels and practices come from the documented
@@ -11,6 +14,7 @@ taxonomy in audiogen/data/taxonomy.toml.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -25,8 +29,10 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 MAX_WORDS = 30
 MIN_WORDS = 6  # an insight; questions and affirmations may be shorter
-MIN_SHORT_WORDS = 2  # "You're human." is a whole affirmation
+MIN_SHORT_WORDS = 2  # the shortest whole sentence
+MIN_AFFIRMATION_WORDS = 4  # "You can journal." is an instruction cut short, not an affirmation
 MAX_AFFIRMATION_WORDS = 16
+MIN_QUESTION_WORDS = 5  # "How did you stop?" asks about a story the listener never heard
 MAX_INSIGHTS = 6
 MAX_QUESTIONS = 5
 MIN_QUESTIONS = 2
@@ -70,7 +76,8 @@ _DANGLING = re.compile(
     r"^(this|these|that|those|it|its|it's|they|they're|them|their|he|she|his|her|such|also|"
     r"because|then|thus|therefore|hence|instead|here|there's|which|both|one of (these|those|them)|"
     r"others|another|the same|likewise|similarly|in (this|that) (way|case|sense)|for (example|instance)|first|second|third|next|finally|"
-    r"afterwards|after that|later|meanwhile|at first|in turn)\b|^(in|at|on|from|with|by|for) the \w+,",
+    r"afterwards|after that|later|meanwhile|at first|in turn|not)\b|^(in|at|on|from|with|by|for) the \w+,|"
+    r"^(when|as|if|once) you \w+ (it|them)\b",  # "When you feel it rise": it is in the sentence before
     re.IGNORECASE,
 )
 # Pointing words that need the sentence before, unless they point at something speakable here.
@@ -89,7 +96,8 @@ _POINTER_TO_YOUR = re.compile(
 _DROP_OPENER = re.compile(
     r"^(?:(?:but|and|so|or|yet|still|plus|now|again|remember|ultimately|interestingly|in fact|of course|"
     r"finally|overall|additionally|moreover|furthermore|indeed|after all|in the end|in short|above all|"
-    r"at the same time|most importantly|importantly|in other words|over time),\s+|(?:but|and)\s+)",
+    r"at the same time|most importantly|importantly|in other words|over time|however|also|besides|that said|even so),\s+|"
+    r"(?:but|and|yet|plus|or|so(?!\s+(?:much|many|far|often|long|few|little|very|too)\b))\s+)",
     re.IGNORECASE,
 )
 _HARSH = re.compile(r"\b(stupid|foolish|idiot\w*|worthless|pathetic|unlovable|hate yourself|kill\w*|suicid\w*)\b", re.I)
@@ -121,7 +129,7 @@ _FUTURE = re.compile(r"\b(you)(?: will|'ll) (?!(not|never|always|still|need|have
 
 def normalise_for_speech(sentence: str) -> str:
     """Typographic quotes and dashes become plain punctuation a voice reads naturally."""
-    s = sentence.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    s = _APOSTROPHES.sub("'", sentence).replace("“", '"').replace("”", '"')
     s = re.sub(r"\s*[—–]\s*|\s+-\s+", ", ", s)
     s = s.replace('"', "")
     s = re.sub(r"\be\.g\.,?\s*", "for example, ", s)
@@ -131,7 +139,34 @@ def normalise_for_speech(sentence: str) -> str:
     s = re.sub(r",\s*([.!?;])", r"\1", s)
     s = re.sub(r",(\s*,)+", ",", s)
     s = re.sub(r"\s+", " ", s).strip()
-    return s
+    return _expand_contractions(_unmerge_heading(s))
+
+
+# Every look-alike of an apostrophe ("who´s", "whoʼs"): left alone, one is read as a pause
+# and the word after it loses its verb ("someone who going through").
+_APOSTROPHES = re.compile(r"(?<=\w)[’‘ʼ´`′](?=\w)|[’‘]")
+_S_CONTRACTION = re.compile(
+    r"\b(who|what|that|there|where|how|here|it|he|she|someone|everyone|nobody|no one)'s (\w+)", re.I)
+_HAS_PARTICIPLES = frozenset({"been", "got", "gotten", "had"})
+
+
+def _expand_contractions(text: str) -> str:
+    """ "who's going" is "who is going"; "who's been" is "who has been": said in full, slowly."""
+    def expand(match: re.Match) -> str:
+        verb = "has" if match.group(2).lower() in _HAS_PARTICIPLES else "is"
+        return f"{match.group(1)} {verb} {match.group(2)}"
+
+    return _S_CONTRACTION.sub(expand, text)
+
+
+def _unmerge_heading(text: str) -> str:
+    """A list heading run into its item ("Rest Rest when you can.") keeps only the item."""
+    words = text.split()
+    for size in range(min(6, len(words) // 2), 0, -1):
+        head = [w.strip(",.:;!?").lower() for w in words[:size]]
+        if head == [w.strip(",.:;!?").lower() for w in words[size:2 * size]]:
+            return " ".join(words[size:])
+    return text
 
 
 def _sub_all(text: str, rules: tuple[tuple[str, str], ...]) -> str:
@@ -173,6 +208,7 @@ def to_second_person(sentence: str) -> str:
         s = replacement + rest
         break
     s = _sub_all(s, _WE_TO_YOU)
+    s = _one_listener(s)
     s = re.sub(r"\byou will be\b", "you are", s, flags=re.I)
     s = re.sub(r"\byou'll be\b", "you're", s, flags=re.I)
     s = _FUTURE.sub(lambda m: f"{m.group(1)} {m.group(3)}", s)
@@ -182,6 +218,35 @@ def to_second_person(sentence: str) -> str:
     s = _POINTER_TO_YOUR.sub(lambda m: _match_case(m.group(1), "your") + " " + m.group(2), s)
     s = re.sub(r"\byour (\w+) of your\b", r"the \1 of your", s)
     return _capitalise(s)
+
+
+# A listener has one mind, one body, one heart: "our minds" spoken to one person is "your mind".
+_ONE_EACH = frozenset({"mind", "body", "heart", "life", "self", "head", "chest", "soul", "spirit", "brain", "belly",
+                       "stomach", "nervous system", "breath", "face", "jaw", "throat", "inner critic", "inner voice"})
+_YOUR_PLURAL = re.compile(r"(^|, |\b(?:and|when|while|as|if|because|until|that|so) )?\b(your) ((?:inner |nervous )?\w+)( \w+)?", re.I)
+_MODALS = frozenset({"can", "could", "may", "might", "must", "shall", "should", "will", "would"})
+
+
+def _one_listener(text: str) -> str:
+    """Plural possessions made singular for one listener, and a verb they govern agreed with."""
+    from lemminflect import getAllLemmas, getInflection
+
+    def fix(match: re.Match) -> str:
+        lead, your, noun, after = match.group(1) or "", match.group(2), match.group(3), match.group(4) or ""
+        singular = (getAllLemmas(noun.lower()).get("NOUN") or (noun.lower(),))[0]
+        if singular == noun.lower() or singular not in _ONE_EACH:
+            return match.group(0)
+        word = after.strip()
+        subject = bool(match.group(1) is not None or match.start() == 0)
+        if subject and word and word.lower() not in _MODALS:
+            lemmas = getAllLemmas(word.lower()).get("VERB") or getAllLemmas(word.lower()).get("AUX")
+            if word.lower() in ("are", "were"):
+                after = " " + {"are": "is", "were": "was"}[word.lower()]
+            elif lemmas and lemmas[0] == word.lower():  # a plain present verb: "minds replay" -> "mind replays"
+                after = " " + getInflection(lemmas[0], "VBZ")[0]
+        return f"{lead}{your} {singular}{after}"
+
+    return _YOUR_PLURAL.sub(fix, text)
 
 
 _THAT_POINTER = re.compile(r"\b(in|at|of|from|with|by|for|on|after|during|through|like) that (?!is\b|was\b|you\b|your\b)\w+", re.I)
@@ -194,6 +259,16 @@ def _pointers_resolved(sentence: str) -> bool:
         if not _POINTER_FINE.match(match.group(0).lower().strip()):
             return False
     return True
+
+
+# "you made one": one of what the sentence before named.
+_ONE_POINTER = re.compile(r"\b(made|make|makes|had|have|has|is|was|take|took|found|find|need|needs) one\b(?! (of|more|day|moment|breath|step|thing|another|at a time)\b)", re.I)
+
+
+def _list_fragment(sentence: str) -> bool:
+    """Noun phrases in a row and no verb of their own: "The words they chose, the ending they decided, ..." """
+    parts = [p.strip() for p in sentence.split(",")]
+    return len(parts) >= 3 and all(re.match(r"(the|a|an|your|my|his|her|their|no|not)\b", p, re.I) for p in parts)
 
 
 def is_speakable(sentence: str, min_words: int = MIN_SHORT_WORDS) -> bool:
@@ -210,6 +285,9 @@ def is_speakable(sentence: str, min_words: int = MIN_SHORT_WORDS) -> bool:
         and not _QUOTE.search(sentence.replace("'s ", " ").replace("n't", "nt"))
         and not re.search(r"\b([A-Z]{2,})\b", sentence)  # acronyms and shouting
         and not _HARSH.search(sentence)
+        and not _list_fragment(sentence)
+        and not re.search(r"\bthe same (way|thing|feeling|again)\b(?! as\b)", sentence, re.I)  # the same as what?
+        and not _ONE_POINTER.search(sentence)
     )
 
 
@@ -217,13 +295,95 @@ def speakable_form(raw: str, min_words: int = MIN_SHORT_WORDS) -> str | None:
     """The sentence as the meditation may say it, or None when it cannot stand alone."""
     if re.search(r"[“”\"]", raw) or re.search(r"(^|\s)[‘']\w", raw):
         return None  # quoted speech belongs to someone in the article, not to the narrator
-    sentence = to_second_person(normalise_for_speech(raw))
+    written = normalise_for_speech(raw)
+    if leave_out_reason(written) is not None:
+        return None
+    sentence = to_second_person(written)
+    if _ORDER.search(sentence):
+        return None  # "People need to..." turned to "You need to...": advice, not an invitation
     return sentence if is_speakable(sentence, min_words) else None
+
+
+_ORDER = re.compile(r"\byou (should|must|need to|have to|ought to)\b", re.I)
+
+
+# ---------------------------------------------------------------- fit for a meditation
+
+
+def _load_data(name: str) -> dict:
+    return tomllib.loads(resources.files("audiogen.data").joinpath(name).read_text("utf-8"))
+
+
+MEDITATION = _load_data("meditation.toml")
+LEAVE_OUT: dict[str, re.Pattern] = {
+    name: re.compile("|".join(f"(?:{p})" for p in entry["patterns"]), re.I)
+    for name, entry in MEDITATION["leave_out"].items()
+}
+_VIOLENT_IMAGES = re.compile("|".join(f"(?:{p})" for p in MEDITATION["harsh"]["images"]), re.I)
+_GENTLE_FEELINGS = frozenset(MEDITATION["harsh"]["feelings"])
+_PROPER_OK = frozenset(MEDITATION["names"]["allowed"])
+# A capitalised word inside a sentence: a person, a place, a brand or a site ("Coach Ravi Menon").
+_PROPER_NAME = re.compile(r"(?<=[\w,;] )(?!I\b|I'm\b|I've\b|I'll\b|I'd\b)[A-Z][\w'-]*")
+# The author's own story: I, we, he or she, then a verb in the past tense ("We broke up in April").
+# ("I" is never in an insight or a question, and an affirmation must say what is so now.)
+_STORY = re.compile(r"\bwe\s+(?:(?:just|finally|never|once|always|still|really)\s+)?(\w+)|\bI(?:'ve| have) been\b", re.I)
+# Words whose tense is plain without the dictionary (lemminflect takes about a second to load it).
+_PAST_FORMS = frozenset({"was", "were", "had", "did"})
+_NOT_PAST = frozenset({"am", "is", "are", "have", "has", "do", "does", "can", "could", "may", "might", "must", "shall",
+                       "should", "will", "would", "need", "feel", "know", "want", "carry", "hold", "let", "get", "go",
+                       "all", "both", "often", "also", "too", "not", "all", "each", "who", "are", "begin", "start"})
+
+
+@functools.lru_cache(maxsize=1)
+def _valences() -> dict[str, float]:
+    """VADER's sentiment lexicon (word -> valence, -4 to +4); it ships inside vaderSentiment."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer().lexicon
+
+
+@functools.lru_cache(maxsize=8192)
+def is_past_tense(word: str) -> bool:
+    """A verb only in its past form ("cared", "broke", "was"); "read" and "put" are not only past."""
+    word = word.lower()
+    if word in _PAST_FORMS or word in _NOT_PAST or word.endswith(("ing", "s")):
+        return word in _PAST_FORMS
+    from lemminflect import getAllLemmas, getInflection
+
+    lemmas = getAllLemmas(word).get("VERB") or getAllLemmas(word).get("AUX") or ()
+    past = any(word in getInflection(lemma, "VBD") for lemma in lemmas)
+    present = any(word == lemma or word in getInflection(lemma, "VBZ") + getInflection(lemma, "VBP") for lemma in lemmas)
+    return past and not present
+
+
+def is_harsh(sentence: str) -> bool:
+    """Too harsh to say to someone in pain: a violent image, or a word VADER rates very negative
+    that is not one of the feelings these meditations meet gently."""
+    if _HARSH.search(sentence) or _VIOLENT_IMAGES.search(sentence):
+        return True
+    valences, limit = _valences(), MEDITATION["harsh"]["valence"]
+    words = re.findall(r"[a-z][a-z']*", sentence.lower())
+    return any(valences.get(w, 0.0) <= limit and w not in _GENTLE_FEELINGS for w in words)
+
+
+@functools.lru_cache(maxsize=4096)
+def leave_out_reason(sentence: str) -> str | None:
+    """Why a meditation teacher would not say this sentence (as the article wrote it), or None."""
+    for name, pattern in LEAVE_OUT.items():
+        if pattern.search(sentence):
+            return name
+    if any(name not in _PROPER_OK for name in _PROPER_NAME.findall(sentence)):
+        return "names"
+    for match in _STORY.finditer(sentence):
+        if match.group(1) is None or is_past_tense(match.group(1)):
+            return "story"
+    if is_harsh(sentence):
+        return "harsh"
+    return None
 
 
 # ---------------------------------------------------------------- taxonomy
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]?[A-Z0-9])")
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 
 
@@ -265,8 +425,17 @@ LABELS: dict[str, _Signals] = {name: _signals(e["signals"]) for name, e in TAXON
 PRACTICES: dict[str, _Signals] = {e["say"]: _signals(e["signals"]) for e in TAXONOMY["practices"].values()}
 
 
+@functools.lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
 def split_sentences(paragraph: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
+    """Sentences by pysbd's rules, which know abbreviations ("Dr. Osei", "St. Louis", "e.g.")
+    that a split at every full stop would cut into fragments."""
+    return [s.strip() for s in _segmenter().segment(paragraph) if s.strip()]
 
 
 def _content_words(text: str) -> list[str]:
@@ -285,14 +454,22 @@ def _labels(article: Article) -> tuple[str, ...]:
     headings = " ".join(s.heading for s in article.sections).lower()
     body = " ".join(article.paragraphs).lower().replace("’", "'")
     words = max(200, len(body.split()))
-    scores: dict[str, float] = {}
+    title = article.title.lower()
+    evidence: dict[str, tuple] = {}
     for label, pattern in LABELS.items():
-        hits = len(pattern.findall(body))
+        found = pattern.findall(body)
+        in_title, in_headings = pattern.findall(title), pattern.findall(headings)
         # The title and headings say what the article is about: their signals weigh more.
-        hits += 4 * len(pattern.findall(article.title.lower())) + 2 * len(pattern.findall(headings))
-        scores[label] = hits * 1000 / words if hits >= LABEL_MIN_HITS else 0.0
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    chosen = [label for label, score in ranked if score >= LABEL_THRESHOLD][:MAX_LABELS]
+        hits = len(found) + 4 * len(in_title) + 2 * len(in_headings)
+        score = hits * 1000 / words if hits >= LABEL_MIN_HITS else 0.0
+        # Equal scores are told apart by the strength of the evidence, never by the alphabet: more
+        # different signal words (grief, mourning, funeral beat grief said six times), then the title
+        # and headings, then the label the article names first.
+        distinct = len({re.sub(r"\s+", " ", w) for w in found + in_title + in_headings})
+        first = body.find(found[0]) if found else len(body)
+        evidence[label] = (-score, -distinct, -len(in_title), -len(in_headings), first)
+    ranked = sorted(evidence, key=lambda label: evidence[label])
+    chosen = [label for label in ranked if -evidence[label][0] >= LABEL_THRESHOLD][:MAX_LABELS]
     return tuple(chosen)  # an article about none of them gets no label rather than a wrong one
 
 
@@ -343,7 +520,8 @@ def _sentences(article: Article) -> list[_Sentence]:
     for section in article.sections:
         for paragraph in section.paragraphs:
             for raw in split_sentences(paragraph):
-                found.append(_Sentence(len(found), raw, section.heading))
+                if leave_out_reason(normalise_for_speech(raw)) is None:
+                    found.append(_Sentence(len(found), raw, section.heading))
     return found
 
 
@@ -361,10 +539,26 @@ def _pronouns_resolved(sentence: str) -> bool:
     return antecedent is not None and antecedent.start() < first.start()
 
 
+# An affirmation speaks as "I" or to "you", and says what is so now.
+_AFFIRMATION_PERSON = re.compile(r"\b(you|your|yourself|I|I'm|I am|my|myself|may)\b", re.I)
+_AFFIRMATION_VERB = re.compile(r"^(?:you|i|your \w+|my \w+)\s+(?:(?:just|really|still|truly|deeply|always)\s+)?(\w+)", re.I)
+# "it" or "them" in a line cut from a longer sentence points at what the cut left behind.
+_LEFT_BEHIND = re.compile(r"\b(it|its|them|they|their|those)\b", re.I)
+
+
+def _is_affirmation(line: str, cut_from_sentence: bool = False) -> bool:
+    verb = _AFFIRMATION_VERB.match(line)
+    return (
+        bool(_AFFIRMATION_PERSON.search(line))
+        and not (verb and is_past_tense(verb.group(1)))
+        and not (cut_from_sentence and _LEFT_BEHIND.search(line))
+    )
+
+
 def _affirmations(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[str, ...]:
     found: list[str] = []
 
-    def consider(text: str, from_list: bool) -> None:
+    def consider(text: str, from_list: bool, clause: bool = False) -> None:
         text = text.strip()
         if not text:
             return
@@ -373,8 +567,9 @@ def _affirmations(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[
         candidate = speakable_form(text)
         if (
             candidate
-            and len(candidate.split()) <= MAX_AFFIRMATION_WORDS
+            and MIN_AFFIRMATION_WORDS <= len(candidate.split()) <= MAX_AFFIRMATION_WORDS
             and (from_list or _KIND_OPENER.match(candidate))
+            and _is_affirmation(candidate, clause)
             and not _NOT_KIND.search(candidate)
             and not candidate.endswith("?")
             and not any(_similar(candidate, f) for f in found)
@@ -391,7 +586,7 @@ def _affirmations(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[
         if len(found) > before:
             continue  # the whole sentence is kind; its clauses would only repeat it
         for clause in _CLAUSE_LEAD.finditer(normalise_for_speech(raw)):
-            consider(_capitalise(clause.group(1)), False)
+            consider(_capitalise(clause.group(1)), False, clause=True)
     for fallback in _fallbacks(labels, "affirmation"):
         if len(found) >= MIN_AFFIRMATIONS:
             break
@@ -406,6 +601,10 @@ def _fallbacks(labels: tuple[str, ...], kind: str) -> list[str]:
     return list(dict.fromkeys(own + TAXONOMY["general"][f"{kind}s"]))
 
 
+# The article's how-to headings ("How do you support someone who is grieving?") are not reflections.
+_HOW_TO = re.compile(r"^how (do|can|should|to|did) (you|i|we)?\s*(support|help|comfort|talk|deal|handle|cope|stop|get over|know|tell|find|move on|start)\b", re.I)
+
+
 def _questions(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[str, ...]:
     found: list[str] = []
     for sentence in sentences:
@@ -415,6 +614,8 @@ def _questions(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[str
         if (
             candidate
             and candidate.endswith("?")
+            and len(candidate.split()) >= MIN_QUESTION_WORDS
+            and not _HOW_TO.match(candidate)
             and _QUESTION_START.match(candidate)
             and (re.search(r"\byou(r|rself)?\b", candidate, re.I) or _OPEN_QUESTION.match(candidate))
             and not _FIRST_PERSON.search(candidate)

@@ -24,6 +24,7 @@ OTHER_VALUES = {
     "minutes": 7, "template": "sleep", "listener": "Sam", "intention": "to rest", "engine": "espeak-ng",
     "voice": "en-gb", "rate": 101, "pitch": 33, "voice_warmth": 0.5, "background": "brown",
     "background_gain": -3.5, "mono": True, "seed": 9, "narrator": "Ada", "cover": False, "transcript": False,
+    "language": "en",
 }
 
 

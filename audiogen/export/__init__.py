@@ -25,7 +25,7 @@ from audiogen.export.timings import heard_chapters, spoken_lines
 from audiogen.export.transcript import transcripts
 from audiogen.models import ChapterMark, ExportedFiles, Tags, Timeline
 
-__all__ = ["FORMATS", "Tags", "FormatInfo", "list_formats", "check_format", "encode", "export_session"]
+__all__ = ["FORMATS", "Tags", "FormatInfo", "list_formats", "check_format", "encode", "export_session", "render_cover"]
 
 COVER_SUFFIX = ".jpg"
 

@@ -11,7 +11,8 @@ import glob
 import os
 import string
 import sys
-from dataclasses import dataclass, replace
+import urllib.parse
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 NAME_FIELDS = ("article", "minutes", "voice", "background", "listener", "template", "rate")
-RESERVED_NAMES = ("playlist", "catalog", "index")  # the library's own files (outputs.py)
+RESERVED_NAMES = ("playlist", "catalog", "index", "feed", "cover")  # the library's own files (outputs.py)
+
+
+@dataclass(frozen=True)
+class PodcastSettings:
+    """What the library's podcast feed says about it (manifest [library] keys of the same names)."""
+
+    base_url: str | None = None  # the public address of the library folder, ending in "/"; None: no feed.xml
+    description: str = ""  # "" : a line made from the sessions
+    author: str = "audiogen"
+    email: str = ""  # the owner's, for podcast directories
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class LibrarySettings:
     out_dir: Path
     format: str
     session_timeout: float | None  # seconds per session; None: scaled with its length
+    podcast: PodcastSettings = field(default_factory=PodcastSettings)
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,11 @@ _LIBRARY_OWN = {
     "out": Setting("out", "out_dir", Path, "library folder", scope=LIBRARY, path_is_dir=True),
     "session_timeout": Setting("session_timeout", "", float, "seconds a session may take", 10, 24 * 3600,
                                scope=LIBRARY),
+    "base_url": Setting("base_url", "", str, "the library folder's public address", scope=LIBRARY),
+    "description": Setting("description", "", str, "the podcast feed's description", scope=LIBRARY),
+    "author": Setting("author", "", str, "the podcast feed's author and owner", scope=LIBRARY),
+    "email": Setting("email", "", str, "the podcast owner's email address", scope=LIBRARY),
+    "language": Setting("language", "", str, "the podcast feed's language", scope=LIBRARY),
 }
 LIBRARY_KEYS = {**_LIBRARY_OWN, **{s.name: s for s in settings.LIBRARY_SETTINGS}}
 # Settings one session can carry; [defaults], listener profiles and session entries share them.
@@ -84,6 +102,21 @@ MATRIX_KEYS = {"articles": Setting("articles", "article", Path, "article paths o
 SESSION_KEYS = {**{k: v for k, v in SETTING_KEYS.items() if k not in ("voice", "background")},
                 **{k: None for k in MATRIX_KEYS}, "name": Setting("name", "", str, "file-name pattern")}
 TOP_KEYS = ("library", "defaults", "listeners", "sessions")
+
+
+def base_url_problem(text: str) -> str | None:
+    """Why `text` cannot be a library's public address, or None when it can."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{text!r} is not an http:// or https:// address, e.g. https://example.org/meditations/"
+    if parts.query or parts.fragment:
+        return f"{text!r}: the address of a folder has no ?query or #fragment"
+    return None
+
+
+def folder_url(text: str) -> str:
+    """A checked public address as a folder's: ending in '/', so file names join onto it."""
+    return text if text.endswith("/") else text + "/"
 
 
 class _Problems:
@@ -229,8 +262,10 @@ def _setting_key(field_name: str) -> str:
     return setting.name if setting is not None else field_name
 
 
-def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | None = None) -> Manifest:
-    """Read and check the whole manifest; raise ManifestError listing every problem."""
+def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | None = None,
+                  base_url: str | None = None) -> Manifest:
+    """Read and check the whole manifest; raise ManifestError listing every problem.
+    `base_url` (checked by the caller) replaces the manifest's [library] base_url."""
     path = Path(path)
     problems = _Problems(path)
     try:
@@ -267,6 +302,14 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
     ), library_values)
     if spec.filter_words is not None and not spec.filter_words.is_file():
         problems.add("library.filter_words", f"file not found: {spec.filter_words}")
+    base_url = base_url or library.get("base_url")
+    if base_url is not None and base_url_problem(base_url):
+        problems.add("library.base_url", base_url_problem(base_url))
+        base_url = None
+    podcast = PodcastSettings(
+        base_url=folder_url(base_url) if base_url else None,
+        **{k: library[k].strip() for k in ("description", "author", "email", "language") if k in library},
+    )
     origins = {key: f"library.{key}" for key in library_values}
     origins.update({k: f"defaults.{k}" for k in defaults})
     spec = _apply(spec, defaults)
@@ -339,5 +382,6 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
                                 _variant(session_spec, base), timeout))
     if problems.lines:
         raise ManifestError(problems.lines)
-    library_settings = LibrarySettings(name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"))
+    library_settings = LibrarySettings(name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"),
+                                       podcast)
     return Manifest(library_settings, tuple(planned))
