@@ -61,6 +61,13 @@ def fitted_sound(spec: SessionSpec, script: Script | None = None) -> SoundSettin
     )
 
 
+def _lead_in(sound: SoundSettings) -> float:
+    """The first word or bell is heard once the fade-in is over, never faded itself (a
+    'Welcome' 3 s into a 4 s fade was 5 dB down and the recognizer missed it), as the last
+    ends before the fade-out (the timeline's tail)."""
+    return max(1.5, sound.fade_in)
+
+
 def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
     """The timeline with speech lengths estimated from word counts: a plan without audio."""
     clips = {}
@@ -68,7 +75,8 @@ def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
         words = len(prepare_for_speech(utterance.text).split())  # as spoken: '7:30' is two words
         seconds = words * 60.0 / (spec.voice.rate * utterance.rate) + 0.5
         clips[utterance] = Clip(utterance, Path(), seconds, 22050)
-    return plan_timeline(script, clips, spec.minutes * 60, tail=fitted_sound(spec, script).fade_out)
+    sound = fitted_sound(spec, script)
+    return plan_timeline(script, clips, spec.minutes * 60, lead_in=_lead_in(sound), tail=sound.fade_out)
 
 
 def _cache_folder(spec: SessionSpec) -> Path:
@@ -116,7 +124,7 @@ def render_session(
     report(f"script {script.template!r}: {len(utterances)} sentences to speak")
     track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress, report)
     timeline = plan_timeline(
-        script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out
+        script, {c.utterance: c for c in track.clips}, spec.minutes * 60, lead_in=_lead_in(sound), tail=sound.fade_out
     )
     target = Path(spec.out_dir) / f"{file_name or slugify(script.title)}.{spec.format}"
     tags = Tags(
