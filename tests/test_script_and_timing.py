@@ -261,3 +261,17 @@ def test_chapter_starts_at_its_first_sound_not_before_a_pause():
     breath_word = timeline.clips[2]
     assert breath_word.clip.utterance.text == "Breathe in"
     assert starts["C"] == pytest.approx(breath_word.start)
+
+
+@pytest.mark.parametrize("minutes", [1, 5, 20])
+def test_no_word_or_bell_is_faded_in(minutes):
+    """The first word and bell come once the fade-in is over, the last before the fade-out."""
+    from audiogen.pipeline import estimated_timeline, fitted_sound, session_script
+
+    spec = SessionSpec(article=None, minutes=minutes)
+    script = session_script(spec)
+    sound = fitted_sound(spec, script)
+    timeline = estimated_timeline(script, spec)
+    starts = [p.start for p in timeline.clips] + [b.start for b in timeline.bells]
+    assert min(starts) >= sound.fade_in
+    assert max(p.start + p.clip.duration for p in timeline.clips) <= timeline.duration - sound.fade_out + 1e-6
