@@ -8,7 +8,9 @@ rusage of that process). The floor is ffmpeg alone mixing the same voice track
 over the same background (both written out beforehand, not timed) and encoding
 it to MP3, timed in the same run: at ffmpeg's default MP3 settings (the floor
 the targets are set against) and at audiogen's own encoder settings (LAME
-quality 5, a stricter floor). Figures are medians over --runs runs; our warm
+quality 5, a stricter floor). A third floor does the encoder's work and no
+mixing at all: ffmpeg re-encoding the warm render's own MP3 at its default MP3
+settings (issue 18's floor). Figures are medians over --runs runs; our warm
 time is quoted as a ratio to each floor.
 """
 
@@ -112,6 +114,11 @@ DEFAULT_MP3 = ["-c:a", "libmp3lame"]
 OUR_MP3 = ["-c:a", "libmp3lame", "-compression_level", "5", "-b:a", "128k"]
 
 
+def reencode_command(rendered: Path, out: Path) -> list[str]:
+    """ffmpeg alone re-encoding our own output at its default MP3 settings: the encoder's work, no mixing."""
+    return ["ffmpeg", "-v", "error", "-y", "-i", str(rendered), *DEFAULT_MP3, str(out)]
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--stems"]:  # the floor's inputs, written by a child process
         minutes, cache, voice, bed = sys.argv[2:6]
@@ -125,13 +132,13 @@ def main() -> None:
         raise SystemExit("ffmpeg is needed for the floor")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"medians of {args.runs} run{'s' if args.runs != 1 else ''}")
-    print(f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'floor s':>8} {'warm/floor':>10} {'floor q5 s':>10} "
-          f"{'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11}")
+    print(f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'reenc s':>7} {'warm/reenc':>10} {'floor s':>8} "
+          f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="audiogen-bench-") as scratch:
         scratch = Path(scratch)
         for minutes in args.minutes:
-            figures = {name: [] for name in ("cold", "warm", "floor", "floor_q5", "rss_cold", "rss_warm")}
+            figures = {name: [] for name in ("cold", "warm", "reencode", "floor", "floor_q5", "rss_cold", "rss_warm")}
             for run in range(args.runs):
                 cache = scratch / f"cache-{minutes}-{run}"
                 out = scratch / "out"
@@ -141,6 +148,9 @@ def main() -> None:
                 seconds, rss = run_measured(render_command(minutes, out, cache))
                 figures["warm"].append(seconds)
                 figures["rss_warm"].append(rss)
+                rendered = next(out.glob("*.mp3"))
+                figures["reencode"].append(run_measured(reencode_command(rendered, scratch / "reencoded.mp3"))[0])
+                rendered.unlink()
                 voice, bed = scratch / "voice.wav", scratch / "bed.wav"
                 # In a process of its own: this one stays small, since a child's peak RSS as the
                 # kernel reports it includes what it was forked from.
@@ -151,7 +161,8 @@ def main() -> None:
                 shutil.rmtree(cache)
             m = {name: statistics.median(values) for name, values in figures.items()}
             rows.append((minutes, m))
-            print(f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
+            print(f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['reencode']:>7.1f} "
+                  f"{m['warm'] / m['reencode']:>10.2f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
                   f"{m['floor_q5']:>10.1f} {m['warm'] / m['floor_q5']:>7.2f} {minutes * 60 / m['warm']:>8.1f} "
                   f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f}", flush=True)
     if len(rows) > 1:

@@ -17,7 +17,6 @@ import numpy as np
 from mutagen import MutagenError
 
 from audiogen.errors import OutputError
-from audiogen.export.cover import render_cover
 from audiogen.export.files import Staging, check_out_dir
 from audiogen.export.formats import FORMATS, AudioFormat, audio_format, encode_audio, ffmetadata_chapters, missing_encoder
 from audiogen.export.tags import write_tags
@@ -124,7 +123,11 @@ def export_session(
     target = Path(target)
     check_out_dir(target.parent)
     chapters = heard_chapters(timeline)
-    cover_bytes = render_cover(tags, timeline.duration) if cover else None
+    cover_bytes = None
+    if cover:
+        from audiogen.export.cover import render_cover  # Pillow loads only when a cover is drawn
+
+        cover_bytes = render_cover(tags, timeline.duration)
     cover_path = target.with_suffix(COVER_SUFFIX) if cover else None
     texts = transcripts(spoken_lines(timeline), chapters, tags, timeline.duration) if transcript else {}
     text_paths = tuple(target.with_suffix(suffix) for suffix in texts)
