@@ -84,29 +84,11 @@ class IIRFilter:
     def __init__(self, sections: list[tuple], channels: int, dtype=np.float64) -> None:
         """`sections`: (b, a) pairs applied in turn (second-order sections keep poles near the unit
         circle accurate, as with sosfilt)."""
-        transition, drive, out, direct = np.zeros((0, 0)), np.zeros(0), np.zeros(0), 1.0
-        self.b, self.a = np.ones(1), np.ones(1)  # the whole filter's coefficients, a[0] = 1
-        for b, a in sections:
-            self.b, self.a = np.convolve(self.b, np.divide(b, a[0])), np.convolve(self.a, np.divide(a, a[0]))
-            A, B, C, D = _state_space(b, a)
-            # This section takes the previous output (out·z + direct·x) as its input.
-            n, m = len(transition), len(A)
-            joined = np.zeros((n + m, n + m))
-            joined[:n, :n], joined[n:, :n], joined[n:, n:] = transition, np.outer(B, out), A
-            transition, drive = joined, np.concatenate([drive, B * direct])
-            out, direct = np.concatenate([D * out, C]), D * direct
-        order, chunk = len(transition), self.CHUNK
-        self.powers = [np.eye(order)]  # A^k, k = 0..chunk
-        for _ in range(chunk):
-            self.powers.append(transition @ self.powers[-1])
-        self.free = np.array([out @ power for power in self.powers[:chunk]]).T  # (order, chunk): output per start state
-        impulse = np.concatenate([[direct], drive @ self.free[:, : chunk - 1]])
-        lags = np.subtract.outer(np.arange(chunk), np.arange(chunk))  # [input j, output k]: j - k
-        self.toeplitz = np.where(lags <= 0, impulse[np.clip(-lags, 0, None)], 0.0)  # [input j, output k]
-        self.into_state = np.array([self.powers[chunk - 1 - j] @ drive for j in range(chunk)])  # (chunk, order)
+        design = _chunk_design(tuple((tuple(map(float, b)), tuple(map(float, a))) for b, a in sections), self.CHUNK)
+        self.b, self.a, self.powers, self.free, self.toeplitz, self.into_state = design
         self.typed = [m.astype(dtype) for m in (self.toeplitz, self.into_state, self.free)]
-        self.dtype, self.order = dtype, order
-        self.state = np.zeros((channels, order))
+        self.dtype, self.order = dtype, len(self.free)
+        self.state = np.zeros((channels, self.order))
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         """Filter (channels, frames); returns (channels, frames) in the filter's dtype."""
@@ -144,6 +126,35 @@ class IIRFilter:
             self.state = self.state @ self.powers[rest].T + tail @ self.into_state[chunk - rest :]
         self.state[np.abs(self.state) < 1e-30] = 0.0  # 600 dB down: exact silence, never subnormal
         return y
+
+
+@functools.lru_cache(maxsize=64)  # a bed makes the same few filters for every pass and every session
+def _chunk_design(sections: tuple, chunk: int) -> tuple:
+    """The whole filter's (b, a), then A^0..A^chunk, the free response, the Toeplitz impulse
+    response and each input's share of the end state (see IIRFilter), all float64."""
+    transition, drive, out, direct = np.zeros((0, 0)), np.zeros(0), np.zeros(0), 1.0
+    whole_b, whole_a = np.ones(1), np.ones(1)  # a[0] = 1
+    for b, a in sections:
+        whole_b, whole_a = np.convolve(whole_b, np.divide(b, a[0])), np.convolve(whole_a, np.divide(a, a[0]))
+        A, B, C, D = _state_space(b, a)
+        # This section takes the previous output (out·z + direct·x) as its input.
+        n, m = len(transition), len(A)
+        joined = np.zeros((n + m, n + m))
+        joined[:n, :n], joined[n:, :n], joined[n:, n:] = transition, np.outer(B, out), A
+        transition, drive = joined, np.concatenate([drive, B * direct])
+        out, direct = np.concatenate([D * out, C]), D * direct
+    powers = [np.eye(len(transition))]  # A^k, k = 0..chunk
+    for _ in range(chunk):
+        powers.append(transition @ powers[-1])
+    free = np.array([out @ power for power in powers[:chunk]]).T  # (order, chunk): output per unit of start state
+    impulse = np.concatenate([[direct], drive @ free[:, : chunk - 1]])
+    lags = np.subtract.outer(np.arange(chunk), np.arange(chunk))  # [input j, output k]: j - k
+    toeplitz = np.where(lags <= 0, impulse[np.clip(-lags, 0, None)], 0.0)  # [input j, output k]
+    into_state = np.array([powers[chunk - 1 - j] @ drive for j in range(chunk)])  # (chunk, order)
+    design = (whole_b, whole_a, *powers, free, toeplitz, into_state)
+    for array in design:
+        array.flags.writeable = False  # shared by every filter made from these coefficients
+    return whole_b, whole_a, powers, free, toeplitz, into_state
 
 
 def _state_space(b, a) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

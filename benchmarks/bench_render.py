@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, its own children included) of a child."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     _, status, usage = os.wait4(process.pid, 0)
@@ -43,7 +43,7 @@ def run_measured(command: list[str], env: dict | None = None) -> tuple[float, fl
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def render_command(minutes: float, out: Path, cache: Path) -> list[str]:
@@ -133,23 +133,27 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"medians of {args.runs} run{'s' if args.runs != 1 else ''}")
     print(f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'reenc s':>7} {'warm/reenc':>10} {'floor s':>8} "
-          f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11}")
+          f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11} "
+          f"{'CPU warm s':>10} {'CPU reenc s':>11}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="audiogen-bench-") as scratch:
         scratch = Path(scratch)
         for minutes in args.minutes:
-            figures = {name: [] for name in ("cold", "warm", "reencode", "floor", "floor_q5", "rss_cold", "rss_warm")}
+            figures = {name: [] for name in ("cold", "warm", "reencode", "floor", "floor_q5", "rss_cold", "rss_warm", "cpu_warm", "cpu_reencode")}
             for run in range(args.runs):
                 cache = scratch / f"cache-{minutes}-{run}"
                 out = scratch / "out"
-                seconds, rss = run_measured(render_command(minutes, out, cache))
+                seconds, rss, _ = run_measured(render_command(minutes, out, cache))
                 figures["cold"].append(seconds)
                 figures["rss_cold"].append(rss)
-                seconds, rss = run_measured(render_command(minutes, out, cache))
+                seconds, rss, cpu = run_measured(render_command(minutes, out, cache))
                 figures["warm"].append(seconds)
                 figures["rss_warm"].append(rss)
+                figures["cpu_warm"].append(cpu)
                 rendered = next(out.glob("*.mp3"))
-                figures["reencode"].append(run_measured(reencode_command(rendered, scratch / "reencoded.mp3"))[0])
+                seconds, _, cpu = run_measured(reencode_command(rendered, scratch / "reencoded.mp3"))
+                figures["reencode"].append(seconds)
+                figures["cpu_reencode"].append(cpu)
                 rendered.unlink()
                 voice, bed = scratch / "voice.wav", scratch / "bed.wav"
                 # In a process of its own: this one stays small, since a child's peak RSS as the
@@ -164,7 +168,8 @@ def main() -> None:
             print(f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['reencode']:>7.1f} "
                   f"{m['warm'] / m['reencode']:>10.2f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
                   f"{m['floor_q5']:>10.1f} {m['warm'] / m['floor_q5']:>7.2f} {minutes * 60 / m['warm']:>8.1f} "
-                  f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f}", flush=True)
+                  f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f} {m['cpu_warm']:>10.1f} {m['cpu_reencode']:>11.1f}",
+                  flush=True)
     if len(rows) > 1:
         (first, a), (last, b) = rows[0], rows[-1]
         print(f"peak memory, {last:g} min vs {first:g} min (warm): {b['rss_warm'] / a['rss_warm']:.2f}x")
