@@ -209,32 +209,27 @@ def resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
 # ---------------------------------------------------------------- running extremes and means
 
 
-def _blocks_of(x: np.ndarray, width: int, fill: float) -> np.ndarray:
-    return np.concatenate([x, np.full(-len(x) % width, fill, dtype=x.dtype)]).reshape(-1, width)
-
-
 def window_max(x: np.ndarray, width: int) -> np.ndarray:
-    """out[i] = max(x[i : i + width]) for every full window (van Herk / Gil-Werman: three passes
-    whatever the width)."""
-    return _window_extreme(x, width, np.maximum, -np.inf)
+    """out[i] = max(x[i : i + width]) for every full window."""
+    return _window_extreme(x, width, np.maximum)
 
 
 def window_min(x: np.ndarray, width: int) -> np.ndarray:
     """out[i] = min(x[i : i + width]) for every full window."""
-    return _window_extreme(x, width, np.minimum, np.inf)
+    return _window_extreme(x, width, np.minimum)
 
 
-def _window_extreme(x: np.ndarray, width: int, op: np.ufunc, fill: float) -> np.ndarray:
+def _window_extreme(x: np.ndarray, width: int, op: np.ufunc) -> np.ndarray:
+    """By doubling: spans of 1, 2, 4, ... frames, each from two of the last; a window is two
+    overlapping spans (a max or min does not mind the overlap). log2(width) whole-array passes."""
     count = len(x) - width + 1
     if count <= 0:
         return np.zeros(0, dtype=x.dtype)
-    if width == 1:
-        return x.copy()
-    blocks = _blocks_of(x, width, fill)
-    ahead = op.accumulate(blocks, axis=1).ravel()  # from each block's start up to i
-    behind = op.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()  # from i to its block's end
-    # The window [i, i + width) spans the end of i's block and the start of the next.
-    return op(behind[:count], ahead[width - 1 : width - 1 + count])
+    spans, size = x, 1
+    while 2 * size <= width:
+        spans = op(spans[:-size], spans[size:])  # spans[i] covers x[i : i + 2 * size]
+        size *= 2
+    return op(spans[:count], spans[width - size : width - size + count])
 
 
 def centred_min(x: np.ndarray, width: int) -> np.ndarray:

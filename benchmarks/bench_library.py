@@ -24,25 +24,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from measure import ROOT, run_measured
+
 sys.path.insert(0, str(ROOT))
 
 SAMPLE = ROOT / "audiogen" / "samples" / "sample_article.md"
 VALIDATE = "import sys; from audiogen.library import load_manifest; load_manifest(sys.argv[1], cache_dir=sys.argv[2])"
-
-
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system, the child's own children included) of a command."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_utime + usage.ru_stime
 
 
 def write_manifest(folder: Path, count: int) -> Path:
@@ -105,13 +94,13 @@ def main() -> None:
         for count in sorted(args.sessions):
             manifest = write_manifest(folder, count)
             fill_library(manifest, cache)
-            figures: dict[str, list[tuple[float, float]]] = {"baseline": [], "rebuild": [], "validate": []}
+            figures: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "rebuild": [], "validate": []}
             for _ in range(args.runs):
-                figures["baseline"].append(timed([*audiogen, "--version"]))
-                figures["rebuild"].append(timed([*audiogen, "-q", "build", str(manifest), "--cache-dir", str(cache)]))
-                figures["validate"].append(timed([sys.executable, "-c", VALIDATE, str(manifest), str(cache)]))
-            m = {name: statistics.median(wall for wall, _ in values) for name, values in figures.items()}
-            cpu = {name: statistics.median(used for _, used in values) for name, values in figures.items()}
+                figures["baseline"].append(run_measured([*audiogen, "--version"]))
+                figures["rebuild"].append(run_measured([*audiogen, "-q", "build", str(manifest), "--cache-dir", str(cache)]))
+                figures["validate"].append(run_measured([sys.executable, "-c", VALIDATE, str(manifest), str(cache)]))
+            m = {name: statistics.median(wall for wall, _, _ in values) for name, values in figures.items()}
+            cpu = {name: statistics.median(used for _, used, _ in values) for name, values in figures.items()}
             built = sum(1 for p in (folder / "library").glob("*.mp3"))
             if built != count:
                 raise SystemExit(f"the library holds {built} sessions, not {count}")

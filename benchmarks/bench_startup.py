@@ -4,9 +4,10 @@
 
 Each command runs in a fresh process; the baseline is the same Python starting and doing
 nothing (`python -c pass`), timed in the same run, so the figures read as the command's own
-cost; CPU seconds say what the wall times mean on a busy machine. `import audiogen.pipeline` (everything a render loads before it starts work) is timed the
-same way, with its peak RSS, and the modules it loads are checked for the heavy ones a render
-should not need up front. Figures are medians over --runs runs.
+cost; CPU seconds say what the wall times mean on a busy machine. `import audiogen.pipeline`
+(everything a render loads before it starts work) is timed the same way, with its peak RSS,
+and the modules it loads are checked for the heavy ones a render should not need up front.
+Figures are medians over --runs runs.
 """
 
 from __future__ import annotations
@@ -17,24 +18,12 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from measure import ROOT, run_measured
+
 HEAVY = ("scipy", "PIL", "pyloudnorm", "trafilatura", "lxml")
 REPORT_IMPORTS = (f"import sys, audiogen.pipeline; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} "
                   f"& set({HEAVY!r}))) or 'none')")
-
-
-def measured(command: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one fresh process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -52,8 +41,8 @@ def main() -> None:
     figures = {name: [] for name in commands}
     for _ in range(args.runs):  # interleaved, so a busy moment touches every command alike
         for name, command in commands.items():
-            figures[name].append(measured(command))
-    baseline = statistics.median(seconds for seconds, _, _ in figures["python -c pass (baseline)"])
+            figures[name].append(run_measured(command))
+    baseline = statistics.median(wall for wall, _, _ in figures["python -c pass (baseline)"])
     print(f"{'command':<28} {'seconds':>8} {'minus baseline':>14} {'CPU s':>6} {'peak RSS MB':>11}")
     for name, values in figures.items():
         seconds, cpu, rss = (statistics.median(column) for column in zip(*values))
