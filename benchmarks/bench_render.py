@@ -24,26 +24,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import wave
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from measure import ROOT, run_measured
+
 sys.path.insert(0, str(ROOT))
-
-
-def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, its own children included) of a child."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def render_command(minutes: float, out: Path, cache: Path) -> list[str]:
@@ -143,15 +131,15 @@ def main() -> None:
             for run in range(args.runs):
                 cache = scratch / f"cache-{minutes}-{run}"
                 out = scratch / "out"
-                seconds, rss, _ = run_measured(render_command(minutes, out, cache))
+                seconds, _, rss = run_measured(render_command(minutes, out, cache))
                 figures["cold"].append(seconds)
                 figures["rss_cold"].append(rss)
-                seconds, rss, cpu = run_measured(render_command(minutes, out, cache))
+                seconds, cpu, rss = run_measured(render_command(minutes, out, cache))
                 figures["warm"].append(seconds)
                 figures["rss_warm"].append(rss)
                 figures["cpu_warm"].append(cpu)
                 rendered = next(out.glob("*.mp3"))
-                seconds, _, cpu = run_measured(reencode_command(rendered, scratch / "reencoded.mp3"))
+                seconds, cpu, _ = run_measured(reencode_command(rendered, scratch / "reencoded.mp3"))
                 figures["reencode"].append(seconds)
                 figures["cpu_reencode"].append(cpu)
                 rendered.unlink()
