@@ -10,7 +10,7 @@ it to MP3, timed in the same run: at ffmpeg's default MP3 settings (the floor
 the targets are set against) and at audiogen's own encoder settings (LAME
 quality 5, a stricter floor). A third floor does the encoder's work and no
 mixing at all: ffmpeg re-encoding the warm render's own MP3 at its default MP3
-settings (issue 18's floor). Figures are medians over --runs runs; our warm
+settings (the floor the render targets use). Figures are medians over --runs runs; our warm
 time is quoted as a ratio to each floor.
 """
 
