@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +16,7 @@ from click.core import ParameterSource
 
 from audiogen import __version__
 from audiogen.errors import EXIT_CODES, AudiogenError, Terminated
-from audiogen.models import SessionSpec, SoundSettings, VoiceSettings
+from audiogen.settings import BY_NAME, SETTINGS, Setting
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
 
@@ -82,78 +81,101 @@ def main(ctx: click.Context, debug: bool, quiet: bool, verbose: bool) -> None:
 article_argument = click.argument(
     "article", required=False, type=click.Path(path_type=Path, dir_okay=False)
 )
-filter_option = click.option(
-    "--filter-words", type=click.Path(path_type=Path, dir_okay=False), envvar="AUDIOGEN_FILTER_WORDS",
-    show_envvar=True, help="File of extra boilerplate/spam rules (see README).",
-)
 
 
-def session_options(func):
-    options = [
-        click.option("--minutes", "-m", type=click.FloatRange(1, 90), default=10, show_default=True, help="Session length in minutes: 5 to 90 for listening, 1 for a quick preview."),
-        click.option("--template", "-t", help="Session template (see `audiogen templates`); default: chosen from the themes."),
-        click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False), help="Your own templates folder, searched first."),
-        click.option("--listener", help="The listener's name, used in the welcome and the close."),
-        click.option("--intention", help="An intention to set at the start."),
-        click.option("--rate", type=int, default=VoiceSettings.rate, show_default=True, help="Speech rate in words per minute."),
-        click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Listener profile (TOML: name, intention, rate, voice, template, minutes); options given here win."),
-        filter_option,
-    ]
-    for option in reversed(options):
-        func = option(func)
+def _global_options(func):
+    """-q, -v and --debug after a subcommand too (`audiogen render -q`), as before it."""
+
+    def set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            obj = ctx.find_root().obj
+            obj[param.name] = True
+            obj["verbose"] = obj["verbose"] and not obj["quiet"]
+
+    for flags, name, text in (
+        (("--debug",), "debug", "Show full tracebacks on errors."),
+        (("-q", "--quiet"), "quiet", "Print only results and errors."),
+        (("-v", "--verbose"), "verbose", "Print what each stage is doing."),
+    ):
+        func = click.option(*flags, name, is_flag=True, expose_value=False, callback=set_flag, help=text)(func)
     return func
 
 
-def _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile=None, **extra) -> SessionSpec:
-    voice = replace(VoiceSettings(), rate=rate, **{k: v for k, v in extra.pop("voice", {}).items() if v is not None})
-    spec = SessionSpec(
-        article=article, minutes=minutes, template=template, templates_dir=templates_dir,
-        listener=listener, intention=intention, voice=voice, filter_words=filter_words, **extra,
-    )
-    if profile is not None:
-        from audiogen.profile import PROFILE_OPTIONS, apply_profile, load_profile
+def _command(group: click.Group = main, **kwargs):
+    """A subcommand of `group` that also takes the global options."""
 
-        ctx = click.get_current_context()
-        given = {o for o in PROFILE_OPTIONS.values() if ctx.get_parameter_source(o) not in (None, ParameterSource.DEFAULT)}
-        spec = apply_profile(spec, load_profile(profile), given)
-    return spec
+    def decorate(func):
+        command = group.command(**kwargs)(_global_options(func))
+        shared = {"debug", "quiet", "verbose"}  # listed after the command's own options
+        command.params = [p for p in command.params if p.name not in shared] + \
+                         [p for p in command.params if p.name in shared]
+        return command
+
+    return decorate
 
 
-@main.command()
+def _setting_option(setting: Setting):
+    """The Click option of a setting in the table (audiogen/settings.py)."""
+    names = [setting.option] + ([setting.short] if setting.short else [])
+    extra = {"envvar": setting.envvar, "show_envvar": True} if setting.envvar else {}
+    if setting.kind is bool:
+        # --mono turns a setting on; --no-cover turns one off that is on by default.
+        return click.option(*names, setting.name, is_flag=True, flag_value=not setting.default,
+                            default=setting.default, help=setting.help, **extra)
+    if setting.kind is Path:
+        kind = click.Path(path_type=Path, file_okay=not setting.path_is_dir, dir_okay=setting.path_is_dir)
+    elif setting.low is not None:
+        kind = (click.IntRange if setting.kind is int else click.FloatRange)(setting.low, setting.high)
+    else:
+        kind = setting.kind
+    shown = setting.default is not None
+    return click.option(*names, setting.name, type=kind, default=setting.default, show_default=shown,
+                        help=setting.help, **extra)
+
+
+def setting_options(names: tuple[str, ...] | None = None):
+    """Options for the named settings (all of them by default) and --profile."""
+    chosen = [s for s in SETTINGS if names is None or s.name in names]
+
+    def decorate(func):
+        func = click.option("--profile", type=click.Path(path_type=Path, dir_okay=False),
+                            help="Listener profile (TOML: any session setting, e.g. name, intention, rate, "
+                            "voice); options given here win.")(func)
+        for setting in reversed(chosen):
+            func = _setting_option(setting)(func)
+        return func
+
+    return decorate
+
+
+# `audiogen script` plans a session without audio: the settings that shape its words and length.
+SCRIPT_SETTINGS = ("minutes", "template", "templates", "listener", "intention", "rate", "filter_words")
+
+
+def _settings(ctx: click.Context, values: dict) -> dict:
+    """The settings the options give, then the profile's wherever no option was given."""
+    from audiogen import settings
+
+    chosen = {name: value for name, value in values.items() if name in settings.BY_NAME}
+    if values.get("profile") is not None:
+        from audiogen.profile import load_profile
+
+        for name, value in load_profile(values["profile"]).items():
+            if ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT):
+                chosen[name] = value
+    return chosen
+
+
+@_command()
 @article_argument
-@session_options
+@setting_options()
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("output"), show_default=True, help="Output folder.")
-@click.option("--voice", help="Voice id, name or a fragment of one, +variant optional (see `audiogen voices`).", default=VoiceSettings.voice, show_default=True)
-@click.option("--pitch", type=click.IntRange(0, 99), default=VoiceSettings.pitch, show_default=True, help="Voice pitch (0-99, 50 is the voice's normal).")
-@click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine: pyttsx3, espeak-ng (the command line), a plug-in's name, or module:Class.")
-@click.option("--voice-warmth", type=click.FloatRange(0, 1), default=VoiceSettings.warmth, show_default=True, help="0 (off) to 1: gentle EQ and a light room make the voice less harsh.")
-@click.option("--background", "-b", default=SoundSettings.background, show_default=True, help="Background layers joined with '+' (see `audiogen backgrounds`), an audio file, or 'none'.")
-@click.option("--background-gain", type=click.FloatRange(-30, 12), default=SoundSettings.background_gain_db, show_default=True, help="Raise or lower the background, dB.")
-@click.option("--mono", is_flag=True, help="One channel (with --background none: the voice alone).")
-@click.option("--seed", type=int, default=SoundSettings.seed, show_default=True, help="Seed for the procedural background.")
-@click.option("--loudness", type=click.FloatRange(-30, -10), default=SoundSettings.loudness, show_default=True, help="Integrated loudness target, LUFS.")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (default: your user cache folder).")
 @click.option("--no-cache", is_flag=True, help="Synthesise everything afresh; keep nothing.")
-@click.option("--format", "-f", "audio_format", default=SessionSpec.format, show_default=True, help="Audio format: mp3, ogg, opus, m4a, flac or wav (see `audiogen formats`).")
-@click.option("--bitrate", default=SessionSpec.bitrate, show_default=True, help="Bitrate of lossy formats, e.g. 96k (ignored by flac and wav).")
-@click.option("--narrator", help="Artist tag (default: audiogen and the voice).")
-@click.option("--no-cover", is_flag=True, help="No cover art, embedded or beside the audio.")
-@click.option("--no-transcript", is_flag=True, help="No .vtt, .lrc and .txt transcripts.")
 @click.pass_context
-def render(ctx, article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words,
-           out_dir, voice, pitch, engine, voice_warmth, background, background_gain, mono, seed, loudness,
-           cache_dir, no_cache, audio_format, bitrate, narrator, no_cover, no_transcript):
+def render(ctx, article, out_dir, no_cache, **values):
     """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
-    from audiogen.pipeline import render_session
+    from audiogen import api
 
-    spec = _spec(
-        article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile,
-        voice={"voice": voice, "pitch": pitch, "engine": engine, "warmth": voice_warmth},
-        out_dir=out_dir, sound=replace(SoundSettings(), background=background, seed=seed, loudness=loudness,
-                                       background_gain_db=background_gain, mono=mono),
-        cache_dir=cache_dir, use_cache=not no_cache,
-        format=audio_format.lower(), bitrate=bitrate, narrator=narrator, cover=not no_cover, transcript=not no_transcript,
-    )
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
 
     def report(message: str) -> None:
@@ -173,7 +195,8 @@ def render(ctx, article, minutes, template, templates_dir, listener, intention, 
         if done == total:
             bar.__exit__(None, None, None)
 
-    result = render_session(spec, report, speech_progress)
+    result = api.render(article, out=out_dir, cache=not no_cache, report=report, progress=speech_progress,
+                        **_settings(ctx, values))
     if verbose:
         click.echo(
             f"{result.duration:.1f} s, {result.master.integrated_lufs:.1f} LUFS, "
@@ -186,15 +209,15 @@ def render(ctx, article, minutes, template, templates_dir, listener, intention, 
     click.echo(str(result.path))
 
 
-@main.command()
+@_command()
 @article_argument
-@filter_option
+@_setting_option(BY_NAME["filter_words"])
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def themes(article, filter_words, as_json):
     """Show the themes audiogen finds in ARTICLE (default: the built-in sample)."""
-    from audiogen.pipeline import article_themes
+    from audiogen import api
 
-    _, found = article_themes(SessionSpec(article=article, filter_words=filter_words))
+    found = api.themes(article, filter_words=filter_words)
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -208,14 +231,16 @@ def themes(article, filter_words, as_json):
     click.echo(f"keywords: {', '.join(found.keywords)}")
 
 
-@main.command()
+@_command()
 @article_argument
-@session_options
-def script(article, minutes, template, templates_dir, listener, intention, rate, profile, filter_words):
+@setting_options(SCRIPT_SETTINGS)
+@click.pass_context
+def script(ctx, article, **values):
     """Print the meditation script for ARTICLE with its planned timings; no audio is made."""
+    from audiogen import api
     from audiogen.pipeline import estimated_timeline, fitted_sound, session_script
 
-    spec = _spec(article, minutes, template, templates_dir, listener, intention, rate, filter_words, profile)
+    spec = api.session_spec(article, **_settings(ctx, values))
     rendered = session_script(spec)
     timeline = estimated_timeline(rendered, spec)
     speech = sum(end - start for start, end in timeline.speech_intervals)
@@ -236,8 +261,8 @@ def script(article, minutes, template, templates_dir, listener, intention, rate,
     click.echo(f"{int(timeline.duration // 60):02d}:{timeline.duration % 60:04.1f}  (end)")
 
 
-@main.command()
-@click.option("--engine", default=VoiceSettings.engine, show_default=True, help="Speech engine to ask.")
+@_command()
+@click.option("--engine", default=BY_NAME["engine"].default, show_default=True, help="Speech engine to ask.")
 def voices(engine):
     """List the voices the speech engine has installed: id, name, languages, gender."""
     from audiogen.speak import voice_catalog
@@ -252,18 +277,18 @@ def voices(engine):
         click.echo(" ".join(sorted((v.id for v in catalog.variants), key=str.lower)))
 
 
-@main.command()
-@click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False), help="Your own templates folder.")
-def templates(templates_dir):
+@_command()
+@_setting_option(BY_NAME["templates"])
+def templates(templates):
     """List the session templates with a line on each."""
-    from audiogen.script import list_templates
+    from audiogen.scripting import list_templates
 
-    for info in list_templates(templates_dir):
+    for info in list_templates(templates):
         labels = f" (themes: {', '.join(info.labels)})" if info.labels else ""
         click.echo(f"{info.name:<22} {info.description}{labels}")
 
 
-@main.command()
+@_command()
 def backgrounds():
     """List the procedural backgrounds (join several with '+')."""
     from audiogen.background import list_backgrounds
@@ -272,7 +297,7 @@ def backgrounds():
         click.echo(f"{info.name:<13} {info.description}")
 
 
-@main.command()
+@_command()
 def formats():
     """List the audio formats and whether this machine's ffmpeg can write them."""
     from audiogen.export import list_formats
@@ -287,7 +312,7 @@ def cache():
     """Manage the speech cache."""
 
 
-@cache.command("clear")
+@_command(cache, name="clear")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder (default: your user cache folder).")
 def cache_clear(cache_dir):
     """Remove every cached speech clip and the measurements kept beside them."""
@@ -297,7 +322,7 @@ def cache_clear(cache_dir):
     click.echo(f"removed {removed} cached clips")
 
 
-@cache.command("info")
+@_command(cache, name="info")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder (default: your user cache folder).")
 def cache_info(cache_dir):
     """Show where the speech cache is, how many clips it holds and its size cap."""
@@ -310,33 +335,37 @@ def cache_info(cache_dir):
                "(cap: AUDIOGEN_CACHE_MAX_MB)")
 
 
-@main.command()
+@_command()
 @click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Library folder (default: the manifest's [library] out).")
 @click.option("--workers", "-j", type=click.IntRange(1), help="Sessions rendered at once (default: the number of cores).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run the sessions on a Dask distributed cluster, e.g. tcp://host:8786.")
 @click.option("--prune", is_flag=True, help="Remove the files of sessions no longer in the manifest.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (overrides the manifest).")
-@click.option("-q", "--quiet", "quiet_build", is_flag=True, help="No progress; only failures and the index path.")
+@click.option("--base-url", metavar="URL", help="The library folder's public address (overrides [library] base_url): the build writes a podcast feed, feed.xml.")
 @click.pass_context
-def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, quiet_build):
+def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, base_url):
     """Build the session library MANIFEST.toml describes: playlist, catalog and index.html included."""
     if scheduler is None:
         from audiogen.processes import start_fork_server
 
         start_fork_server()  # its imports overlap this process's own, and the manifest's checks
+    from audiogen import api
     from audiogen.errors import LibraryError, ManifestError
-    from audiogen.library import ProgressDisplay, build_library, load_manifest, summary_lines
+    from audiogen.library import ProgressDisplay, summary_lines
+    from audiogen.library.manifest import base_url_problem
 
-    quiet = quiet_build or ctx.obj["quiet"]
+    if base_url is not None and base_url_problem(base_url):
+        raise click.BadParameter(base_url_problem(base_url), param_hint="--base-url")
+    quiet = ctx.obj["quiet"]
+    progress = None if quiet else ProgressDisplay(sys.stderr, sys.stderr.isatty())
     try:
-        plan = load_manifest(manifest, out_dir, cache_dir)
+        summary = api.build(manifest, out=out_dir, workers=workers, scheduler=scheduler, prune=prune,
+                            cache_dir=cache_dir, progress=progress, base_url=base_url)
     except ManifestError as exc:  # every problem, one line each
         for line in exc.problems:
             click.echo(f"audiogen: error: {line}", err=True)
         sys.exit(exc.exit_code)
-    progress = None if quiet else ProgressDisplay(sys.stderr, sys.stderr.isatty())
-    summary = build_library(plan, workers, scheduler, prune, progress)
     failed = [o for o in summary.outcomes if o.status == "failed"]
     for line in summary_lines(summary)[0 if not quiet else 1:]:
         if not quiet or line.startswith("failed "):
@@ -345,3 +374,17 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, quiet_bu
     if failed:
         raise LibraryError(f"{len(failed)} of {len(summary.outcomes)} sessions failed (listed above); "
                            "the rest are built; fix them and rerun to finish the library")
+
+
+@_command()
+@click.argument("library", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 0.0.0.0 serves every network this machine is on (prints a QR code to scan).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--token/--no-token", default=None, help="Serve the library under its random path, so only those given the address find it (default: on unless the host is loopback).")
+@click.pass_context
+def serve(ctx, library, host, port, token):
+    """Serve the library folder LIBRARY over HTTP, with a podcast feed a phone can subscribe to; -v prints one line per request; Ctrl-C stops."""
+    from audiogen.serve import serve_library
+
+    log = (lambda line: click.echo(line, err=True)) if ctx.obj["verbose"] else None
+    serve_library(library, host, port, token, log, click.echo)

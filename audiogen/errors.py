@@ -12,6 +12,12 @@ class AudiogenError(Exception):
     exit_code = 1
 
 
+class SettingError(AudiogenError):
+    """A setting the Python API does not know, or a value that does not fit it (as a bad option)."""
+
+    exit_code = 2
+
+
 class InputError(AudiogenError):
     """An article or other input file is missing, unreadable or unusable."""
 
@@ -72,6 +78,12 @@ class LibraryError(AudiogenError):
     exit_code = 10
 
 
+class ServerError(AudiogenError):
+    """`audiogen serve` cannot listen: the port is taken, the host is not this machine's."""
+
+    exit_code = 11
+
+
 class Terminated(BaseException):
     """SIGTERM arrived (a service manager, `timeout`, a cancelled job): the command stops as
     after Ctrl-C, cleaning up on the way. A BaseException, so no `except Exception` keeps going."""
@@ -88,7 +100,7 @@ class Terminated(BaseException):
 EXIT_CODES = {
     0: "success",
     1: "unexpected error",
-    2: "bad command-line usage (Click)",
+    2: "bad command-line usage (Click), or an unknown setting or bad value given to the Python API",
     InputError.exit_code: "bad input file",
     TemplateError.exit_code: "bad template or markup",
     TimingError.exit_code: "session does not fit the requested length",
@@ -97,6 +109,7 @@ EXIT_CODES = {
     ToolMissingError.exit_code: "a required program is missing",
     OutputError.exit_code: "output cannot be written",
     LibraryError.exit_code: "some sessions of a library build failed",
+    ServerError.exit_code: "the server cannot listen (port in use, not this machine's address)",
     130: "interrupted (Ctrl-C)",
     141: "output pipe closed by the reader",
     Terminated.exit_code: "terminated (SIGTERM)",

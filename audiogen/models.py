@@ -322,8 +322,18 @@ class SessionResult:
     chapters: tuple[ChapterMark, ...]
     cover: Path | None = None
     transcripts: tuple[Path, ...] = ()
-    labels: tuple[str, ...] = ()  # the article's theme labels
+    themes: Themes | None = None  # what the session drew from the article
     template: str = ""  # the template the script was rendered from
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The article's theme labels."""
+        return self.themes.labels if self.themes is not None else ()
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file the session wrote: the audio, its cover and its transcripts."""
+        return (self.path, *([self.cover] if self.cover is not None else []), *self.transcripts)
 
 
 # ---------------------------------------------------------------- export
@@ -351,18 +361,3 @@ class ExportedFiles:
     chapters: tuple[ChapterMark, ...]  # as written in the file: at each chapter's first sound
     cover: Path | None = None
     transcripts: tuple[Path, ...] = ()
-
-
-# ---------------------------------------------------------------- listener
-
-
-@dataclass(frozen=True)
-class ListenerProfile:
-    """A listener's preferences (a TOML file); None leaves the session's own setting."""
-
-    name: str | None = None
-    intention: str | None = None
-    rate: int | None = None  # words per minute
-    voice: str | None = None
-    template: str | None = None
-    minutes: float | None = None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import re
 import unicodedata
 from dataclasses import replace
@@ -12,16 +10,16 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-from audiogen import safefiles
 from audiogen.background import Bed
+from audiogen.codec_offsets import CodecOffsets
 from audiogen.errors import AudiogenError
-from audiogen.export import check_format, encode, export_session
+from audiogen.export import check_format, encode, export_session, render_cover
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline
 from audiogen.read import read_article
-from audiogen.script import build_script
+from audiogen.scripting import build_script
 from audiogen.speak import SpeechCache, default_cache_dir, prepare_for_speech, synthesize_track
-from audiogen.themes import extract_themes
+from audiogen.theming import extract_themes
 from audiogen.timing import plan_timeline
 
 Report = Callable[[str], None]
@@ -71,62 +69,17 @@ def estimated_timeline(script: Script, spec: SessionSpec) -> Timeline:
     return plan_timeline(script, clips, spec.minutes * 60, tail=fitted_sound(spec, script).fade_out)
 
 
-CODEC_OFFSETS_FILE = "codec-offsets.json"
-
-
-def _read_record(path: Path) -> dict:
-    """The kept loudness changes; an unreadable or damaged record counts as empty."""
-    try:
-        known = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return known if isinstance(known, dict) else {}
-
-
-def _kept(known: dict, key: str) -> float | None:
-    try:
-        return float(known[key])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _exclusive(lock_path: Path):
-    """An exclusive lock on `lock_path` for a with-block; where no lock can be had (a read-only
-    folder, no fcntl), a block without one."""
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        return safefiles.locked_file(lock_path)
-    except (ImportError, OSError):
-        return contextlib.nullcontext()
+def _cache_folder(spec: SessionSpec) -> Path:
+    return Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()
 
 
 def codec_offset(spec: SessionSpec, sound: SoundSettings, measure_change: Callable[[], float]) -> float:
-    """The encoder's loudness change for this format, bitrate and bed: measured once, then kept.
-
-    It is measured on a piece of the first session that needs it and stored in
-    the speech cache folder, so later renders (and every session of a library)
-    skip the test encoding. Sessions measuring at once (a library's workers) take
-    turns under a lock, so all of them use the first one's figure and a rebuild
-    from the same cache gives the same loudness. --no-cache measures it every time.
-    """
+    """The encoder's loudness change for this format, bitrate and bed: measured once and kept
+    in the cache folder (codec_offsets.py); --no-cache measures it every time."""
     if not spec.use_cache:
         return measure_change()
     key = f"{spec.format}:{spec.bitrate}:{sound.sample_rate}:{sound.channels}:{sound.background}"
-    path = (Path(spec.cache_dir) if spec.cache_dir else default_cache_dir()) / CODEC_OFFSETS_FILE
-    change = _kept(_read_record(path), key)
-    if change is not None:
-        return change
-    with _exclusive(path.with_name(f".{path.name}.lock")):
-        known = _read_record(path)  # another session may have measured it while this one waited
-        change = _kept(known, key)
-        if change is not None:
-            return change
-        change = round(measure_change(), 4)  # what every later session will read
-        known[key] = change
-        with contextlib.suppress(OSError):  # a read-only cache only costs the next render a test encoding
-            path.parent.mkdir(parents=True, exist_ok=True)
-            safefiles.atomic_write_text(path, json.dumps(known, indent=1, sort_keys=True))
-    return change
+    return CodecOffsets(_cache_folder(spec)).get(key, measure_change)
 
 
 def clear_cache(cache_dir: Path | None = None) -> int:
@@ -134,8 +87,7 @@ def clear_cache(cache_dir: Path | None = None) -> int:
     (a stale change would misplace every later session's loudness). Returns the clips removed."""
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     removed = SpeechCache(folder).clear()
-    for name in (CODEC_OFFSETS_FILE, f".{CODEC_OFFSETS_FILE}.lock"):
-        (folder / name).unlink(missing_ok=True)
+    CodecOffsets(folder).clear()
     return removed
 
 
@@ -190,7 +142,7 @@ def render_session(
     ), codec_change)
     return SessionResult(
         target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts,
-        themes.labels, script.template,
+        themes, script.template,
     )
 
 
@@ -200,6 +152,11 @@ def render_session(
 
 
 @functools.lru_cache(maxsize=None)
+def library_cover(name: str, themes: tuple[str, ...], subtitle: str) -> bytes:
+    """A library's cover (its podcast artwork): drawn as a session's, with the library's name."""
+    return render_cover(Tags(title=name, themes=themes), 0.0, subtitle)
+
+
 def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple, tuple]:
     """The engine's version, voices and voice variants (from the speech cache's record of this
     engine build when it has one, else from a started engine; kept per engine and cache)."""
@@ -209,17 +166,23 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
     return identity.version, identity.voices, identity.variants
 
 
+def article_suffixes() -> tuple[str, ...]:
+    """The file suffixes the readers take (a library's folders are searched for these)."""
+    from audiogen.read import READERS
+
+    return tuple(READERS)
+
+
 def template_fingerprint(templates_dir: Path | None = None) -> str:
     """A hash of every template a session could use (the user's folder and the built-in ones)."""
-    from audiogen.script.templating import templates_fingerprint
+    from audiogen.scripting.templating import templates_fingerprint
 
     return templates_fingerprint(templates_dir)
 
 
 def validate_spec(spec: SessionSpec) -> dict[str, str]:
     """Problems with a session's settings, keyed by setting name; nothing is rendered."""
-    from audiogen.script import list_templates
-    from audiogen.speak import MAX_RATE, MIN_RATE
+    from audiogen.scripting import list_templates
     from audiogen.speak.voices import resolve_voice
 
     problems: dict[str, str] = {}
@@ -237,8 +200,6 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
         check_format(spec.format, spec.bitrate)
     except AudiogenError as exc:
         problems["format"] = str(exc)
-    if not MIN_RATE <= spec.voice.rate <= MAX_RATE:
-        problems["rate"] = f"rate {spec.voice.rate} wpm is out of range; choose {MIN_RATE} to {MAX_RATE}"
     try:
         _, voices, variants = engine_info(spec.voice.engine, spec.cache_dir)
     except AudiogenError as exc:

@@ -1,11 +1,10 @@
-"""Listener profiles: a small TOML file with the listener's name, intention and pace.
+"""Listener profiles: a small TOML file of session settings for one listener.
 
-    name = "Sam"
+    name = "Sam"          # the listener's name (the `listener` setting)
     intention = "to be kinder to myself"
     rate = 110            # words per minute
-    voice = "en-us+f3"    # optional
-    template = "sleep"    # optional
-    minutes = 20          # optional
+    voice_warmth = 0.4    # any session setting of audiogen/settings.py, named like its option
+    cover = false         # --no-cover
 
 A profile fills in what the command line leaves out; an option given on the
 command line always wins.
@@ -13,35 +12,34 @@ command line always wins.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
+from audiogen import settings
 from audiogen.errors import InputError
-from audiogen.models import ListenerProfile, SessionSpec
+from audiogen.models import SessionSpec
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,),
-    "intention": (str,),
-    "rate": (int,),
-    "voice": (str,),
-    "template": (str,),
-    "minutes": (int, float),
-}
 MAX_TEXT = 300  # characters of a name or an intention: a sentence, not an essay
-MINUTES_RANGE = (1, 90)
-
-# Which SessionSpec setting each profile key fills, as the command-line option names it.
-PROFILE_OPTIONS = {"name": "listener", "intention": "intention", "rate": "rate", "voice": "voice",
-                   "template": "template", "minutes": "minutes"}
+ALIASES = {"name": "listener"}  # profile key -> setting
 
 
-def load_profile(path: Path) -> ListenerProfile:
-    """Read and check a profile; every problem names the file and the key."""
+def _wording(key: str, problem: settings.Problem) -> str:
+    setting = problem.setting
+    if problem.kind == "type":
+        what = "a number" if setting.kind in (int, float) else setting.what
+        return f"{key} must be {what}, not {problem.value!r}"
+    if problem.kind == "range":
+        return f"{key} must be {setting.range_text}, not {problem.value}"
+    return f"{key} {problem.describe()}"
+
+
+def load_profile(path: Path) -> dict[str, Any]:
+    """Read and check a profile: {setting name: value}; every problem names the file and the key."""
     try:
         data = tomllib.loads(Path(path).read_text("utf-8"))
     except FileNotFoundError:
@@ -50,38 +48,25 @@ def load_profile(path: Path) -> ListenerProfile:
         raise InputError(f"{path}: cannot read the profile ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
-    problems = []
+    known = {s.name: s for s in settings.SESSION_SETTINGS if s.name not in ALIASES.values()}
+    known.update({alias: settings.BY_NAME[name] for alias, name in ALIASES.items()})
+    problems, values = [], {}
     for key, value in data.items():
-        if key not in _TYPES:
-            problems.append(f"unknown key {key!r} (known: {', '.join(_TYPES)})")
-        elif isinstance(value, bool) or not isinstance(value, _TYPES[key]):
-            kind = "a number" if key in ("rate", "minutes") else "text"
-            problems.append(f"{key} must be {kind}, not {value!r}")
-        elif isinstance(value, str) and (not value.strip() or len(value) > MAX_TEXT):
+        if key not in known:
+            problems.append(f"unknown key {key!r} (known: {', '.join(known)})")
+            continue
+        checked, problem = settings.check(known[key], value)
+        if problem is not None:
+            problems.append(_wording(key, problem))
+        elif isinstance(checked, str) and len(checked) > MAX_TEXT:
             problems.append(f"{key} must be 1 to {MAX_TEXT} characters")
-        elif key == "minutes" and not MINUTES_RANGE[0] <= value <= MINUTES_RANGE[1]:
-            problems.append(f"minutes must be {MINUTES_RANGE[0]} to {MINUTES_RANGE[1]}, not {value}")
-        elif key == "rate" and value <= 0:
-            problems.append(f"rate must be a positive number of words per minute, not {value}")
+        else:
+            values[known[key].name] = checked
     if problems:
         raise InputError(f"{path}: " + "; ".join(problems))
-    return ListenerProfile(**{f.name: data.get(f.name) for f in fields(ListenerProfile)})
+    return values
 
 
-def apply_profile(spec: SessionSpec, profile: ListenerProfile, given: set[str]) -> SessionSpec:
-    """The spec with the profile's values wherever the option was not given explicitly."""
-    values = {key: getattr(profile, key) for key, option in PROFILE_OPTIONS.items()
-              if getattr(profile, key) is not None and option not in given}
-    voice = spec.voice
-    if "rate" in values:
-        voice = replace(voice, rate=values["rate"])
-    if "voice" in values:
-        voice = replace(voice, voice=values["voice"])
-    return replace(
-        spec,
-        listener=values.get("name", spec.listener),
-        intention=values.get("intention", spec.intention),
-        template=values.get("template", spec.template),
-        minutes=float(values.get("minutes", spec.minutes)),
-        voice=voice,
-    )
+def apply_profile(spec: SessionSpec, profile: dict[str, Any], given: set[str]) -> SessionSpec:
+    """The spec with the profile's values wherever the setting was not given explicitly."""
+    return settings.apply(spec, {name: value for name, value in profile.items() if name not in given})

@@ -17,13 +17,18 @@ def _file_mode() -> int:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 text, with "\n" line ends on every system, written as atomic_write_bytes does."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write under a temporary name in the same folder, flush to disk, then rename into place:
     readers see the old file or the new one, never half of one."""
     path = Path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, _file_mode())

@@ -43,3 +43,50 @@ def frame_levels_db(samples: np.ndarray, sample_rate: int = 44100, frame_seconds
     usable = len(mono) // frame * frame
     rms = np.sqrt(np.mean(mono[:usable].reshape(-1, frame) ** 2, axis=1))
     return 20 * np.log10(np.maximum(rms, 1e-10))
+
+
+PODCAST_MANIFEST = """
+[library]
+name = "Phone Library"
+out = "out"
+base_url = "https://example.org/meditations"
+author = "Test Author"
+email = "owner@example.org"
+description = "Two short sessions for the podcast tests."
+
+[defaults]
+minutes = 1
+
+[[sessions]]
+articles = "articles/{first}"
+
+[[sessions]]
+articles = "articles/{second}"
+seed = {seed}
+"""
+
+
+@pytest.fixture(scope="session")
+def podcast_library(tmp_path_factory, speech_cache) -> Path:
+    """A two-session library of 1-minute sessions with a public address, built once per test run
+    (the feed and serve tests share it; tests that change it work on copies). Returns the folder
+    holding library.toml, articles/ and out/."""
+    from click.testing import CliRunner
+
+    from audiogen.cli import main
+
+    folder = tmp_path_factory.mktemp("podcast-library")
+    (folder / "articles").mkdir()
+    for article in ARTICLES:
+        (folder / "articles" / article.name).write_bytes(article.read_bytes())
+    write_podcast_manifest(folder, seed=1)
+    result = CliRunner().invoke(main, ["build", str(folder / "library.toml"), "--workers", "2",
+                                       "--cache-dir", str(speech_cache), "-q"])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def write_podcast_manifest(folder: Path, seed: int) -> Path:
+    manifest = folder / "library.toml"
+    manifest.write_text(PODCAST_MANIFEST.format(first=ARTICLES[0].name, second=ARTICLES[1].name, seed=seed), "utf-8")
+    return manifest

@@ -181,3 +181,17 @@ def test_build_help_lists_its_options():
     assert result.exit_code == 0
     for option in ("--out", "--workers", "--scheduler", "--prune", "--cache-dir", "--quiet"):
         assert option in result.output
+
+
+def test_a_folder_of_articles_finds_every_suffix_the_readers_take(tmp_path):
+    from audiogen.read import READERS
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    text = (SAMPLES / "sample_article.md").read_text()
+    for index, suffix in enumerate(READERS):
+        (folder / f"a{index}{suffix}").write_text(text)
+    (folder / "notes.docx").write_text(text)
+    manifest = write(tmp_path, "[[sessions]]\narticles = 'articles'\nminutes = 5\n")
+    found = {s.article.suffix for s in load_manifest(manifest).sessions}
+    assert found == set(READERS), "a manifest's folder takes .text, .mdown, .mkd and .xhtml too"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from audiogen.cli import main
 from audiogen.read import read_article
-from audiogen.themes import (
+from audiogen.theming import (
     MAX_WORDS, TAXONOMY, extract_themes, is_speakable, normalise_for_speech, speakable_form, to_second_person,
 )
 from conftest import ARTICLES, ROOT, SHARED_ARTICLES

@@ -6,7 +6,7 @@ import pytest
 
 from audiogen.errors import MarkupError, TimingError
 from audiogen.models import Bell, Breath, Chapter, Clip, ElasticPause, Pause, Script, Speech, Utterance
-from audiogen.script import parse_markup
+from audiogen.scripting import parse_markup
 from audiogen.timing import plan_timeline, spread_budget
 
 
@@ -64,10 +64,10 @@ from click.testing import CliRunner  # noqa: E402
 
 from audiogen.cli import main  # noqa: E402
 from audiogen.errors import InputError, TemplateError  # noqa: E402
-from audiogen.models import Bell as BellCue, ListenerProfile, SessionSpec, Themes  # noqa: E402
+from audiogen.models import Bell as BellCue, SessionSpec, Themes  # noqa: E402
 from audiogen.profile import apply_profile, load_profile  # noqa: E402
-from audiogen.script import build_script  # noqa: E402
-from audiogen.script.templating import scaled_count, speakable_text  # noqa: E402
+from audiogen.scripting import build_script  # noqa: E402
+from audiogen.scripting.templating import scaled_count, speakable_text  # noqa: E402
 
 THEMES = Themes(
     title="A Test",
@@ -203,7 +203,7 @@ def test_drop_order_is_highest_level_first():
 def test_fade_markup_is_read_once_and_checked():
     parsed = parse_markup("[fade 90s]\nHello.\n")
     assert [type(c) for c in parsed] == [Speech]
-    from audiogen.script.markup import parse_script_markup
+    from audiogen.scripting.markup import parse_script_markup
 
     assert parse_script_markup("[fade 90s]\nHello.\n").fade_out == 90
     with pytest.raises(MarkupError, match="line 2: only one"):
@@ -219,7 +219,8 @@ def test_profile_fills_in_what_the_command_line_leaves_out(tmp_path):
     profile = tmp_path / "sam.toml"
     profile.write_text('name = "Sam"\nintention = "to rest"\nrate = 100\nvoice = "en-gb"\ntemplate = "sleep"\nminutes = 7\n')
     loaded = load_profile(profile)
-    assert loaded == ListenerProfile("Sam", "to rest", 100, "en-gb", "sleep", 7)
+    assert loaded == {"listener": "Sam", "intention": "to rest", "rate": 100, "voice": "en-gb", "template": "sleep",
+                      "minutes": 7}
     spec = apply_profile(SessionSpec(article=None, minutes=10, listener="Kim"), loaded, given={"listener"})
     assert spec.listener == "Kim" and spec.intention == "to rest" and spec.template == "sleep"
     assert spec.minutes == 7 and spec.voice.rate == 100 and spec.voice.voice == "en-gb"

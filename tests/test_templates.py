@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from audiogen.cli import main
 from audiogen.models import Bell, Breath, Chapter, ElasticPause, SessionSpec, Speech
 from audiogen.pipeline import article_themes, estimated_timeline, fitted_sound
-from audiogen.script import build_script, list_templates
+from audiogen.scripting import build_script, list_templates
 from conftest import ARTICLES, decode, frame_levels_db
 
 TEMPLATES = [t.name for t in list_templates()]

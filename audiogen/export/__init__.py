@@ -24,7 +24,7 @@ from audiogen.export.timings import heard_chapters, spoken_lines
 from audiogen.export.transcript import transcripts
 from audiogen.models import ChapterMark, ExportedFiles, Tags, Timeline
 
-__all__ = ["FORMATS", "Tags", "FormatInfo", "list_formats", "check_format", "encode", "export_session"]
+__all__ = ["FORMATS", "Tags", "FormatInfo", "list_formats", "check_format", "encode", "export_session", "render_cover"]
 
 COVER_SUFFIX = ".jpg"
 
@@ -44,6 +44,13 @@ def list_formats() -> list[FormatInfo]:
         reason = missing_encoder(fmt)
         infos.append(FormatInfo(fmt.name, fmt.description, reason is None, reason or ""))
     return infos
+
+
+def render_cover(tags: Tags, duration: float, subtitle: str | None = None) -> bytes:
+    """The cover as JPEG bytes (see audiogen.export.cover); Pillow loads only when one is drawn."""
+    from audiogen.export.cover import render_cover as draw
+
+    return draw(tags, duration, subtitle)
 
 
 def check_format(name: str, bitrate: str) -> None:
@@ -123,11 +130,7 @@ def export_session(
     target = Path(target)
     check_out_dir(target.parent)
     chapters = heard_chapters(timeline)
-    cover_bytes = None
-    if cover:
-        from audiogen.export.cover import render_cover  # Pillow loads only when a cover is drawn
-
-        cover_bytes = render_cover(tags, timeline.duration)
+    cover_bytes = render_cover(tags, timeline.duration) if cover else None
     cover_path = target.with_suffix(COVER_SUFFIX) if cover else None
     texts = transcripts(spoken_lines(timeline), chapters, tags, timeline.duration) if transcript else {}
     text_paths = tuple(target.with_suffix(suffix) for suffix in texts)

@@ -98,8 +98,8 @@ def _title_lines(title: str, draw: ImageDraw.ImageDraw) -> tuple[ImageFont.FreeT
     return font, lines[:4]
 
 
-def render_cover(tags: Tags, duration: float) -> bytes:
-    """The cover as JPEG bytes."""
+def render_cover(tags: Tags, duration: float, subtitle: str | None = None) -> bytes:
+    """The cover as JPEG bytes; `subtitle` replaces the length line (a library's cover)."""
     top, bottom, light = next((PALETTES[label] for label in tags.themes if label in PALETTES), DEFAULT_PALETTE)
     seed = hashlib.sha256("\n".join([tags.title, *tags.themes]).encode("utf-8")).digest()
     rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
@@ -114,7 +114,7 @@ def render_cover(tags: Tags, duration: float) -> bytes:
     for line in lines:
         draw.text((MARGIN, y), line, font=font, fill=TEXT)
         y += int(font.size * 1.18)
-    draw.text((MARGIN, y + 30), _length_label(duration), font=_font(46), fill=light)
+    draw.text((MARGIN, y + 30), subtitle or _length_label(duration), font=_font(46), fill=light)
     draw.text((MARGIN, SIZE - MARGIN - 20), "audiogen · guided meditation", font=_font(32), fill=TEXT)
 
     out = io.BytesIO()

@@ -1,13 +1,23 @@
 """Library stage: a manifest of many sessions built in parallel, resumably, into a playable library.
 
 It is orchestration over `audiogen.pipeline` (one render per session); it never imports a stage.
+Names are loaded on first use, so `audiogen serve`, which only reads a library's files
+(outputs, feed), starts without the pipeline's imports.
 """
 
-from audiogen.library.manifest import LibrarySettings, Manifest, PlannedSession, load_manifest
-from audiogen.library.progress import ProgressDisplay, summary_lines
-from audiogen.library.runner import BuildSummary, SessionOutcome, build_library
+from __future__ import annotations
 
-__all__ = [
-    "BuildSummary", "LibrarySettings", "Manifest", "PlannedSession", "ProgressDisplay", "SessionOutcome",
-    "build_library", "load_manifest", "summary_lines",
-]
+import importlib
+
+_HOMES = {
+    "LibrarySettings": "manifest", "Manifest": "manifest", "PlannedSession": "manifest", "load_manifest": "manifest",
+    "ProgressDisplay": "progress", "summary_lines": "progress",
+    "BuildSummary": "runner", "SessionOutcome": "runner", "build_library": "runner",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"audiogen.library.{_HOMES[name]}"), name)

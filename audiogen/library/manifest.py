@@ -11,23 +11,34 @@ import glob
 import os
 import string
 import sys
-from dataclasses import dataclass, replace
+import urllib.parse
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from audiogen import pipeline
+from audiogen import pipeline, settings
 from audiogen.errors import ManifestError
-from audiogen.models import SessionSpec, SoundSettings
+from audiogen.models import SessionSpec
+from audiogen.settings import LIBRARY, Setting
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 NAME_FIELDS = ("article", "minutes", "voice", "background", "listener", "template", "rate")
-MIN_MINUTES, MAX_MINUTES = 1, 90
-RESERVED_NAMES = ("playlist", "catalog", "index")  # the library's own files (outputs.py)
+RESERVED_NAMES = ("playlist", "catalog", "index", "feed", "cover")  # the library's own files (outputs.py)
+
+
+@dataclass(frozen=True)
+class PodcastSettings:
+    """What the library's podcast feed says about it (manifest [library] keys of the same names)."""
+
+    base_url: str | None = None  # the public address of the library folder, ending in "/"; None: no feed.xml
+    description: str = ""  # "" : a line made from the sessions
+    author: str = "audiogen"
+    email: str = ""  # the owner's, for podcast directories
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class LibrarySettings:
     out_dir: Path
     format: str
     session_timeout: float | None  # seconds per session; None: scaled with its length
+    podcast: PodcastSettings = field(default_factory=PodcastSettings)
 
 
 @dataclass(frozen=True)
@@ -64,35 +76,47 @@ def default_timeout(minutes: float) -> float:
 
 
 # ------------------------------------------------------------------ schema
-# key -> (accepted Python types, description used in messages)
-_STR = ((str,), "a string")
-_INT = ((int,), "an integer")
-_NUM = ((int, float), "a number")
-_PATH = ((str,), "a path (string)")
-
-LIBRARY_KEYS = {
-    "name": _STR, "out": _PATH, "format": _STR, "bitrate": _STR, "loudness": _NUM,
-    "cache_dir": _PATH, "templates": _PATH, "filter_words": _PATH, "session_timeout": _NUM,
+# key -> the setting (audiogen/settings.py) that checks its value, or None for keys checked
+# where they are used (the matrix, minutes). The library's own keys have their own Settings.
+_LIBRARY_OWN = {
+    "name": Setting("name", "album", str, "album tag, playlist and page title", scope=LIBRARY),
+    "out": Setting("out", "out_dir", Path, "library folder", scope=LIBRARY, path_is_dir=True),
+    "session_timeout": Setting("session_timeout", "", float, "seconds a session may take", 10, 24 * 3600,
+                               scope=LIBRARY),
+    "base_url": Setting("base_url", "", str, "the library folder's public address", scope=LIBRARY),
+    "description": Setting("description", "", str, "the podcast feed's description", scope=LIBRARY),
+    "author": Setting("author", "", str, "the podcast feed's author and owner", scope=LIBRARY),
+    "email": Setting("email", "", str, "the podcast owner's email address", scope=LIBRARY),
+    "language": Setting("language", "", str, "the podcast feed's language", scope=LIBRARY),
 }
+LIBRARY_KEYS = {**_LIBRARY_OWN, **{s.name: s for s in settings.LIBRARY_SETTINGS}}
 # Settings one session can carry; [defaults], listener profiles and session entries share them.
-SETTING_KEYS = {
-    "voice": _STR, "rate": _INT, "pitch": _INT, "engine": _STR, "background": _STR,
-    "seed": _INT, "template": _STR, "intention": _STR,
-}
+# The listener's name is a listener table's `name`; minutes are a matrix dimension.
+SETTING_KEYS = {s.name: s for s in settings.SESSION_SETTINGS if s.name not in ("listener", "minutes")}
 DEFAULTS_KEYS = {**SETTING_KEYS, "minutes": None}
-LISTENER_KEYS = {**SETTING_KEYS, "name": _STR}
+LISTENER_KEYS = {**SETTING_KEYS, "name": settings.BY_NAME["listener"]}
 # Session entries: matrix dimensions take one value or a list of values.
-MATRIX_KEYS = {"articles": _PATH, "minutes": _NUM, "voices": _STR, "backgrounds": _STR, "listeners": _STR}
+MATRIX_KEYS = {"articles": Setting("articles", "article", Path, "article paths or globs"),
+               "minutes": settings.BY_NAME["minutes"], "voices": settings.BY_NAME["voice"],
+               "backgrounds": settings.BY_NAME["background"], "listeners": Setting("listeners", "listener", str, "")}
 SESSION_KEYS = {**{k: v for k, v in SETTING_KEYS.items() if k not in ("voice", "background")},
-                **{k: None for k in MATRIX_KEYS}, "name": _STR}
+                **{k: None for k in MATRIX_KEYS}, "name": Setting("name", "", str, "file-name pattern")}
 TOP_KEYS = ("library", "defaults", "listeners", "sessions")
-RANGES = {"rate": (60, 260), "pitch": (0, 99), "loudness": (-30, -10), "minutes": (MIN_MINUTES, MAX_MINUTES),
-          "session_timeout": (10, 24 * 3600)}
 
 
-def _type_name(value: Any) -> str:
-    return {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
+def base_url_problem(text: str) -> str | None:
+    """Why `text` cannot be a library's public address, or None when it can."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{text!r} is not an http:// or https:// address, e.g. https://example.org/meditations/"
+    if parts.query or parts.fragment:
+        return f"{text!r}: the address of a folder has no ?query or #fragment"
+    return None
+
+
+def folder_url(text: str) -> str:
+    """A checked public address as a folder's: ending in '/', so file names join onto it."""
+    return text if text.endswith("/") else text + "/"
 
 
 class _Problems:
@@ -106,23 +130,18 @@ class _Problems:
             self.lines.append(line)
 
 
-def _check_value(problems: _Problems, path: str, key: str, value: Any, kind) -> bool:
-    types, what = kind
-    if isinstance(value, bool) or not isinstance(value, types):
-        problems.add(path, f"expected {what}, got {_type_name(value)} {value!r}")
-        return False
-    if key in RANGES:
-        low, high = RANGES[key]
-        if not low <= value <= high:
-            problems.add(path, f"{value!r} is out of range; choose {low} to {high}")
-            return False
-    return True
+def _check_value(problems: _Problems, path: str, value: Any, setting: Setting) -> tuple[bool, Any]:
+    checked, problem = settings.check(setting, value)
+    if problem is not None:
+        problems.add(path, problem.describe())
+        return False, None
+    return True, checked
 
 
 def _check_table(problems: _Problems, path: str, table: Any, schema: dict) -> dict:
     """The table's known, well-typed scalar keys; unknown keys and bad types become problems."""
     if not isinstance(table, dict):
-        problems.add(path, f"expected a table, got {_type_name(table)}")
+        problems.add(path, f"expected a table, got {settings.type_name(table)}")
         return {}
     good = {}
     for key, value in table.items():
@@ -131,12 +150,14 @@ def _check_table(problems: _Problems, path: str, table: Any, schema: dict) -> di
             close = difflib.get_close_matches(key, list(schema), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(schema)}"
             problems.add(key_path, f"unknown key{hint}")
-        elif schema[key] is not None and _check_value(problems, key_path, key, value, schema[key]):
-            good[key] = value
+        elif schema[key] is not None:
+            ok, checked = _check_value(problems, key_path, value, schema[key])
+            if ok:
+                good[key] = checked
     return good
 
 
-def _as_list(problems: _Problems, path: str, key: str, value: Any, kind) -> list[tuple[str, Any]]:
+def _as_list(problems: _Problems, path: str, value: Any, setting: Setting) -> list[tuple[str, Any]]:
     """A matrix value: one item or a non-empty list; returns (key path, item) pairs that type-check."""
     items = value if isinstance(value, list) else [value]
     if isinstance(value, list) and not value:
@@ -144,8 +165,9 @@ def _as_list(problems: _Problems, path: str, key: str, value: Any, kind) -> list
     out = []
     for i, item in enumerate(items):
         item_path = f"{path}[{i}]" if isinstance(value, list) else path
-        if _check_value(problems, item_path, key, item, kind):
-            out.append((item_path, item))
+        ok, checked = _check_value(problems, item_path, item, setting)
+        if ok:
+            out.append((item_path, checked))
     return out
 
 
@@ -154,18 +176,20 @@ def _resolve(base: Path, text: str) -> Path:
     return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
-def _articles(problems: _Problems, base: Path, entries: list[tuple[str, str]]) -> list[Path]:
+def _articles(problems: _Problems, base: Path, entries: list[tuple[str, Path]]) -> list[Path]:
     found: list[Path] = []
-    for key_path, text in entries:
+    for key_path, given in entries:
+        text = str(given)
         path = _resolve(base, text)
         if glob.has_magic(str(path)):
             matches = [Path(p) for p in sorted(glob.glob(str(path), recursive=True)) if Path(p).is_file()]
             if not matches:
                 problems.add(key_path, f"{text!r} matches no article files")
         elif path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
+            suffixes = pipeline.article_suffixes()  # the readers' own registry
+            matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
             if not matches:
-                problems.add(key_path, f"{text!r}: folder holds no {'/'.join(ARTICLE_SUFFIXES)} files")
+                problems.add(key_path, f"{text!r}: folder holds no {'/'.join(suffixes)} files")
         elif not path.is_file():
             problems.add(key_path, f"article not found: {path}")
             matches = []
@@ -175,14 +199,9 @@ def _articles(problems: _Problems, base: Path, entries: list[tuple[str, str]]) -
     return found
 
 
-def _apply(spec: SessionSpec, settings: dict) -> SessionSpec:
-    """A spec with settings (manifest keys) laid over it."""
-    voice = {k: settings[k] for k in ("voice", "rate", "pitch", "engine") if k in settings}
-    sound = {k: settings[k] for k in ("background", "seed") if k in settings}
-    rest = {k: settings[k] for k in ("template", "intention") if k in settings}
-    if "listener_name" in settings:
-        rest["listener"] = settings["listener_name"]
-    return replace(spec, voice=replace(spec.voice, **voice), sound=replace(spec.sound, **sound), **rest)
+def _apply(spec: SessionSpec, values: dict) -> SessionSpec:
+    """A spec with checked settings (manifest keys) laid over it."""
+    return settings.apply(spec, values)
 
 
 def _slug(value: Any) -> str:
@@ -237,12 +256,16 @@ def _check_pattern(problems: _Problems, path: str, pattern: str) -> bool:
     return True
 
 
-SPEC_FIELD_KEYS = {"voice": "voice", "engine": "engine", "rate": "rate", "background": "background",
-                   "template": "template", "format": "format", "templates": "templates"}
+def _setting_key(field_name: str) -> str:
+    """The manifest key of a setting validate_spec names by its field."""
+    setting = settings.field_setting(field_name)
+    return setting.name if setting is not None else field_name
 
 
-def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | None = None) -> Manifest:
-    """Read and check the whole manifest; raise ManifestError listing every problem."""
+def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | None = None,
+                  base_url: str | None = None) -> Manifest:
+    """Read and check the whole manifest; raise ManifestError listing every problem.
+    `base_url` (checked by the caller) replaces the manifest's [library] base_url."""
     path = Path(path)
     problems = _Problems(path)
     try:
@@ -262,38 +285,45 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
                               f" (known: {', '.join(TOP_KEYS)})")
     library = _check_table(problems, "library", data.get("library", {}), LIBRARY_KEYS)
     defaults = _check_table(problems, "defaults", data.get("defaults", {}), DEFAULTS_KEYS)
-    default_minutes = _as_list(problems, "defaults.minutes", "minutes", data.get("defaults", {}).get("minutes", 10),
-                               _NUM) if isinstance(data.get("defaults", {}), dict) else []
+    default_minutes = _as_list(problems, "defaults.minutes", data.get("defaults", {}).get("minutes", 10),
+                               settings.BY_NAME["minutes"]) if isinstance(data.get("defaults", {}), dict) else []
     # A bad value was reported; a stand-in keeps the remaining settings under check.
     default_minutes = default_minutes or [("defaults.minutes", 10)]
 
     name = library.get("name", "audiogen library")
-    spec = SessionSpec(
-        article=None,
-        out_dir=out_dir or _resolve(base_dir, library.get("out", "library")),
-        format=library.get("format", "mp3"),
-        bitrate=library.get("bitrate", "128k"),
-        sound=replace(SoundSettings(), loudness=float(library.get("loudness", SoundSettings.loudness))),
-        cache_dir=cache_dir or (_resolve(base_dir, library["cache_dir"]) if "cache_dir" in library else None),
-        templates_dir=_resolve(base_dir, library["templates"]) if "templates" in library else None,
-        filter_words=_resolve(base_dir, library["filter_words"]) if "filter_words" in library else None,
-        album=name,
-    )
+    library_values = {s.name: library[s.name] for s in settings.LIBRARY_SETTINGS if s.name in library}
+    for key, value in library_values.items():
+        if settings.BY_NAME[key].kind is Path:
+            library_values[key] = _resolve(base_dir, value)
+    if cache_dir is not None:
+        library_values["cache_dir"] = cache_dir
+    spec = settings.apply(SessionSpec(
+        article=None, out_dir=out_dir or _resolve(base_dir, library.get("out", "library")), album=name,
+    ), library_values)
     if spec.filter_words is not None and not spec.filter_words.is_file():
         problems.add("library.filter_words", f"file not found: {spec.filter_words}")
-    origins = {"format": "library.format", "templates": "library.templates"}
+    base_url = base_url or library.get("base_url")
+    if base_url is not None and base_url_problem(base_url):
+        problems.add("library.base_url", base_url_problem(base_url))
+        base_url = None
+    podcast = PodcastSettings(
+        base_url=folder_url(base_url) if base_url else None,
+        **{k: library[k].strip() for k in ("description", "author", "email", "language") if k in library},
+    )
+    origins = {key: f"library.{key}" for key in library_values}
     origins.update({k: f"defaults.{k}" for k in defaults})
     spec = _apply(spec, defaults)
 
     listeners: dict[str, tuple[dict, dict]] = {}
     raw_listeners = data.get("listeners", {})
     if not isinstance(raw_listeners, dict):
-        problems.add("listeners", f"expected a table of listener profiles, got {_type_name(raw_listeners)}")
+        problems.add("listeners", f"expected a table of listener profiles, got {settings.type_name(raw_listeners)}")
         raw_listeners = {}
     for key, table in raw_listeners.items():
         profile = _check_table(problems, f"listeners.{key}", table, LISTENER_KEYS)
-        profile["listener_name"] = profile.pop("name", key)
-        listeners[key] = (profile, {k: f"listeners.{key}.{k}" for k in profile})
+        profile_origins = {("listener" if k == "name" else k): f"listeners.{key}.{k}" for k in profile}
+        profile["listener"] = profile.pop("name", key)
+        listeners[key] = (profile, profile_origins)
 
     planned: list[PlannedSession] = []
     where: dict[str, str] = {}  # output name -> key path of its first session
@@ -304,15 +334,15 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
         raw_sessions = raw_sessions if isinstance(raw_sessions, list) else []
     for index, entry in enumerate(raw_sessions):
         origin = f"sessions[{index}]"
-        settings = _check_table(problems, origin, entry, SESSION_KEYS)
+        entry_settings = _check_table(problems, origin, entry, SESSION_KEYS)
         if not isinstance(entry, dict):
             continue
         if "articles" not in entry:
             problems.add(f"{origin}.articles", "missing: name article paths or globs (relative to the manifest)")
-        matrix = {key: _as_list(problems, f"{origin}.{key}", key, entry[key], MATRIX_KEYS[key])
+        matrix = {key: _as_list(problems, f"{origin}.{key}", entry[key], MATRIX_KEYS[key])
                   for key in MATRIX_KEYS if key in entry}
         articles = _articles(problems, base_dir, matrix.get("articles", []))
-        pattern = settings.get("name")
+        pattern = entry_settings.pop("name", None)
         if pattern is not None and not _check_pattern(problems, f"{origin}.name", pattern):
             pattern = None
         for listener_path, listener in matrix.get("listeners", [(None, None)]):
@@ -322,8 +352,8 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
                 listener = None  # still check the entry's other settings
             profile, profile_origins = listeners.get(listener, ({}, {}))
             base = _apply(spec, profile)
-            entry_spec = _apply(base, settings)
-            entry_origins = {**origins, **profile_origins, **{k: f"{origin}.{k}" for k in settings}}
+            entry_spec = _apply(base, entry_settings)
+            entry_origins = {**origins, **profile_origins, **{k: f"{origin}.{k}" for k in entry_settings}}
             for minutes_path, minutes in matrix.get("minutes") or default_minutes:
                 for voice_path, voice in matrix.get("voices", [(entry_origins.get("voice"), entry_spec.voice.voice)]):
                     for bg_path, background in matrix.get(
@@ -335,7 +365,7 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
                         if session_spec not in checked:  # entries often share their settings
                             checked[session_spec] = pipeline.validate_spec(session_spec)
                         for field, message in checked[session_spec].items():
-                            problems.add(session_origins.get(SPEC_FIELD_KEYS.get(field, field)) or origin, message)
+                            problems.add(session_origins.get(_setting_key(field)) or origin, message)
                         for article in articles:
                             file_name = _session_name(pattern, article, session_spec, base, listener)
                             session_path = f"{origin} ({article.name}, {minutes:g} min"
@@ -355,5 +385,6 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
                                 _variant(session_spec, base), timeout))
     if problems.lines:
         raise ManifestError(problems.lines)
-    settings = LibrarySettings(name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"))
-    return Manifest(settings, tuple(planned))
+    library_settings = LibrarySettings(name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"),
+                                       podcast)
+    return Manifest(library_settings, tuple(planned))

@@ -1,6 +1,7 @@
-"""A library's own files: an M3U8 playlist, catalog.json and an offline index.html.
+"""A library's own files: an M3U8 playlist, catalog.json, an offline index.html, the library's
+cover and, when the library has a public address, a podcast feed.
 
-All three are written atomically from the catalog entries, in manifest order. The index
+All are written atomically from the catalog entries, in manifest order. The index
 is one self-contained page (inline style and script, relative links) that works from file://.
 """
 
@@ -12,7 +13,8 @@ import re
 from pathlib import Path
 
 from audiogen import __version__
-from audiogen.library.state import atomic_write_text
+from audiogen.library.feed import COVER, FEED, feed_xml
+from audiogen.library.state import atomic_write_bytes, atomic_write_text
 
 PLAYLIST, CATALOG, INDEX = "playlist.m3u8", "catalog.json", "index.html"
 COVER_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -38,14 +40,27 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def catalog_text(name: str, entries: list[dict]) -> str:
+def catalog_data(name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None) -> dict:
+    """catalog.json's content; `podcast` holds what the feed says about the library (PodcastSettings)."""
     catalog = {
         "library": name,
         "generator": f"audiogen {__version__}",
         "sessions": entries,
         "total_duration": round(sum(e["duration"] for e in entries), 3),
     }
-    return json.dumps(catalog, indent=2, ensure_ascii=False) + "\n"
+    if podcast is not None:
+        catalog["podcast"] = podcast
+    if cover is not None:
+        catalog["cover"] = cover
+    return catalog
+
+
+def catalog_text(name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None) -> str:
+    return json.dumps(catalog_data(name, entries, podcast, cover), indent=2, ensure_ascii=False) + "\n"
+
+
+def session_transcripts(out_dir: Path, entries: list[dict]) -> dict[str, list[tuple[str, str]]]:
+    return {entry["name"]: transcript_lines(out_dir, entry.get("files", [])) for entry in entries}
 
 
 def transcript_lines(out_dir: Path, files: list[str]) -> list[tuple[str, str]]:
@@ -94,6 +109,8 @@ display:grid;grid-template-columns:auto 1fr;gap:0 1rem}
 .theme{display:inline-block;background:#e5efe9;border-radius:1rem;padding:0 .55rem;margin-right:.25rem;font-size:.8rem}
 audio{width:100%}details{margin-top:.4rem}summary{cursor:pointer;color:#37617a}
 .transcript p{margin:.25rem 0}.transcript time{color:#8a949b;font-variant-numeric:tabular-nums;margin-right:.6rem}
+.subscribe{background:#fff;border-radius:10px;padding:.8rem 1.2rem;box-shadow:0 1px 3px #0002}
+.subscribe svg{display:block;width:180px;height:180px;margin:.5rem 0}.subscribe code{word-break:break-all}
 """
 
 # Writes each file's real length into the page once the player has read it (and flags files
@@ -142,10 +159,23 @@ def _session_html(out_dir: Path, entry: dict) -> str:
     return "\n".join(parts)
 
 
-def index_html(out_dir: Path, name: str, entries: list[dict]) -> str:
+def _subscribe_html(feed_url: str, qr_svg: str | None) -> str:
+    """The feed's address to copy into a podcast app and, when served, a QR code a phone can scan."""
+    e = html.escape
+    qr = f'<div class="qr" role="img" aria-label="QR code of the feed address">{qr_svg}</div>' if qr_svg else ""
+    return (f'<section class="subscribe" id="subscribe"><p>Listen in a podcast app: subscribe to '
+            f'<a class="feed" href="{e(feed_url)}"><code>{e(feed_url)}</code></a>'
+            f'{" or scan the code with your phone" if qr_svg else ""}.</p>{qr}</section>')
+
+
+def index_html(out_dir: Path, name: str, entries: list[dict], feed_url: str | None = None,
+               qr_svg: str | None = None) -> str:
+    """The page; `feed_url` (relative or absolute) adds a subscribe link, `qr_svg` its QR code."""
     e = html.escape
     total = sum(entry["duration"] for entry in entries)
     sessions = "\n".join(_session_html(out_dir, entry) for entry in entries)
+    subscribe = _subscribe_html(feed_url, qr_svg) if feed_url else ""
+    feed_link = f' · <a href="{e(feed_url)}">podcast feed</a>' if feed_url else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -158,7 +188,8 @@ def index_html(out_dir: Path, name: str, entries: list[dict]) -> str:
 <body>
 <header>
 <h1>{e(name)}</h1>
-<p>{len(entries)} sessions, {clock(total)} in all · <a href="{PLAYLIST}">playlist</a> · <a href="{CATALOG}">catalog</a></p>
+<p>{len(entries)} sessions, {clock(total)} in all · <a href="{PLAYLIST}">playlist</a> · <a href="{CATALOG}">catalog</a>{feed_link}</p>
+{subscribe}
 </header>
 <main>
 {sessions}
@@ -169,11 +200,29 @@ def index_html(out_dir: Path, name: str, entries: list[dict]) -> str:
 """
 
 
-def write_library(out_dir: Path, name: str, entries: list[dict]) -> list[Path]:
+def write_library(out_dir: Path, name: str, entries: list[dict], podcast: dict | None = None,
+                  cover: bytes | None = None) -> list[Path]:
+    """Playlist, catalog and index (the last of the list returned), the library's cover when
+    given (None: the one in place stays), and feed.xml when `podcast["base_url"]` is set
+    (removed when it is not: an old address must not linger)."""
     out_dir = Path(out_dir)
     written = []
-    for file_name, text in ((PLAYLIST, playlist_text(name, entries)), (CATALOG, catalog_text(name, entries)),
-                            (INDEX, index_html(out_dir, name, entries))):
+    cover_path = out_dir / COVER
+    if cover is not None:
+        atomic_write_bytes(cover_path, cover)
+        written.append(cover_path)
+    cover_name = COVER if cover_path.is_file() else None
+    base_url = (podcast or {}).get("base_url")
+    feed_path = out_dir / FEED
+    if base_url:
+        catalog = catalog_data(name, entries, podcast, cover_name)
+        atomic_write_bytes(feed_path, feed_xml(catalog, base_url, base_url + FEED, session_transcripts(out_dir, entries)))
+        written.append(feed_path)
+    else:
+        feed_path.unlink(missing_ok=True)
+    for file_name, text in ((PLAYLIST, playlist_text(name, entries)),
+                            (CATALOG, catalog_text(name, entries, podcast, cover_name)),
+                            (INDEX, index_html(out_dir, name, entries, base_url + FEED if base_url else None))):
         atomic_write_text(out_dir / file_name, text)
         written.append(out_dir / file_name)
     return written

@@ -12,22 +12,28 @@ import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from audiogen import __version__, pipeline, safefiles
+from audiogen import __version__, safefiles
 from audiogen.errors import OutputError
-from audiogen.library.manifest import PlannedSession
-from audiogen.models import SessionSpec
+
+if TYPE_CHECKING:
+    from audiogen.library.manifest import PlannedSession
+    from audiogen.models import SessionSpec
 
 LOCK_NAME = ".audiogen-build.lock"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     """A library file written whole or not at all; a failure says which file and what to do."""
     try:
-        safefiles.atomic_write_text(path, text)
+        safefiles.atomic_write_bytes(path, data)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the file ({exc.strerror}); check the folder and free space") from None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def session_settings(spec: SessionSpec) -> dict:
@@ -60,6 +66,8 @@ def input_key(session: PlannedSession, known: dict | None = None) -> str:
     `known` keeps the digests and fingerprints a build has already computed: its sessions
     share the templates, and often their articles (one per duration, voice, listener).
     """
+    from audiogen import pipeline  # here, not above: `audiogen serve` reads library files without the stages
+
     known = {} if known is None else known
 
     def once(compute, argument):

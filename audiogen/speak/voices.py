@@ -25,6 +25,12 @@ def _find(wanted: str, voices: Sequence[VoiceInfo]) -> list[VoiceInfo]:
     exact = [v for v in voices if wanted in (v.id.lower(), _short_id(v), v.name.lower())]
     if exact:
         return exact[:1]
+    # A voice's exact language (en-gb) names it before fragments do (en-gb-scotland, en-gb-x-rp);
+    # of several, the one listing it first, in the engine's order.
+    speaking = sorted((v for v in voices if wanted in (lang.lower() for lang in v.languages)),
+                      key=lambda v: [lang.lower() for lang in v.languages].index(wanted))
+    if speaking:
+        return speaking[:1]
     return [v for v in voices if wanted in v.id.lower() or wanted in v.name.lower()]
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from audiogen.errors import AudiogenError
 from audiogen.read import read_article
-from audiogen.script import parse_markup
+from audiogen.scripting import parse_markup
 
 TAG_WORDS = ["chapter", "bell", "pause", "breath", "voice", "optional", "/optional", "whistle"]
 markup_lines = st.one_of(

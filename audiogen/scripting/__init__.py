@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from audiogen.models import Script, Themes
-from audiogen.script.markup import parse_markup, parse_script_markup
-from audiogen.script.templating import (
+from audiogen.scripting.markup import parse_markup, parse_script_markup
+from audiogen.scripting.templating import (
     choose_template,
     list_templates,
     markup_source,

@@ -1,0 +1,71 @@
+"""The encoders' loudness changes, measured once and kept beside the speech cache.
+
+An encoder moves a session's loudness a little (measured up to a few tenths of a LU); the
+master aims off by that change. It is measured on a piece of the first session that needs it
+and kept in `codec-offsets.json` in the cache folder, keyed by format, bitrate, rate, channels
+and bed, so later renders and every session of a library skip the test encoding. Sessions
+measuring at once (a library's workers) take turns under a lock, so all of them use the first
+one's figure and a rebuild from the same cache gives the same loudness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Callable
+
+from audiogen import safefiles
+
+FILE_NAME = "codec-offsets.json"
+
+
+class CodecOffsets:
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / FILE_NAME
+        self.lock_path = self.path.with_name(f".{FILE_NAME}.lock")
+
+    def _read(self) -> dict:
+        """The kept changes; an unreadable or damaged record counts as empty."""
+        try:
+            known = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return known if isinstance(known, dict) else {}
+
+    @staticmethod
+    def _kept(known: dict, key: str) -> float | None:
+        try:
+            return float(known[key])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _exclusive(self):
+        """An exclusive lock for a with-block; where none can be had (a read-only folder, no
+        fcntl), a block without one."""
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            return safefiles.locked_file(self.lock_path)
+        except (ImportError, OSError):
+            return contextlib.nullcontext()
+
+    def get(self, key: str, measure: Callable[[], float]) -> float:
+        """The kept change for `key`, else `measure()` once, kept for every later session."""
+        change = self._kept(self._read(), key)
+        if change is not None:
+            return change
+        with self._exclusive():
+            known = self._read()  # another session may have measured it while this one waited
+            change = self._kept(known, key)
+            if change is not None:
+                return change
+            change = round(measure(), 4)  # what every later session will read
+            known[key] = change
+            with contextlib.suppress(OSError):  # a read-only cache only costs the next render a test encoding
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                safefiles.atomic_write_text(self.path, json.dumps(known, indent=1, sort_keys=True))
+        return change
+
+    def clear(self) -> None:
+        for path in (self.path, self.lock_path):
+            path.unlink(missing_ok=True)
