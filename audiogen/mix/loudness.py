@@ -153,8 +153,12 @@ class LoudnessMeter:
             self.steps.extend(squares / self.step)  # channel weights are 1.0 for L, R
         self.pending = data[whole:]
 
+    def step_powers(self) -> np.ndarray:
+        """The K-weighted mean square of each whole 100 ms step so far, summed over channels."""
+        return np.frombuffer(self.steps, dtype=np.float64)
+
     def integrated(self) -> float:
-        return gated_loudness(np.frombuffer(self.steps, dtype=np.float64))
+        return gated_loudness(self.step_powers())
 
     def true_peak_db(self) -> float:
         return float(20 * np.log10(max(self.peak, 1e-12)))

@@ -28,8 +28,8 @@ from audiogen.mix.limiter import (
     LIMITER_HOLD, LIMITER_RAMP, TruePeakLimiter, limited, limiter_ceiling_db, limiter_gain,
 )
 from audiogen.mix.loudness import (
-    FILTER_TAIL_SECONDS, STEP_SECONDS, LoudnessMeter, TruePeakEnvelope, gated_loudness, k_filtered, k_weighted,
-    measure, metered,
+    FILTER_TAIL_SECONDS, STEP_SECONDS, LoudnessMeter, TruePeakEnvelope, gated_loudness, k_weighted, measure,
+    metered,
 )
 from audiogen.models import BedFactory, BedSource, MasterStats, SoundSettings, Timeline
 from audiogen.tools import ffmpeg_path
@@ -99,15 +99,17 @@ def _bed_step_powers(bed: BedSource, count: int, settings: SoundSettings) -> np.
     else:
         starts = [round(i * (count - window) / (BED_WINDOWS - 1)) for i in range(BED_WINDOWS)]
     powers, measured, position = np.zeros(count), np.zeros(count, dtype=bool), 0
+    piece = int(BLOCK_SECONDS * rate) // step * step  # made and filtered a mix block at a time
+    to_mono = np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
     for first in starts:
         lead = min(settle, first * step - position)  # never back over what the last window made
         bed.skip(first * step - lead - position)
-        sample = bed.block(lead + window * step)
         position = (first + window) * step
-        if channels == 1:
-            sample = sample.sum(axis=1) * np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
-        squares = _squares(k_filtered(sample, rate))[lead:]
-        powers[first : first + window] = squares.reshape(window, step).mean(axis=1)
+        meter = LoudnessMeter(rate, channels, true_peak=False)  # from rest; whole steps throughout
+        for done in range(0, lead + window * step, piece):
+            sample = bed.block(min(piece, lead + window * step - done))
+            meter.add(sample.sum(axis=1, keepdims=True) * to_mono if channels == 1 else sample)
+        powers[first : first + window] = meter.step_powers()[lead // step :]
         measured[first : first + window] = True
     powers[~measured] = np.resize(powers[measured], np.count_nonzero(~measured))
     return powers
