@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from scipy.signal import butter, lfilter
-from scipy.special import ndtri
 
+from audiogen.dsp import SMALL_PRODUCT, IIRFilter, butter, normal_quantiles
 from audiogen.errors import AudioError
 from audiogen.tools import ffmpeg_path
 
@@ -51,7 +50,7 @@ class LayerInfo:
 # Gaussian white noise: 16-bit random numbers index a table of the normal distribution's quantiles.
 # A sixth of the CPU of rng.standard_normal, which was most of a noise layer's cost; the tails end at
 # 4.3 sigma, a difference no filter here and no listener can tell.
-_QUANTILES = ndtri((np.arange(1 << 16) + 0.5) / (1 << 16))
+_QUANTILES = normal_quantiles(1 << 16)
 _QUANTILES = (_QUANTILES / np.sqrt(np.mean(_QUANTILES**2))).astype(np.float32)
 
 
@@ -61,20 +60,10 @@ def _normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return _QUANTILES.take(rng.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size].reshape(shape))
 
 
-class _Filter:
-    """An IIR filter over (channels, n) blocks, its memory carried from block to block.
-
-    Coefficients and memory are float32, which keeps lfilter in float32 (twice as fast as turning the
-    noise into float64 for it); rounding the coefficients moves these responses by under 0.02 dB.
-    """
-
-    def __init__(self, b, a, channels: int = 2) -> None:
-        self.b, self.a = np.asarray(b, dtype=np.float32), np.asarray(a, dtype=np.float32)
-        self.state = np.zeros((channels, max(len(a), len(b)) - 1), dtype=np.float32)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        out, self.state = lfilter(self.b, self.a, x, axis=1, zi=self.state)
-        return out
+def _float32_filter(b, a, channels: int = 2) -> IIRFilter:
+    """An IIR filter over (channels, n) blocks, its memory carried from block to block, in float32
+    (twice as fast as float64; rounding moves these responses by under 0.02 dB)."""
+    return IIRFilter([(b, a)], channels, np.float32)
 
 
 def _frames(rows: np.ndarray, gain: float) -> np.ndarray:
@@ -116,7 +105,7 @@ class _NoiseLayer(_Layer):
 
     def __init__(self, rng: np.random.Generator, norm: float, b=None, a=None) -> None:
         self.rng, self.norm = rng, np.float32(norm)
-        self.filter = _Filter(b, a) if b is not None else None
+        self.filter = _float32_filter(b, a) if b is not None else None
 
     def skip(self, n: int, sample_rate: int) -> None:
         pass  # steady: any stretch is like any other
@@ -126,11 +115,6 @@ class _NoiseLayer(_Layer):
         if self.filter:
             out = self.filter(out)
         return _frames(out, self.norm)
-
-
-# A matrix product of m·n·k up to 2^18 runs on the calling thread (OpenBLAS's threshold); a bigger one
-# wakes BLAS worker threads, which on these small products burn several times the CPU they save.
-SMALL_PRODUCT = 1 << 18
 
 
 class _Sines:
@@ -223,8 +207,8 @@ class _RainLayer(_ClockedLayer):
 
     def __init__(self, rng: np.random.Generator, sample_rate: int) -> None:
         self.rng, self.offset = rng, 0
-        self.hiss = _Filter(*butter(2, (600, 7000), btype="bandpass", fs=sample_rate))
-        self.patter = _Filter(*butter(2, 2500, btype="highpass", fs=sample_rate))
+        self.hiss = _float32_filter(*butter(2, (600, 7000), "bandpass", sample_rate))
+        self.patter = _float32_filter(*butter(2, 2500, "highpass", sample_rate))
         self.decay = np.exp(-1 / (0.012 * sample_rate))  # each drop rings ~12 ms
         self.powers = np.ones(0, dtype=np.float32)  # decay ** k, grown to the longest block
         self.drop_level = [0.0, 0.0]  # per side, the drops' envelope at the next block's first frame
@@ -274,8 +258,8 @@ class _OceanLayer(_ClockedLayer):
 
     def __init__(self, rng: np.random.Generator, sample_rate: int) -> None:
         self.rng, self.offset = rng, 0
-        self.low = _Filter(*butter(2, 350, btype="lowpass", fs=sample_rate))
-        self.wash = _Filter(*butter(2, (300, 2500), btype="bandpass", fs=sample_rate))
+        self.low = _float32_filter(*butter(2, 350, "lowpass", sample_rate))
+        self.wash = _float32_filter(*butter(2, (300, 2500), "bandpass", sample_rate))
         self.wave_rate = rng.uniform(1 / 13, 1 / 7)
         self.drift_rates = rng.uniform(0.005, 0.02, 2)
         self.phases = rng.uniform(0, 2 * np.pi, 4)

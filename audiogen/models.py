@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Callable, Protocol, Union
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # ---------------------------------------------------------------- read
 
@@ -250,6 +253,32 @@ class SoundSettings:
     bed_rise_in_silence_db: float = 6.0
     background_gain_db: float = 0.0  # the user's adjustment of the bed's level
     mono: bool = False  # the user asked for one channel
+
+
+class BedSource(Protocol):
+    """A background as the mixer reads it (audiogen.background.Bed is one): a stream of frames at
+    unity gain, with the bell strikes and the facts the mix and the plan need."""
+
+    channels: int  # 2 when its sides differ, 1 when both carry the same sound (blocks are (n, 2) either way)
+    needs_stereo: bool  # its sound depends on two channels (binaural beats)
+    silent: bool  # no bed at all: the mix skips it
+    level_db: float  # its RMS in dBFS, from which the mixer sets its level
+    chapter_bell: str | None  # the bell kind struck at chapter marks, if any
+
+    def block(self, n: int) -> np.ndarray:
+        """The next `n` frames, (n, 2) float32, an array the caller may change."""
+
+    def skip(self, n: int) -> None:
+        """Move on `n` frames without making them."""
+
+    def bell(self, kind: str) -> np.ndarray:
+        """One strike of the bell `kind`, (frames, 2) float32, peak 1 (read-only: copy to change it)."""
+
+    def close(self) -> None:
+        """Release what it holds open (a decoder reading a file)."""
+
+
+BedFactory = Callable[[], BedSource]  # a fresh bed from its first frame: each pass over the session takes one
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ rusage of that process). The floor is ffmpeg alone mixing the same voice track
 over the same background (both written out beforehand, not timed) and encoding
 it to MP3, timed in the same run: at ffmpeg's default MP3 settings (the floor
 the targets are set against) and at audiogen's own encoder settings (LAME
-quality 5, a stricter floor). Figures are medians over --runs runs; our warm
+quality 5, a stricter floor). A third floor does the encoder's work and no
+mixing at all: ffmpeg re-encoding the warm render's own MP3 at its default MP3
+settings (the floor the render targets use). Figures are medians over --runs runs; our warm
 time is quoted as a ratio to each floor.
 """
 
@@ -22,26 +24,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import wave
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from measure import ROOT, run_measured
+
 sys.path.insert(0, str(ROOT))
-
-
-def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def render_command(minutes: float, out: Path, cache: Path) -> list[str]:
@@ -112,6 +102,11 @@ DEFAULT_MP3 = ["-c:a", "libmp3lame"]
 OUR_MP3 = ["-c:a", "libmp3lame", "-compression_level", "5", "-b:a", "128k"]
 
 
+def reencode_command(rendered: Path, out: Path) -> list[str]:
+    """ffmpeg alone re-encoding our own output at its default MP3 settings: the encoder's work, no mixing."""
+    return ["ffmpeg", "-v", "error", "-y", "-i", str(rendered), *DEFAULT_MP3, str(out)]
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--stems"]:  # the floor's inputs, written by a child process
         minutes, cache, voice, bed = sys.argv[2:6]
@@ -125,22 +120,29 @@ def main() -> None:
         raise SystemExit("ffmpeg is needed for the floor")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"medians of {args.runs} run{'s' if args.runs != 1 else ''}")
-    print(f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'floor s':>8} {'warm/floor':>10} {'floor q5 s':>10} "
-          f"{'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11}")
+    print(f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'reenc s':>7} {'warm/reenc':>10} {'floor s':>8} "
+          f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11} "
+          f"{'CPU warm s':>10} {'CPU reenc s':>11}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="audiogen-bench-") as scratch:
         scratch = Path(scratch)
         for minutes in args.minutes:
-            figures = {name: [] for name in ("cold", "warm", "floor", "floor_q5", "rss_cold", "rss_warm")}
+            figures = {name: [] for name in ("cold", "warm", "reencode", "floor", "floor_q5", "rss_cold", "rss_warm", "cpu_warm", "cpu_reencode")}
             for run in range(args.runs):
                 cache = scratch / f"cache-{minutes}-{run}"
                 out = scratch / "out"
-                seconds, rss = run_measured(render_command(minutes, out, cache))
+                seconds, _, rss = run_measured(render_command(minutes, out, cache))
                 figures["cold"].append(seconds)
                 figures["rss_cold"].append(rss)
-                seconds, rss = run_measured(render_command(minutes, out, cache))
+                seconds, cpu, rss = run_measured(render_command(minutes, out, cache))
                 figures["warm"].append(seconds)
                 figures["rss_warm"].append(rss)
+                figures["cpu_warm"].append(cpu)
+                rendered = next(out.glob("*.mp3"))
+                seconds, cpu, _ = run_measured(reencode_command(rendered, scratch / "reencoded.mp3"))
+                figures["reencode"].append(seconds)
+                figures["cpu_reencode"].append(cpu)
+                rendered.unlink()
                 voice, bed = scratch / "voice.wav", scratch / "bed.wav"
                 # In a process of its own: this one stays small, since a child's peak RSS as the
                 # kernel reports it includes what it was forked from.
@@ -151,9 +153,11 @@ def main() -> None:
                 shutil.rmtree(cache)
             m = {name: statistics.median(values) for name, values in figures.items()}
             rows.append((minutes, m))
-            print(f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
+            print(f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['reencode']:>7.1f} "
+                  f"{m['warm'] / m['reencode']:>10.2f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
                   f"{m['floor_q5']:>10.1f} {m['warm'] / m['floor_q5']:>7.2f} {minutes * 60 / m['warm']:>8.1f} "
-                  f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f}", flush=True)
+                  f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f} {m['cpu_warm']:>10.1f} {m['cpu_reencode']:>11.1f}",
+                  flush=True)
     if len(rows) > 1:
         (first, a), (last, b) = rows[0], rows[-1]
         print(f"peak memory, {last:g} min vs {first:g} min (warm): {b['rss_warm'] / a['rss_warm']:.2f}x")

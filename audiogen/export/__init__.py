@@ -17,7 +17,6 @@ import numpy as np
 from mutagen import MutagenError
 
 from audiogen.errors import OutputError
-from audiogen.export.cover import render_cover
 from audiogen.export.files import Staging, check_out_dir
 from audiogen.export.formats import FORMATS, AudioFormat, audio_format, encode_audio, ffmetadata_chapters, missing_encoder
 from audiogen.export.tags import write_tags
@@ -45,6 +44,13 @@ def list_formats() -> list[FormatInfo]:
         reason = missing_encoder(fmt)
         infos.append(FormatInfo(fmt.name, fmt.description, reason is None, reason or ""))
     return infos
+
+
+def render_cover(tags: Tags, duration: float, subtitle: str | None = None) -> bytes:
+    """The cover as JPEG bytes (see audiogen.export.cover); Pillow loads only when one is drawn."""
+    from audiogen.export.cover import render_cover as draw
+
+    return draw(tags, duration, subtitle)
 
 
 def check_format(name: str, bitrate: str) -> None:

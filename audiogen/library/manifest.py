@@ -327,6 +327,7 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
 
     planned: list[PlannedSession] = []
     where: dict[str, str] = {}  # output name -> key path of its first session
+    checked: dict[SessionSpec, dict[str, str]] = {}  # the problems of each distinct set of settings
     raw_sessions = data.get("sessions", [])
     if not isinstance(raw_sessions, list) or not raw_sessions:
         problems.add("sessions", "expected one or more [[sessions]] entries naming articles")
@@ -361,7 +362,9 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
                                            "background": bg_path}
                         session_spec = _apply(replace(entry_spec, minutes=float(minutes)),
                                               {"voice": voice, "background": background})
-                        for field, message in pipeline.validate_spec(session_spec).items():
+                        if session_spec not in checked:  # entries often share their settings
+                            checked[session_spec] = pipeline.validate_spec(session_spec)
+                        for field, message in checked[session_spec].items():
                             problems.add(session_origins.get(_setting_key(field)) or origin, message)
                         for article in articles:
                             file_name = _session_name(pattern, article, session_spec, base, listener)

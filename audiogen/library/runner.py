@@ -344,8 +344,9 @@ def build_library(
     with state.build_lock(out_dir):
         state.remove_leftovers(out_dir)
         tasks = []
+        known: dict = {}  # digests and fingerprints, computed once per build
         for session in manifest.sessions:
-            key = state.input_key(session)
+            key = state.input_key(session, known)
             entry = state.is_current(out_dir, session.name, key)
             if entry is not None:
                 entry = _with_feed_fields(out_dir, entry)

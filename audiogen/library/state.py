@@ -60,17 +60,28 @@ def _file_digest(path: Path | None) -> str | None:
         return None  # the render reports the unreadable file; the key only has to differ
 
 
-def input_key(session: PlannedSession) -> str:
-    """A hash of the article, filter rules, templates, settings, engine and versions."""
+def input_key(session: PlannedSession, known: dict | None = None) -> str:
+    """A hash of the article, filter rules, templates, settings, engine and versions.
+
+    `known` keeps the digests and fingerprints a build has already computed: its sessions
+    share the templates, and often their articles (one per duration, voice, listener).
+    """
     from audiogen import pipeline  # here, not above: `audiogen serve` reads library files without the stages
+
+    known = {} if known is None else known
+
+    def once(compute, argument):
+        if (compute, argument) not in known:
+            known[compute, argument] = compute(argument)
+        return known[compute, argument]
 
     spec = session.spec
     payload = {
         "audiogen": __version__,
         "name": session.name,
-        "article": _file_digest(session.article),
-        "filter_words": _file_digest(spec.filter_words),
-        "templates": pipeline.template_fingerprint(spec.templates_dir),
+        "article": once(_file_digest, session.article),
+        "filter_words": once(_file_digest, spec.filter_words),
+        "templates": once(pipeline.template_fingerprint, spec.templates_dir),
         "engine_version": pipeline.engine_info(spec.voice.engine, spec.cache_dir)[0],
         "settings": session_settings(spec),
     }

@@ -1,0 +1,363 @@
+"""Mastering: the master gain planned from the session's parts, then one pass that mixes, limits,
+measures and encodes.
+
+The master gain is predicted from the parts (each clip, bell and the bed
+K-weighted on its own, ITU-R BS.1770 gating over their summed energies), then
+the session is mixed at that gain, through the true-peak look-ahead limiter,
+measured and encoded in the same stream. A second pass runs only if the
+measurement misses the target.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from audiogen.errors import AudioError
+from audiogen.mix.blocks import (
+    BELL_LEVEL_DB, BLOCK_SECONDS, ENVELOPE_RATE, VOICE_PEAK_DB, all_bells, bed_gain_db, fade_gain, levelled_clip,
+    mix_blocks, speech_spans,
+)
+from audiogen.mix.limiter import (
+    LIMITER_HOLD, LIMITER_RAMP, TruePeakLimiter, limited, limiter_ceiling_db, limiter_gain,
+)
+from audiogen.mix.loudness import (
+    FILTER_TAIL_SECONDS, STEP_SECONDS, LoudnessMeter, TruePeakEnvelope, gated_loudness, k_weighted, measure,
+    metered,
+)
+from audiogen.models import BedFactory, BedSource, MasterStats, SoundSettings, Timeline
+from audiogen.tools import ffmpeg_path
+
+Codec = Callable[[Iterable[np.ndarray], Path], Path]  # writes blocks to an encoded file, returns its path
+
+CODEC_PROBE_SECONDS, CODEC_PROBE_SKIP = 30.0, 10.0  # the piece of the session the encoder is measured on
+PEAK_MARGIN_DB = 1.0  # voice peaks land this far under the limiter's ceiling: room for the bed
+
+# ---------------------------------------------------------------- planning: the gain before the mix
+
+BED_WINDOWS, BED_WINDOW_SECONDS = 8, 8.0  # the bed's K-weighted power is measured on this much of it
+GAIN_TOLERANCE = 0.02  # dB: the planned gain is found to within this
+MAX_LIMITING_DB = 24.0  # planning never limits the voice by more than this to reach the target
+
+
+class _StepEnergies:
+    """K-weighted mean square per 100 ms step of the session (summed over channels), built part by part.
+
+    K-weighting is linear, so the weighted mix is the sum of the weighted parts;
+    the voice, bells and bed are unrelated signals, so their energies add (the
+    cross terms average out over a 400 ms gating block). A mean square does not
+    depend on the sample rate, so parts looked at at different rates add too.
+    """
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.power = np.zeros(int(np.ceil(duration / STEP_SECONDS)) + 1)
+
+    def add_squares(self, squares: np.ndarray, start: float, sample_rate: int) -> None:
+        """A K-weighted part's squares (summed over channels), starting at `start` seconds."""
+        step = int(STEP_SECONDS * sample_rate)
+        offset = int(round(start * sample_rate))
+        lead = offset % step  # align the part to the session's step grid
+        squares = np.concatenate([np.zeros(lead), squares, np.zeros(-(lead + len(squares)) % step)])
+        sums = squares.reshape(-1, step).sum(axis=1) / step
+        first = offset // step
+        count = max(0, min(len(sums), len(self.power) - first))
+        self.power[first : first + count] += sums[:count]
+
+    def loudness(self, settings: SoundSettings, *others: "_StepEnergies") -> float:
+        """Integrated loudness of these parts and `others` together, faded as the mix is."""
+        centres = np.minimum((np.arange(len(self.power)) + 0.5) * STEP_SECONDS, self.duration)
+        fades = fade_gain(centres, self.duration, settings.fade_in, settings.fade_out)
+        return gated_loudness(sum((o.power for o in others), self.power) * fades**2)
+
+
+def _squares(weighted: np.ndarray) -> np.ndarray:
+    return weighted**2 if weighted.ndim == 1 else np.sum(weighted**2, axis=1)
+
+
+def _bed_step_powers(bed: BedSource, count: int, settings: SoundSettings) -> np.ndarray:
+    """The bed's K-weighted power at unity gain for each of `count` 100 ms steps.
+
+    A short session is measured whole. A longer one is sampled in BED_WINDOWS
+    windows spread over its length (a bed's swells and waves are slow, and one
+    stretch from the start can sit a few tenths of a dB off the whole): each
+    window's own steps are exact, and the steps between take the windows' steps
+    in turn: a wavy bed keeps its spread of levels, which the gates respond to.
+    """
+    rate, channels = settings.sample_rate, settings.channels
+    step = int(STEP_SECONDS * rate)
+    settle = int(FILTER_TAIL_SECONDS * rate)  # the filter starts from rest in each window
+    window = int(BED_WINDOW_SECONDS / STEP_SECONDS)
+    if count <= BED_WINDOWS * window:
+        starts, window = [0], count
+    else:
+        starts = [round(i * (count - window) / (BED_WINDOWS - 1)) for i in range(BED_WINDOWS)]
+    powers, measured, position = np.zeros(count), np.zeros(count, dtype=bool), 0
+    piece = int(BLOCK_SECONDS * rate) // step * step  # made and filtered a mix block at a time
+    to_mono = np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
+    for first in starts:
+        lead = min(settle, first * step - position)  # never back over what the last window made
+        bed.skip(first * step - lead - position)
+        position = (first + window) * step
+        meter = LoudnessMeter(rate, channels, true_peak=False)  # from rest; whole steps throughout
+        for done in range(0, lead + window * step, piece):
+            sample = bed.block(min(piece, lead + window * step - done))
+            meter.add(sample.sum(axis=1, keepdims=True) * to_mono if channels == 1 else sample)
+        powers[first : first + window] = meter.step_powers()[lead // step :]
+        measured[first : first + window] = True
+    powers[~measured] = np.resize(powers[measured], np.count_nonzero(~measured))
+    return powers
+
+
+def _background_energies(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings) -> _StepEnergies:
+    """Bells and bed: the bed's K-weighted power (see `_bed_step_powers`) follows the ducking."""
+    rate, channels = settings.sample_rate, settings.channels
+    steps = _StepEnergies(timeline.duration)
+    bed = bed_factory()
+    try:
+        strikes = {}
+        for placed_bell in all_bells(timeline, bed.chapter_bell):
+            if placed_bell.kind not in strikes:
+                strike = bed.bell(placed_bell.kind) * np.float32(10 ** (BELL_LEVEL_DB / 20))
+                strikes[placed_bell.kind] = _squares(k_weighted(strike.mean(axis=1) if channels == 1 else strike, rate))
+            steps.add_squares(strikes[placed_bell.kind], placed_bell.start, rate)
+        if not bed.silent:
+            power = _bed_step_powers(bed, len(steps.power), settings)
+            # The ducking gain, squared and averaged over each step.
+            points = round(STEP_SECONDS * ENVELOPE_RATE)
+            times = (np.arange(len(steps.power) * points) + 0.5) / ENVELOPE_RATE
+            gain = 10 ** (bed_gain_db(times, speech_spans(timeline), settings, bed.level_db) / 10)
+            steps.power += power * gain.reshape(-1, points).mean(axis=1)
+    finally:
+        bed.close()
+    return steps
+
+
+LOOK_FRAME_SECONDS = 0.001  # planning looks at each clip in frames this long
+
+
+@dataclass(frozen=True)
+class _ClipLook:
+    """One clip as planning sees it, frame by frame (about 1 ms): true peak and K-weighted energy.
+
+    Frames keep planning light: a look is a twentieth of the clip's samples, and
+    the limiter's gain (20 ms hold, 5 ms ramps) barely moves within a frame.
+    """
+
+    start: float  # seconds
+    frame_seconds: float
+    peaks: np.ndarray  # largest true-peak estimate in each frame
+    energy: np.ndarray  # K-weighted sum of squares in each frame, over every channel it fills
+    peak: float
+    step_samples: float  # samples in a 100 ms step at the clip's rate: a step's mean square is its sum over this
+
+    def step_energies(self, ceiling: float, steps: "_StepEnergies") -> None:
+        """Add this clip, its true peaks limited to `ceiling` (linear), to `steps`."""
+        energy = self.energy
+        if self.peak > ceiling:
+            hold = int(np.ceil(LIMITER_HOLD / self.frame_seconds)) + 1  # and the interpolator's lag
+            ramp = max(1, round(LIMITER_RAMP / self.frame_seconds))
+            gain = limiter_gain(self.peaks, ceiling, hold, ramp)
+            energy = energy * np.pad(gain, (0, len(energy) - len(gain)), constant_values=1.0) ** 2
+        # Each frame counts in the 100 ms step its first sample falls in.
+        index = ((self.start + np.arange(len(energy)) * self.frame_seconds) / STEP_SECONDS).astype(np.int64)
+        keep = index < len(steps.power)
+        steps.power += np.bincount(index[keep], weights=energy[keep], minlength=len(steps.power)) / self.step_samples
+
+
+def _frame_reduce(values: np.ndarray, frame: int, reduce) -> np.ndarray:
+    padded = np.pad(values, (0, -len(values) % frame))
+    return reduce(padded.reshape(-1, frame), axis=1)
+
+
+def _look_at_clips(timeline: Timeline, channels: int) -> list[_ClipLook]:
+    looks = []
+    for placed in timeline.clips:
+        samples = levelled_clip(placed.clip, None)
+        if not len(samples):
+            continue
+        rate = placed.clip.sample_rate
+        frame = max(1, round(LOOK_FRAME_SECONDS * rate))
+        envelope = TruePeakEnvelope(rate, 1).envelope(samples[:, None])
+        # Each channel of the mix carries the voice: its K-weighted energy counts `channels` times.
+        squares = k_weighted(samples, rate) ** 2 * channels
+        looks.append(_ClipLook(placed.start, frame / rate, _frame_reduce(envelope, frame, np.max),
+                               _frame_reduce(squares, frame, np.sum), float(envelope.max()), STEP_SECONDS * rate))
+    return looks
+
+
+def _voice_energies(looks: list[_ClipLook], duration: float, ceiling: float) -> _StepEnergies:
+    """The voice's step energies with every clip's true peaks limited to `ceiling` (linear).
+
+    The limiter's gain moves slowly next to the K-weighting's memory, so a
+    limited clip's weighted energy is taken as the squared gain times the
+    weighted clip's, frame by frame.
+    """
+    steps = _StepEnergies(duration)
+    for look in looks:
+        look.step_energies(ceiling, steps)
+    return steps
+
+
+@dataclass(frozen=True)
+class MasterPlan:
+    """How the session is mastered, decided before anything is mixed."""
+
+    gain_db: float  # the master gain
+    voice_ceiling_db: float  # clips are limited to this true peak before mixing (before the gain)
+    predicted_lufs: float  # what the stream will measure (before the encoder)
+
+
+def plan_master(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, codec_change: float = 0.0) -> MasterPlan:
+    """Choose the master gain and the voice's peak ceiling from the session's parts; nothing is mixed.
+
+    The gain G must bring the integrated loudness to the target, and the voice's
+    peaks, after G, must stay PEAK_MARGIN_DB under the limiter's ceiling (room
+    for the bed under them), so clips are limited to (ceiling - margin - G)
+    before mixing. Limiting lowers the loudness, which asks for more gain: G is
+    the root of loudness(G) + G = target, found by bracketing and regula falsi
+    on a look at the clips at their own rate. The stream's limiter is then left
+    with almost nothing to do (`codec_change`: what the encoder will add).
+    """
+    target = settings.loudness - codec_change
+    background = _background_energies(timeline, bed_factory, settings)
+    looks = _look_at_clips(timeline, settings.channels)
+    top = limiter_ceiling_db(settings) - PEAK_MARGIN_DB
+
+    def ceiling_db(gain: float) -> float:
+        return min(VOICE_PEAK_DB, top - gain)
+
+    def loudness(gain: float) -> float:
+        voice = _voice_energies(looks, timeline.duration, 10 ** (ceiling_db(gain) / 20))
+        return voice.loudness(settings, background)
+
+    @functools.lru_cache(maxsize=None)  # the chosen gain's miss is asked for again at the end
+    def miss(gain: float) -> float:  # grows with the gain: limiting never takes back a whole dB per dB
+        return loudness(gain) + gain - target
+
+    unlimited = _voice_energies(looks, timeline.duration, np.inf).loudness(settings, background)
+    if not np.isfinite(unlimited):
+        raise AudioError("the session is silent; nothing to master")
+    low = target - unlimited  # no less gain than the unlimited voice needs
+    low_miss = miss(low)
+    if low_miss >= -GAIN_TOLERANCE:
+        gain = low
+    else:
+        most = low + MAX_LIMITING_DB
+        high, high_miss = low + 3.0, miss(low + 3.0)
+        while high_miss < 0 and high < most:
+            low, low_miss, high = high, high_miss, min(most, high + 3.0)
+            high_miss = miss(high)
+        gain = high  # if even that falls short, the target cannot be met under the ceiling: the loudest that can
+        for _ in range(20 if high_miss >= 0 else 0):  # regula falsi, Illinois variant: a handful of looks
+            gain = high - high_miss * (high - low) / (high_miss - low_miss)
+            result = miss(gain)
+            if abs(result) < GAIN_TOLERANCE:
+                break
+            if (result > 0) == (high_miss > 0):
+                high, high_miss, low_miss = gain, result, low_miss / 2
+            else:
+                low, low_miss, high_miss = gain, result, high_miss / 2
+    return MasterPlan(gain, ceiling_db(gain), target + miss(gain))
+
+
+# ---------------------------------------------------------------- mastering
+
+MISS_TOLERANCE = 0.3  # LU: a second pass runs when the encoded stream misses the target by more
+
+
+
+
+def mastered_blocks(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, plan: MasterPlan) -> Iterator[np.ndarray]:
+    """The final stream: the mix at the planned gain through the true-peak limiter."""
+    mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)
+    return limited(mixed, settings.sample_rate, settings.channels, limiter_ceiling_db(settings))
+
+
+def _excerpt(blocks: Iterator[np.ndarray], sample_rate: int, duration: float) -> np.ndarray:
+    """Up to CODEC_PROBE_SECONDS of the stream, past the fade-in when the session is long enough."""
+    skip = int(min(CODEC_PROBE_SKIP, max(0.0, duration - CODEC_PROBE_SECONDS)) * sample_rate)
+    wanted = skip + int(CODEC_PROBE_SECONDS * sample_rate)
+    parts, frames = [], 0
+    for block in blocks:
+        parts.append(block)
+        frames += len(block)
+        if frames >= wanted:
+            break
+    if hasattr(blocks, "close"):
+        blocks.close()
+    return np.concatenate(parts)[skip:wanted]
+
+
+def probe_excerpt(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings) -> np.ndarray:
+    """A piece of the mastered session for measuring what the encoder does to it."""
+    plan = plan_master(timeline, bed_factory, settings)
+    return _excerpt(mastered_blocks(timeline, bed_factory, settings, plan), settings.sample_rate, timeline.duration)
+
+
+def _pieces(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
+    step = int(BLOCK_SECONDS * sample_rate)
+    return (samples[i : i + step] for i in range(0, len(samples), step))
+
+
+def codec_loudness_change(excerpt: np.ndarray, sample_rate: int, codec: Codec) -> float:
+    """How much the encoder changes the loudness of this audio, in LU (LAME at 128 kbps: about -0.45).
+
+    Lossy encoders lose a little energy in quantisation; the loss depends on
+    the bitrate and the material, so it is measured on a piece of the session
+    itself: encode it, decode it, compare.
+    """
+    channels = excerpt.shape[1]
+    with tempfile.TemporaryDirectory(prefix="audiogen-codec-") as folder:
+        encoded = codec([excerpt], Path(folder) / "probe")
+        command = [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(encoded),
+                   "-f", "f32le", "-ac", str(channels), "-ar", str(sample_rate), "pipe:1"]
+        result = subprocess.run(command, capture_output=True)
+    if result.returncode != 0:
+        raise AudioError(f"ffmpeg could not decode its own test encoding: {result.stderr.decode(errors='replace').strip()}")
+    decoded = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, channels)
+    before, _ = measure(_pieces(excerpt, sample_rate), sample_rate, channels)
+    after, _ = measure(_pieces(decoded, sample_rate), sample_rate, channels)
+    if not (np.isfinite(before) and np.isfinite(after)):
+        return 0.0
+    return after - before
+
+
+Written = TypeVar("Written")
+
+
+def master(
+    timeline: Timeline,
+    bed_factory: BedFactory,
+    settings: SoundSettings,
+    write: Callable[[Iterator[np.ndarray]], Written],
+    codec_change: float = 0.0,
+) -> tuple[MasterStats, Written]:
+    """Master the session in one pass: planned from its parts, then mixed, limited and written once.
+
+    `write` consumes the mastered block stream (the encoder) and returns what it
+    made. The stream's loudness is measured on its way to `write`, and the
+    limiter reports its true peak; `codec_change` (from `codec_loudness_change`)
+    is what the encoder will add to the loudness. Only when the measurement
+    misses the target by more than MISS_TOLERANCE does a second pass write it
+    again at a corrected gain.
+    """
+    rate, channels = settings.sample_rate, settings.channels
+    plan = plan_master(timeline, bed_factory, settings, codec_change)
+    target = settings.loudness - codec_change  # what the PCM stream must measure
+    for attempt in range(2):
+        meter = LoudnessMeter(rate, channels, true_peak=False)
+        limiter = TruePeakLimiter(rate, channels, 10 ** (limiter_ceiling_db(settings) / 20))
+        mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)
+        written = write(metered(limited(mixed, rate, channels, 0.0, limiter), meter))
+        measured = meter.integrated()
+        if abs(measured - target) <= MISS_TOLERANCE or not np.isfinite(measured):
+            break
+        plan = replace(plan, gain_db=plan.gain_db + target - measured, predicted_lufs=target)
+    return MasterStats(measured + codec_change, limiter.true_peak_db(), plan.gain_db), written
