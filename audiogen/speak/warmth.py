@@ -15,7 +15,6 @@ import wave
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import fftconvolve, lfilter
 
 ROOM_SECONDS = 0.35  # RT60 of the room
 ROOM_WET = 0.15
@@ -48,6 +47,8 @@ def _biquad(kind: str, freq: float, gain_db: float, rate: int, q: float = 0.707)
 
 def _room(rate: int) -> np.ndarray:
     """A small dark room: seeded noise, exponential decay, high frequencies damped."""
+    from scipy.signal import lfilter  # scipy only when warmth is asked for: it costs a render 1 s and 70 MB
+
     rng = np.random.default_rng(7)
     n = int(ROOM_SECONDS * rate)
     t = np.arange(n) / rate
@@ -61,6 +62,8 @@ def warm(samples: np.ndarray, rate: int, amount: float) -> np.ndarray:
     """`samples` (mono float) with warmth `amount` (0 to 1) applied, plus a short room tail."""
     if amount <= 0:
         return samples
+    from scipy.signal import fftconvolve, lfilter
+
     dry = np.concatenate([samples, np.zeros(int(TAIL_SECONDS * rate))])
     shaped = dry
     for kind, freq, gain_db in (("low", 250.0, 3.0), ("peak", 3200.0, -3.0), ("high", 6000.0, -4.0)):
