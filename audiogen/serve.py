@@ -14,6 +14,7 @@ feed.xml and index.html are made per request, with the address the client used.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -88,10 +89,8 @@ def _interface_addresses() -> list[str]:
                 found.append(socket.inet_ntoa(packed[20:24]))
     except (ImportError, OSError):
         pass  # not Linux: the host name's addresses below
-    try:
+    with contextlib.suppress(OSError):  # no resolvable host name: the interfaces' addresses only
         found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
-    except OSError:
-        pass
     return [a for i, a in enumerate(found) if a not in found[:i] and not is_loopback(a)]
 
 
@@ -242,8 +241,7 @@ class LibraryApp:
         if os.path.dirname(real) != self.root or not os.path.isfile(real):  # a symlink out, a folder, missing
             return self._not_found()
         try:
-            with open(real, "rb"):
-                pass
+            open(real, "rb").close()  # readable by this process (os.access would say yes to root)
         except OSError as exc:
             self.problem(f"audiogen: serve: {real}: cannot read the file ({exc.strerror}); check its permissions")
             return self._reply(_plain("403 Forbidden", "This file cannot be read.\n"))
@@ -286,12 +284,10 @@ def library_token(folder: Path) -> str:
     outlives a restart of the server (delete the file for a new one). A folder that cannot keep
     it gets a token for this run only."""
     path = Path(folder) / TOKEN_FILE
-    try:
+    with contextlib.suppress(OSError):  # none kept yet, or unreadable: a new one
         token = path.read_text("utf-8").strip()
         if re.fullmatch(r"[\w-]{16,}", token):
             return token
-    except OSError:
-        pass
     token = secrets.token_urlsafe(TOKEN_BYTES)
     try:
         safefiles.atomic_write_text(path, token + "\n")
