@@ -25,8 +25,15 @@ def test_markup_parses_every_cue():
 
 @pytest.mark.parametrize(
     "markup, line",
-    [("Hi.\n[pause soon]", 2), ("[whistle]", 1), ("[breath 4-2 x3]", 1), ("ok\n\n[voice rate=9]", 3),
-     ("[chapter Arrival", 1), ("Say [this] aloud.", 1), ("[/optional]", 1)],
+    [
+        ("Hi.\n[pause soon]", 2),
+        ("[whistle]", 1),
+        ("[breath 4-2 x3]", 1),
+        ("ok\n\n[voice rate=9]", 3),
+        ("[chapter Arrival", 1),
+        ("Say [this] aloud.", 1),
+        ("[/optional]", 1),
+    ],
 )
 def test_malformed_markup_names_template_and_line(markup, line):
     with pytest.raises(MarkupError, match=rf"demo\.j2, line {line}:"):
@@ -64,7 +71,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from audiogen.cli import main  # noqa: E402
 from audiogen.errors import InputError, TemplateError  # noqa: E402
-from audiogen.models import Bell as BellCue, SessionSpec, Themes  # noqa: E402
+from audiogen.models import Bell as BellCue  # noqa: E402
+from audiogen.models import SessionSpec, Themes
 from audiogen.profile import apply_profile, load_profile  # noqa: E402
 from audiogen.scripting import build_script  # noqa: E402
 from audiogen.scripting.templating import scaled_count, speakable_text  # noqa: E402
@@ -88,7 +96,10 @@ def _user_template(tmp_path, body: str, name: str = "mine") -> Path:
 
 
 def test_missing_variable_names_template_line_and_variable(tmp_path):
-    folder = _user_template(tmp_path, '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\n{{ nothing_here }}\n{% endblock %}\n')
+    folder = _user_template(
+        tmp_path,
+        '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\n{{ nothing_here }}\n{% endblock %}\n',
+    )
     with pytest.raises(TemplateError, match=r"mine\.j2, line 4: 'nothing_here' is undefined"):
         build_script(THEMES, 5, "mine", templates_dir=folder)
 
@@ -133,7 +144,9 @@ def test_malformed_markup_points_at_the_template_source_line(tmp_path):
 )
 def test_cli_template_errors_are_one_line_with_exit_code_4(tmp_path, body, expected):
     folder = _user_template(tmp_path, body)
-    result = CliRunner().invoke(main, ["script", "--templates", str(folder), "--template", "mine", "--minutes", "5"])
+    result = CliRunner().invoke(
+        main, ["script", "--templates", str(folder), "--template", "mine", "--minutes", "5"]
+    )
     assert result.exit_code == 4, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "mine.j2, line 2" in lines[0] and expected in lines[0], lines
@@ -191,11 +204,20 @@ def test_shortest_length_named_in_the_error_really_fits():
 
 
 def test_drop_order_is_highest_level_first():
-    markup = "".join(f"[optional {n}]\nLevel {n}.\n[/optional]\n" for n in (1, 2, 3, 4)) + "Always.\n[pause 1s..60s]\n"
+    markup = (
+        "".join(f"[optional {n}]\nLevel {n}.\n[/optional]\n" for n in (1, 2, 3, 4))
+        + "Always.\n[pause 1s..60s]\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     clips = _clips(script, 2.0)  # each sentence takes 2 s + 0.8 s gap
     kept = lambda timeline: [p.clip.utterance.text for p in timeline.clips]  # noqa: E731
-    assert kept(plan_timeline(script, clips, 20, lead_in=0, tail=0)) == ["Level 1.", "Level 2.", "Level 3.", "Level 4.", "Always."]
+    assert kept(plan_timeline(script, clips, 20, lead_in=0, tail=0)) == [
+        "Level 1.",
+        "Level 2.",
+        "Level 3.",
+        "Level 4.",
+        "Always.",
+    ]
     two = plan_timeline(script, clips, 10, lead_in=0, tail=0)
     assert kept(two) == ["Level 1.", "Level 2.", "Always."] and two.dropped_levels == (4, 3)
 
@@ -217,10 +239,18 @@ def test_fade_markup_is_read_once_and_checked():
 
 def test_profile_fills_in_what_the_command_line_leaves_out(tmp_path):
     profile = tmp_path / "sam.toml"
-    profile.write_text('name = "Sam"\nintention = "to rest"\nrate = 100\nvoice = "en-gb"\ntemplate = "sleep"\nminutes = 7\n')
+    profile.write_text(
+        'name = "Sam"\nintention = "to rest"\nrate = 100\nvoice = "en-gb"\ntemplate = "sleep"\nminutes = 7\n'
+    )
     loaded = load_profile(profile)
-    assert loaded == {"listener": "Sam", "intention": "to rest", "rate": 100, "voice": "en-gb", "template": "sleep",
-                      "minutes": 7}
+    assert loaded == {
+        "listener": "Sam",
+        "intention": "to rest",
+        "rate": 100,
+        "voice": "en-gb",
+        "template": "sleep",
+        "minutes": 7,
+    }
     spec = apply_profile(SessionSpec(article=None, minutes=10, listener="Kim"), loaded, given={"listener"})
     assert spec.listener == "Kim" and spec.intention == "to rest" and spec.template == "sleep"
     assert spec.minutes == 7 and spec.voice.rate == 100 and spec.voice.voice == "en-gb"

@@ -40,7 +40,9 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def catalog_data(name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None) -> dict:
+def catalog_data(
+    name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None
+) -> dict:
     """catalog.json's content; `podcast` holds what the feed says about the library (PodcastSettings)."""
     catalog = {
         "library": name,
@@ -55,7 +57,9 @@ def catalog_data(name: str, entries: list[dict], podcast: dict | None = None, co
     return catalog
 
 
-def catalog_text(name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None) -> str:
+def catalog_text(
+    name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None
+) -> str:
     return json.dumps(catalog_data(name, entries, podcast, cover), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -83,8 +87,8 @@ def transcript_lines(out_dir: Path, files: list[str]) -> list[tuple[str, str]]:
         lines = []
         for raw in _read(by_suffix[".lrc"]).splitlines():
             match = _LRC_TAG.match(raw)
-            if match and raw[match.end():].strip():
-                lines.append((clock(int(match[1]) * 60 + int(float(match[2]))), raw[match.end():].strip()))
+            if match and raw[match.end() :].strip():
+                lines.append((clock(int(match[1]) * 60 + int(float(match[2]))), raw[match.end() :].strip()))
         return lines
     if ".txt" in by_suffix:
         return [("", p.strip()) for p in _read(by_suffix[".txt"]).split("\n\n") if p.strip()]
@@ -142,11 +146,13 @@ def _session_html(out_dir: Path, entry: dict) -> str:
     details.append(e(settings.get("sound", {}).get("background", "")))
     details.append(f'from <cite title="{e(entry["article"])}">{e(entry["article_title"])}</cite>')
     themes = "".join(f'<span class="theme">{e(t)}</span>' for t in entry.get("themes", []))
-    parts = [f'<article class="session" id="{e(entry["name"])}" data-name="{e(entry["name"])}" '
-             f'data-duration="{entry["duration"]:.2f}">']
+    parts = [
+        f'<article class="session" id="{e(entry["name"])}" data-name="{e(entry["name"])}" '
+        f'data-duration="{entry["duration"]:.2f}">'
+    ]
     if cover:
         parts.append(f'<img class="cover" src="{e(cover)}" alt="">')
-    parts.append(f'<h2>{e(entry["title"])}</h2>')
+    parts.append(f"<h2>{e(entry['title'])}</h2>")
     parts.append(f'<p class="meta">{" · ".join(details)}</p>')
     if themes:
         parts.append(f'<p class="themes">{themes}</p>')
@@ -162,14 +168,21 @@ def _session_html(out_dir: Path, entry: dict) -> str:
 def _subscribe_html(feed_url: str, qr_svg: str | None) -> str:
     """The feed's address to copy into a podcast app and, when served, a QR code a phone can scan."""
     e = html.escape
-    qr = f'<div class="qr" role="img" aria-label="QR code of the feed address">{qr_svg}</div>' if qr_svg else ""
-    return (f'<section class="subscribe" id="subscribe"><p>Listen in a podcast app: subscribe to '
-            f'<a class="feed" href="{e(feed_url)}"><code>{e(feed_url)}</code></a>'
-            f'{" or scan the code with your phone" if qr_svg else ""}.</p>{qr}</section>')
+    qr = (
+        f'<div class="qr" role="img" aria-label="QR code of the feed address">{qr_svg}</div>'
+        if qr_svg
+        else ""
+    )
+    return (
+        f'<section class="subscribe" id="subscribe"><p>Listen in a podcast app: subscribe to '
+        f'<a class="feed" href="{e(feed_url)}"><code>{e(feed_url)}</code></a>'
+        f"{' or scan the code with your phone' if qr_svg else ''}.</p>{qr}</section>"
+    )
 
 
-def index_html(out_dir: Path, name: str, entries: list[dict], feed_url: str | None = None,
-               qr_svg: str | None = None) -> str:
+def index_html(
+    out_dir: Path, name: str, entries: list[dict], feed_url: str | None = None, qr_svg: str | None = None
+) -> str:
     """The page; `feed_url` (relative or absolute) adds a subscribe link, `qr_svg` its QR code."""
     e = html.escape
     total = sum(entry["duration"] for entry in entries)
@@ -200,8 +213,9 @@ def index_html(out_dir: Path, name: str, entries: list[dict], feed_url: str | No
 """
 
 
-def write_library(out_dir: Path, name: str, entries: list[dict], podcast: dict | None = None,
-                  cover: bytes | None = None) -> list[Path]:
+def write_library(
+    out_dir: Path, name: str, entries: list[dict], podcast: dict | None = None, cover: bytes | None = None
+) -> list[Path]:
     """Playlist, catalog and index (the last of the list returned), the library's cover when
     given (None: the one in place stays), and feed.xml when `podcast["base_url"]` is set
     (removed when it is not: an old address must not linger)."""
@@ -216,13 +230,17 @@ def write_library(out_dir: Path, name: str, entries: list[dict], podcast: dict |
     feed_path = out_dir / FEED
     if base_url:
         catalog = catalog_data(name, entries, podcast, cover_name)
-        atomic_write_bytes(feed_path, feed_xml(catalog, base_url, base_url + FEED, session_transcripts(out_dir, entries)))
+        atomic_write_bytes(
+            feed_path, feed_xml(catalog, base_url, base_url + FEED, session_transcripts(out_dir, entries))
+        )
         written.append(feed_path)
     else:
         feed_path.unlink(missing_ok=True)
-    for file_name, text in ((PLAYLIST, playlist_text(name, entries)),
-                            (CATALOG, catalog_text(name, entries, podcast, cover_name)),
-                            (INDEX, index_html(out_dir, name, entries, base_url + FEED if base_url else None))):
+    for file_name, text in (
+        (PLAYLIST, playlist_text(name, entries)),
+        (CATALOG, catalog_text(name, entries, podcast, cover_name)),
+        (INDEX, index_html(out_dir, name, entries, base_url + FEED if base_url else None)),
+    ):
         atomic_write_text(out_dir / file_name, text)
         written.append(out_dir / file_name)
     return written
