@@ -86,7 +86,8 @@ class _Layer(abc.ABC):
         """Move on `n` frames without making them (planning samples a bed here and there)."""
         self.block(n, sample_rate)
 
-    def close(self) -> None:
+    # A hook with a default that does nothing (the base class is not abstract): subclasses may override.
+    def close(self) -> None:  # noqa: B027
         """Release what the layer holds open; procedural layers hold nothing."""
 
 
@@ -225,7 +226,8 @@ class _RainLayer(_ClockedLayer):
         self.phases = rng.uniform(0, 2 * np.pi, 3)
 
     def _drops(self, n: int) -> np.ndarray:
-        """The drops' envelope, (2, n): each drop jumps up by its size (0..1), then dies away by `decay` a frame.
+        """The drops' envelope, (2, n): each drop jumps up by its size (0..1), then dies away by
+        `decay` a frame.
 
         Drops are sparse, so each side draws how many fall in the block and where, rather than a random
         number per frame; between two drops the envelope is the level after the first times a power of
@@ -378,7 +380,8 @@ def _read_frames(process: subprocess.Popen, frames: int) -> np.ndarray:
 
 def _file_error(path: Path, reason: str) -> AudioError:
     return AudioError(
-        f"{path}: cannot use this background file ({reason}); give a readable audio file or a name from `audiogen backgrounds`"
+        f"{path}: cannot use this background file ({reason}); "
+        "give a readable audio file or a name from `audiogen backgrounds`"
     )
 
 

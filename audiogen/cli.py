@@ -211,7 +211,8 @@ def _settings(ctx: click.Context, values: dict) -> dict:
 @click.option("--no-cache", is_flag=True, help="Synthesise everything afresh; keep nothing.")
 @click.pass_context
 def render(ctx, article, out_dir, no_cache, **values):
-    """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
+    """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the
+    built-in sample."""
     from audiogen import api
 
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
@@ -448,7 +449,10 @@ def cache_info(cache_dir):
 @click.option(
     "--base-url",
     metavar="URL",
-    help="The library folder's public address (overrides [library] base_url): the build writes a podcast feed, feed.xml.",
+    help=(
+        "The library folder's public address (overrides [library] base_url): "
+        "the build writes a podcast feed, feed.xml."
+    ),
 )
 @click.pass_context
 def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, base_url):
@@ -511,11 +515,15 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, base_url
 @click.option(
     "--token/--no-token",
     default=None,
-    help="Serve the library under its random path, so only those given the address find it (default: on unless the host is loopback).",
+    help=(
+        "Serve the library under its random path, so only those given the address find it "
+        "(default: on unless the host is loopback)."
+    ),
 )
 @click.pass_context
 def serve(ctx, library, host, port, token):
-    """Serve the library folder LIBRARY over HTTP, with a podcast feed a phone can subscribe to; -v prints one line per request; Ctrl-C stops."""
+    """Serve the library folder LIBRARY over HTTP, with a podcast feed a phone can subscribe to;
+    -v prints one line per request; Ctrl-C stops."""
     from audiogen.serve import serve_library
 
     log = (lambda line: click.echo(line, err=True)) if ctx.obj["verbose"] else None

@@ -226,7 +226,8 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
 
 
 def voice_name(voice: VoiceSettings) -> str:
-    """The voice a session speaks with as the user would name it: the one asked for, else the engine's default."""
+    """The voice a session speaks with as the user would name it: the one asked for, else the
+    engine's default."""
     from audiogen.speak import EngineUnavailable, engine_defaults
 
     if voice.voice:

@@ -77,7 +77,8 @@ LANGUAGE_NAMES = {
 # Common English words: in English prose they are a third or more of all words (measured on the
 # test corpus: 0.30 to 0.50), in other languages almost none (0.00 to 0.05).
 _ENGLISH_WORDS = frozenset(
-    "the a an and or but of to in on at for with from by as is are was were be been it this that you your i we "
+    "the a an and or but of to in on at for with from by as is are was were be been it this that "
+    "you your i we "
     "they he she not no can will would if when what how all so do have has my our their".split()
 )
 ENGLISH_SHARE = 0.2
@@ -421,7 +422,8 @@ def _html_to_markdown(page: str, path: Path | str) -> str:
         extracted = trafilatura.extract(page, favor_recall=True, **options)
     if not extracted or len(extracted.split()) < MIN_WORDS:
         raise InputError(
-            f"{path}: no article text found in this page; save the article itself, not a listing or login page"
+            f"{path}: no article text found in this page; "
+            "save the article itself, not a listing or login page"
         )
     metadata = trafilatura.extract_metadata(page)
     title = _headline(metadata.title or "", metadata.sitename or "") if metadata is not None else ""
@@ -584,7 +586,8 @@ def check_language(article: Article, language: str | None = None) -> None:
         supported = ", ".join(f"{name} ({c})" for c, name in SUPPORTED_LANGUAGES.items())
         found = "given as" if language else "seems to be in"
         raise InputError(
-            f"{article.source}: the article {found} {language_name(code)} ({code}); audiogen narrates only {supported} "
+            f"{article.source}: the article {found} {language_name(code)} ({code}); "
+            f"audiogen narrates only {supported} "
             "so far; give an article in English (or --language en if this one is English)"
         )
 

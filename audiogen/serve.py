@@ -109,7 +109,8 @@ def _interface_addresses() -> list[str]:
 
 
 def subscribe_urls(host: str, port: int, token: str | None) -> list[str]:
-    """The feed addresses a podcast app can subscribe to; for 0.0.0.0 or ::, one per address of this machine."""
+    """The feed addresses a podcast app can subscribe to; for 0.0.0.0 or ::, one per address of
+    this machine."""
     prefix = f"/{token}" if token else ""
     if host in ("0.0.0.0", "::", ""):
         hosts = _interface_addresses() or [socket.gethostname()]
@@ -299,7 +300,8 @@ def make_server(
             ) from None
         if os.strerror(errno.EADDRNOTAVAIL) in text or "Name or service not known" in text:
             raise ServerError(
-                f"--host {host}: not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses"
+                f"--host {host}: not an address of this machine; "
+                "use 127.0.0.1, 0.0.0.0 or one of its addresses"
             ) from None
         if os.strerror(errno.EACCES) in text:
             raise ServerError(

@@ -67,7 +67,8 @@ _STOPWORDS = frozenset(
 
 _UNSPEAKABLE = re.compile(
     r"https?://|www\.|\.(com|org|net|io)\b|[\[\]{}()<>@#|*_=~^\\/%$€£+]|\d{3,}|&|\.\.|…|"
-    r"\b(click|tap|scroll|below|above|the following|this (article|post|page|guide|blog|site|list|video|episode)|"
+    r"\b(click|tap|scroll|below|above|the following|"
+    r"this (article|post|page|guide|blog|site|list|video|episode)|"
     r"read on|link|subscribe|newsletter)\b",
     re.IGNORECASE,
 )
@@ -75,7 +76,8 @@ _UNSPEAKABLE = re.compile(
 _DANGLING = re.compile(
     r"^(this|these|that|those|it|its|it's|they|they're|them|their|he|she|his|her|such|also|"
     r"because|then|thus|therefore|hence|instead|here|there's|which|both|one of (these|those|them)|"
-    r"others|another|the same|likewise|similarly|in (this|that) (way|case|sense)|for (example|instance)|first|second|third|next|finally|"
+    r"others|another|the same|likewise|similarly|in (this|that) (way|case|sense)|for (example|instance)|"
+    r"first|second|third|next|finally|"
     r"afterwards|after that|later|meanwhile|at first|in turn|not)\b|^(in|at|on|from|with|by|for) the \w+,|"
     r"^(when|as|if|once) you \w+ (it|them)\b",  # "When you feel it rise": it is in the sentence before
     re.IGNORECASE,
@@ -96,7 +98,8 @@ _POINTER_TO_YOUR = re.compile(
 _DROP_OPENER = re.compile(
     r"^(?:(?:but|and|so|or|yet|still|plus|now|again|remember|ultimately|interestingly|in fact|of course|"
     r"finally|overall|additionally|moreover|furthermore|indeed|after all|in the end|in short|above all|"
-    r"at the same time|most importantly|importantly|in other words|over time|however|also|besides|that said|even so),\s+|"
+    r"at the same time|most importantly|importantly|in other words|over time|however|also|besides|"
+    r"that said|even so),\s+|"
     r"(?:but|and|yet|plus|or|so(?!\s+(?:much|many|far|often|long|few|little|very|too)\b))\s+)",
     re.IGNORECASE,
 )
@@ -313,13 +316,15 @@ def _pointers_resolved(sentence: str) -> bool:
 
 # "you made one": one of what the sentence before named.
 _ONE_POINTER = re.compile(
-    r"\b(made|make|makes|had|have|has|is|was|take|took|found|find|need|needs) one\b(?! (of|more|day|moment|breath|step|thing|another|at a time)\b)",
+    r"\b(made|make|makes|had|have|has|is|was|take|took|found|find|need|needs) one\b"
+    r"(?! (of|more|day|moment|breath|step|thing|another|at a time)\b)",
     re.I,
 )
 
 
 def _list_fragment(sentence: str) -> bool:
-    """Noun phrases in a row and no verb of their own: "The words they chose, the ending they decided, ..." """
+    """Noun phrases in a row and no verb of their own:
+    "The words they chose, the ending they decided, ..." """
     parts = [p.strip() for p in sentence.split(",")]
     return len(parts) >= 3 and all(
         re.match(r"(the|a|an|your|my|his|her|their|no|not)\b", p, re.I) for p in parts
@@ -586,7 +591,8 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 _KIND_OPENER = re.compile(
-    r"^(you are|you're|you can|you deserve|you did|you cared|you gave|you matter|you have|you belong|you are allowed|"
+    r"^(you are|you're|you can|you deserve|you did|you cared|you gave|you matter|you have|you belong|"
+    r"you are allowed|"
     r"you do not have to|you don't have to|you do not need to|you don't need to|you are not alone|"
     r"your [\w-]+( [\w-]+)? (is|are|can|does not|do not|matters?) |"
     r"i am|i'm|i can|i deserve|i have|i've|i choose|i allow|i let|i forgive|i give myself|may i|may you|"
@@ -712,7 +718,8 @@ def _fallbacks(labels: tuple[str, ...], kind: str) -> list[str]:
 
 # The article's how-to headings ("How do you support someone who is grieving?") are not reflections.
 _HOW_TO = re.compile(
-    r"^how (do|can|should|to|did) (you|i|we)?\s*(support|help|comfort|talk|deal|handle|cope|stop|get over|know|tell|find|move on|start)\b",
+    r"^how (do|can|should|to|did) (you|i|we)?\s*"
+    r"(support|help|comfort|talk|deal|handle|cope|stop|get over|know|tell|find|move on|start)\b",
     re.I,
 )
 

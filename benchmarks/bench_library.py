@@ -31,7 +31,10 @@ from measure import ROOT, run_measured
 sys.path.insert(0, str(ROOT))
 
 SAMPLE = ROOT / "audiogen" / "samples" / "sample_article.md"
-VALIDATE = "import sys; from audiogen.library import load_manifest; load_manifest(sys.argv[1], cache_dir=sys.argv[2])"
+VALIDATE = (
+    "import sys; from audiogen.library import load_manifest; "
+    "load_manifest(sys.argv[1], cache_dir=sys.argv[2])"
+)
 
 
 def write_manifest(folder: Path, count: int) -> Path:

@@ -282,7 +282,8 @@ def measure(name: str, folder: Path, minutes: float, level: str) -> dict:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["seconds"] = seconds
     result["ffmpeg_mb"] = max(int(line) for line in log.read_text().split() if line.isdigit()) / 1024
-    # In the ffmpeg runs Python only waits; there what counts is ffmpeg. audiogen's mixer and its encoder run together.
+    # In the ffmpeg runs Python only waits; there what counts is ffmpeg. audiogen's mixer and its
+    # encoder run together.
     result["peak_mb"] = (
         result["python_mb"] + result["ffmpeg_mb"] if name == "audiogen" else result["ffmpeg_mb"]
     )
@@ -293,7 +294,8 @@ def measure(name: str, folder: Path, minutes: float, level: str) -> dict:
 
 
 def encoder_levels(folder: Path, level_list: list[str]) -> None:
-    """Each LAME compression level on the same 5-minute mix: speed, and how far the result is from the source."""
+    """Each LAME compression level on the same 5-minute mix: speed, and how far the result is from
+    the source."""
     import numpy as np
 
     from audiogen.mix import mastered_blocks, plan_master
@@ -306,7 +308,8 @@ def encoder_levels(folder: Path, level_list: list[str]) -> None:
             out.write(block.astype("<f4").tobytes())
     reference = np.fromfile(pcm, dtype="<f4").reshape(-1, 2).astype(np.float64)
     print(
-        f"\nMP3 encoder levels on a 5-minute stereo mix at {BITRATE} (LAME -q; lower is slower and more careful)"
+        f"\nMP3 encoder levels on a 5-minute stereo mix at {BITRATE} "
+        "(LAME -q; lower is slower and more careful)"
     )
     print(f"{'level':>5} {'seconds':>8} {'x real time':>11} {'spectral distance':>18}")
     for level in level_list:
@@ -342,12 +345,14 @@ def encoder_levels(folder: Path, level_list: list[str]) -> None:
         ).stdout
         decoded = np.frombuffer(raw, dtype="<f4").reshape(-1, 2).astype(np.float64)
         print(
-            f"{level:>5} {seconds:>8.2f} {300 / seconds:>11.0f} {spectral_distance(reference, decoded):>15.2f} dB"
+            f"{level:>5} {seconds:>8.2f} {300 / seconds:>11.0f} "
+            f"{spectral_distance(reference, decoded):>15.2f} dB"
         )
 
 
 def spectral_distance(reference, decoded) -> float:
-    """Mean log-spectral distance (dB) over 2048-sample frames, 50 Hz-15 kHz, frames within 50 dB of the loudest.
+    """Mean log-spectral distance (dB) over 2048-sample frames, 50 Hz-15 kHz, frames within 50 dB
+    of the loudest.
 
     Plain signal-to-error ratios reward an encoder that ignores hearing (noise
     shaping moves error where it is masked, which lowers the SER); the distance
@@ -401,13 +406,15 @@ def main() -> None:
             theirs = measure("ffmpeg", folder, minutes, args.level)
             floor = measure("encoder", folder, minutes, args.level)
             print(
-                f"{minutes:>7g} | {ours['seconds']:>10.1f} {ours['peak_mb']:>6.0f} | {theirs['seconds']:>8.1f} "
+                f"{minutes:>7g} | {ours['seconds']:>10.1f} {ours['peak_mb']:>6.0f} | "
+                f"{theirs['seconds']:>8.1f} "
                 f"{theirs['peak_mb']:>6.0f} | {floor['seconds']:>9.1f} {floor['peak_mb']:>5.0f} | "
                 f"{ours['seconds'] / theirs['seconds']:>10.2f} {ours['peak_mb'] / theirs['peak_mb']:>12.2f}",
                 flush=True,
             )
             print(
-                f"{'':>7}   (audiogen: Python {ours['python_mb']:.0f} MB + encoder {ours['ffmpeg_mb']:.0f} MB)",
+                f"{'':>7}   (audiogen: Python {ours['python_mb']:.0f} MB "
+                f"+ encoder {ours['ffmpeg_mb']:.0f} MB)",
                 flush=True,
             )
         if args.encoder:

@@ -143,7 +143,8 @@ def main() -> None:
     )
     print(
         f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'reenc s':>7} {'warm/reenc':>10} {'floor s':>8} "
-        f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11} "
+        f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} "
+        f"{'RSS cold MB':>11} {'RSS warm MB':>11} "
         f"{'CPU warm s':>10} {'CPU reenc s':>11}"
     )
     rows = []
@@ -200,7 +201,8 @@ def main() -> None:
                 f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['reencode']:>7.1f} "
                 f"{m['warm'] / m['reencode']:>10.2f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
                 f"{m['floor_q5']:>10.1f} {m['warm'] / m['floor_q5']:>7.2f} {minutes * 60 / m['warm']:>8.1f} "
-                f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f} {m['cpu_warm']:>10.1f} {m['cpu_reencode']:>11.1f}",
+                f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f} "
+                f"{m['cpu_warm']:>10.1f} {m['cpu_reencode']:>11.1f}",
                 flush=True,
             )
     if len(rows) > 1:

@@ -255,7 +255,8 @@ def speech_step_cpu(engine: str, minutes: float) -> tuple[float, int]:
 
 def sentence_table(texts: list[str]) -> None:
     print(
-        "| engine | RTF (1 core) | start-up CPU s | peak RSS MB | wpm inside sentences | pitch movement st | WER |"
+        "| engine | RTF (1 core) | start-up CPU s | peak RSS MB "
+        "| wpm inside sentences | pitch movement st | WER |"
     )
     print("|---|---|---|---|---|---|---|")
     found = {}
@@ -267,7 +268,8 @@ def sentence_table(texts: list[str]) -> None:
         )
     base, new = found["pyttsx3"], found["hibari"]
     print(
-        f"hibari / pyttsx3: RTF x{new['rtf'] / base['rtf']:.1f}, memory x{new['rss_mb'] / base['rss_mb']:.1f}, "
+        f"hibari / pyttsx3: RTF x{new['rtf'] / base['rtf']:.1f}, "
+        f"memory x{new['rss_mb'] / base['rss_mb']:.1f}, "
         f"pitch movement x{new['pitch_st'] / base['pitch_st']:.2f}"
     )
 
@@ -315,7 +317,8 @@ def main() -> None:
     parts = set(args.parts.split(","))
     texts = sentences()
     print(
-        f"{len(texts)} sentences, {sum(len(t.split()) for t in texts)} words (a 5-minute session of the sample)"
+        f"{len(texts)} sentences, {sum(len(t.split()) for t in texts)} words "
+        "(a 5-minute session of the sample)"
     )
     if "sentences" in parts:
         sentence_table(texts)

@@ -340,7 +340,8 @@ IRREGULAR = [1, 4410, 88200, 12345, 2, 30870, 88199, 7]  # 231034 frames; edges 
 
 @pytest.mark.parametrize("spec", ["drone", "theta", "binaural:432:3.5"])
 def test_sine_layers_do_not_depend_on_where_blocks_begin(spec):
-    """One unbroken wave: the same frames in irregular blocks as in 2-s blocks (a phase jump at an edge would show)."""
+    """One unbroken wave: the same frames in irregular blocks as in 2-s blocks (a phase jump at an
+    edge would show)."""
     total = sum(IRREGULAR)
     regular = _blocks(Bed(spec, 5, RATE), [2 * RATE, total - 2 * RATE])
     irregular = _blocks(Bed(spec, 5, RATE), IRREGULAR)
@@ -380,7 +381,8 @@ def test_drone_and_binaural_keep_their_phase_after_hours(hours):
 
 @pytest.mark.parametrize("spec", ["drone", "theta", "pink+drone", "rain", "ocean"])
 def test_no_click_at_block_edges(spec):
-    """Over 100 half-second blocks the largest step between neighbouring samples at an edge is no larger than inside."""
+    """Over 100 half-second blocks the largest step between neighbouring samples at an edge is no
+    larger than inside."""
     size = RATE // 2
     x = _take(Bed(spec, 4, RATE), 50, block=0.5).astype(np.float64)
     steps = np.abs(np.diff(x, axis=0)).max(axis=1)

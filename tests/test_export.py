@@ -354,7 +354,8 @@ def test_missing_encoder_is_a_clear_error(tmp_path, monkeypatch):
     # An ffmpeg built without libopus: a wrapper that hides it from the encoder list.
     fake = tmp_path / "ffmpeg"
     fake.write_text(
-        '#!/bin/sh\nfor a in "$@"; do [ "$a" = "-encoders" ] && { ffmpeg "$@" | grep -v libopus; exit 0; }; done\n'
+        '#!/bin/sh\nfor a in "$@"; do [ "$a" = "-encoders" ] && '
+        '{ ffmpeg "$@" | grep -v libopus; exit 0; }; done\n'
         'exec ffmpeg "$@"\n'
     )
     fake.chmod(0o755)

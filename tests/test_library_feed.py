@@ -73,7 +73,8 @@ def test_feed_parses_cleanly_with_feedparser(podcast_library):
     assert feed.language == "en"
     assert feed.author == "Test Author"
     assert feed.image.href == BASE + "cover.jpg"
-    # (feedparser reads itunes:explicit only as yes/clean; "false", what Apple asks, is checked in the XML below)
+    # (feedparser reads itunes:explicit only as yes/clean; "false", what Apple asks, is checked in
+    # the XML below)
     assert [t.term for t in feed.tags] == ["Health & Fitness", "Mental Health"]
     catalog = json.loads((out / "catalog.json").read_text("utf-8"))
     assert [e.title for e in parsed_feed.entries] == [s["title"] for s in catalog["sessions"]]

@@ -301,7 +301,8 @@ def test_same_seed_same_pcm_bytes(clips):
     [("pink+drone", -16.0), ("ocean", -18.0), ("rain+bells", -16.0), ("none", -16.0), ("pink", -13.0)],
 )
 def test_the_plan_predicts_the_mastered_stream(clips, background, loudness):
-    """One pass: the gain chosen before mixing gives the target, and the clips' peaks fit under the ceiling."""
+    """One pass: the gain chosen before mixing gives the target, and the clips' peaks fit under the
+    ceiling."""
     timeline = session(clips, 60)
     settings = SoundSettings(background=background, loudness=loudness)
     settings = replace(settings, channels=output_channels(_factory(settings)(), settings))

@@ -25,7 +25,8 @@ MARKDOWN_ARTICLE = (
 HTML_ARTICLE = (
     "<!DOCTYPE html><html><head><title>Resting After a Long Week | Some Site</title></head><body>"
     "<nav><a href='/'>Home</a> <a href='/blog'>Blog</a></nav><article><h1>Resting After a Long Week</h1>"
-    f"<p>{BODY}</p><p>{BODY}</p></article><footer>© 2024 Some Site. All rights reserved.</footer></body></html>"
+    f"<p>{BODY}</p><p>{BODY}</p></article>"
+    "<footer>© 2024 Some Site. All rights reserved.</footer></body></html>"
 )
 
 
@@ -107,7 +108,8 @@ def test_html_declared_charset(tmp_path):
         ("short.txt", b"Only a few words here.", "words of article text"),
         (
             "login.html",
-            b"<!DOCTYPE html><html><body><form><input name='user'><button>Log in</button></form></body></html>",
+            b"<!DOCTYPE html><html><body><form><input name='user'>"
+            b"<button>Log in</button></form></body></html>",
             "no article text",
         ),
         (

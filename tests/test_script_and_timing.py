@@ -13,7 +13,8 @@ from audiogen.timing import plan_timeline, spread_budget
 def test_markup_parses_every_cue():
     cues = parse_markup(
         "[chapter Arrival]\n[bell]\nHello there. Breathe.\n[pause 4s]\n[pause 5s..40s x2]\n"
-        "[voice rate=0.8 volume=0.9]\nSlowly now.\n[voice]\n[breath 4-2-6 x3]\n[optional 2]\nMaybe.\n[/optional]\n"
+        "[voice rate=0.8 volume=0.9]\nSlowly now.\n[voice]\n[breath 4-2-6 x3]\n"
+        "[optional 2]\nMaybe.\n[/optional]\n"
     )
     kinds = [type(c) for c in cues]
     assert kinds == [Chapter, Bell, Speech, Speech, Pause, ElasticPause, Speech, Breath, Speech]
@@ -52,7 +53,10 @@ def _clips(script, seconds=2.0):
 
 
 def test_timeline_lands_on_target_and_drops_optional_cues():
-    markup = "[chapter A]\nOne.\n[pause 1s..30s]\n[optional 3]\nTwo.\n[pause 10s]\n[/optional]\nThree.\n[pause 1s..30s]\n"
+    markup = (
+        "[chapter A]\nOne.\n[pause 1s..30s]\n[optional 3]\nTwo.\n[pause 10s]\n[/optional]\n"
+        "Three.\n[pause 1s..30s]\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     clips = _clips(script)
     full = plan_timeline(script, clips, 60, lead_in=1, tail=2)
@@ -72,7 +76,7 @@ from click.testing import CliRunner  # noqa: E402
 from audiogen.cli import main  # noqa: E402
 from audiogen.errors import InputError, TemplateError  # noqa: E402
 from audiogen.models import Bell as BellCue  # noqa: E402
-from audiogen.models import SessionSpec, Themes
+from audiogen.models import SessionSpec, Themes  # noqa: E402
 from audiogen.profile import apply_profile, load_profile  # noqa: E402
 from audiogen.scripting import build_script  # noqa: E402
 from audiogen.scripting.templating import scaled_count, speakable_text  # noqa: E402
@@ -123,7 +127,10 @@ def test_sandbox_escape_attempts_are_refused(tmp_path, expression):
 
 
 def test_malformed_markup_points_at_the_template_source_line(tmp_path):
-    body = '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\nBreathe here.\n[pause {{ minutes }} soon]\n{% endblock %}\n'
+    body = (
+        '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\nBreathe here.\n'
+        "[pause {{ minutes }} soon]\n{% endblock %}\n"
+    )
     folder = _user_template(tmp_path, body)
     with pytest.raises(MarkupError, match=r"mine\.j2, line 5 \(script line \d+\): a pause is"):
         build_script(THEMES, 5, "mine", templates_dir=folder)
@@ -193,7 +200,10 @@ def test_scaled_counts_grow_with_the_session():
 
 
 def test_shortest_length_named_in_the_error_really_fits():
-    markup = "Hello there, welcome.\n[pause 2s..30s]\n[optional 1]\nA longer part that can go.\n[/optional]\nGoodbye.\n"
+    markup = (
+        "Hello there, welcome.\n[pause 2s..30s]\n[optional 1]\nA longer part that can go.\n"
+        "[/optional]\nGoodbye.\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     clips = _clips(script, 5.0)
     with pytest.raises(TimingError) as error:
@@ -281,7 +291,10 @@ def test_bad_profile_names_file_and_key(tmp_path, content, expected):
 
 
 def test_chapter_starts_at_its_first_sound_not_before_a_pause():
-    markup = "[chapter A]\n[pause 3s]\nOne.\n[chapter B]\n[pause 2s..20s]\n[bell]\n[pause 1s]\nTwo.\n[chapter C]\n[pause 2s]\n[breath 4-0-6 x1]\n"
+    markup = (
+        "[chapter A]\n[pause 3s]\nOne.\n[chapter B]\n[pause 2s..20s]\n[bell]\n[pause 1s]\nTwo.\n"
+        "[chapter C]\n[pause 2s]\n[breath 4-0-6 x1]\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     timeline = plan_timeline(script, _clips(script, 1.0), 40, lead_in=1, tail=2)
     starts = {c.title: c.start for c in timeline.chapters}

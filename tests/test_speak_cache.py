@@ -22,7 +22,7 @@ def _payload(writer: int, key_index: int) -> bytes:
 
 def _write_many(folder: str, writer: int, keys: list[str]) -> None:
     cache = SpeechCache(folder)
-    for round_ in range(3):
+    for _round in range(3):
         for index, key in enumerate(keys):
             temp = cache.temp_path(key)
             temp.write_bytes(_payload(writer, index))

@@ -231,11 +231,13 @@ FIRST_PERSON_OK_IN_AFFIRMATIONS = "the author's own story"
 
 SCARS = {
     "pronouns that disagree": re.compile(
-        r"\byour (?:minds|bodies|hearts|lives|selves|shoulders)\b.*\b(?:you|your)\b(?!.*\b(?:all|both)\b)|\byour (?:minds|bodies|selves)\b",
+        r"\byour (?:minds|bodies|hearts|lives|selves|shoulders)\b.*\b(?:you|your)\b(?!.*\b(?:all|both)\b)|"
+        r"\byour (?:minds|bodies|selves)\b",
         re.I,
     ),
     "a contraction undone": re.compile(
-        r"\b(?:who|what|that|there|it|he|she) (?:going|coming|trying|feeling|being|got|been)\b|\b(?:you|your) (?:is|was|has|does)\b|\byou (?:am)\b",
+        r"\b(?:who|what|that|there|it|he|she) (?:going|coming|trying|feeling|being|got|been)\b|"
+        r"\b(?:you|your) (?:is|was|has|does)\b|\byou (?:am)\b",
         re.I,
     ),
     "a word said twice": re.compile(r"\b(\w+) \1\b", re.I),
@@ -302,7 +304,8 @@ def rubric_violations(themes) -> list[str]:
             if not re.search(r"\b(?:you|your|yourself|I|my|me|myself)\b", line, re.I):
                 flag(kind, line, "an affirmation in no one's person")
             if re.match(
-                r"(?:You|I|Your \w+) (?:were|was|had|did|cared|gave|loved|tried|went|felt|knew|spent)\b|I've been\b",
+                r"(?:You|I|Your \w+) (?:were|was|had|did|cared|gave|loved|tried|went|felt|knew|spent)\b"
+                r"|I've been\b",
                 line,
             ):
                 flag(kind, line, "an affirmation in the past tense")

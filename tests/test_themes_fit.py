@@ -308,7 +308,10 @@ def test_a_library_build_fails_the_foreign_session_alone(tmp_path, speech_cache)
 def test_a_tie_between_labels_goes_to_the_stronger_evidence_not_the_alphabet():
     # grief and anger score the same (six hits each); grief is named by six different words,
     # anger by one word six times: grief is the article's subject, and its template is chosen.
-    grief = "Grief visits. Mourning takes time. The funeral was quiet. The bereaved rest. A widow sleeps. She died in spring."
+    grief = (
+        "Grief visits. Mourning takes time. The funeral was quiet. The bereaved rest. A widow sleeps. "
+        "She died in spring."
+    )
     anger = " ".join(["Anger comes and goes."] * 6)
     filler = " ".join(["You can sit by the window and watch the light move across the floor."] * 12)
     themes = extract_themes(_article(f"{anger} {grief} {filler}"))

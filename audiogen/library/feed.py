@@ -152,7 +152,8 @@ def feed_xml(
     _sub(channel, "title", catalog["library"])
     _sub(channel, "link", base_url)
     description = podcast.get("description") or (
-        f"{len(sessions)} guided meditation{'s' if len(sessions) != 1 else ''} made by audiogen from articles "
+        f"{len(sessions)} guided meditation{'s' if len(sessions) != 1 else ''} "
+        "made by audiogen from articles "
         "about emotional life."
     )
     _sub(channel, "description", description)

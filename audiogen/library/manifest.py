@@ -263,7 +263,8 @@ def _check_pattern(problems: _Problems, path: str, pattern: str) -> bool:
     if unknown:
         problems.add(
             path,
-            f"unknown field {{{unknown[0]}}} in name pattern; use {', '.join('{' + f + '}' for f in NAME_FIELDS)}",
+            f"unknown field {{{unknown[0]}}} in name pattern; "
+            f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}",
         )
         return False
     if "article" not in names:
@@ -416,8 +417,8 @@ def load_manifest(
                         )
                         if session_spec not in checked:  # entries often share their settings
                             checked[session_spec] = pipeline.validate_spec(session_spec)
-                        for field, message in checked[session_spec].items():
-                            problems.add(session_origins.get(_setting_key(field)) or origin, message)
+                        for setting, message in checked[session_spec].items():
+                            problems.add(session_origins.get(_setting_key(setting)) or origin, message)
                         for article in articles:
                             file_name = _session_name(pattern, article, session_spec, base, listener)
                             session_path = f"{origin} ({article.name}, {minutes:g} min"

@@ -103,16 +103,21 @@ def _read(path: Path) -> str:
 
 
 _STYLE = """
-body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem;margin:2rem auto;
+padding:0 1rem;
 color:#243036;background:#f7f5f0}
 h1{font-weight:500;margin-bottom:.2rem}header p{color:#5b6770;margin-top:0}
 .session{background:#fff;border-radius:10px;padding:1rem 1.2rem;margin:1rem 0;box-shadow:0 1px 3px #0002;
 display:grid;grid-template-columns:auto 1fr;gap:0 1rem}
-.session>*{grid-column:2}.cover{grid-column:1;grid-row:1/span 4;width:96px;height:96px;object-fit:cover;border-radius:6px}
-.session h2{font-size:1.15rem;font-weight:600;margin:.1rem 0}.meta{color:#5b6770;font-size:.9rem;margin:.2rem 0 .5rem}
-.theme{display:inline-block;background:#e5efe9;border-radius:1rem;padding:0 .55rem;margin-right:.25rem;font-size:.8rem}
+.session>*{grid-column:2}
+.cover{grid-column:1;grid-row:1/span 4;width:96px;height:96px;object-fit:cover;border-radius:6px}
+.session h2{font-size:1.15rem;font-weight:600;margin:.1rem 0}
+.meta{color:#5b6770;font-size:.9rem;margin:.2rem 0 .5rem}
+.theme{display:inline-block;background:#e5efe9;border-radius:1rem;padding:0 .55rem;margin-right:.25rem;
+font-size:.8rem}
 audio{width:100%}details{margin-top:.4rem}summary{cursor:pointer;color:#37617a}
-.transcript p{margin:.25rem 0}.transcript time{color:#8a949b;font-variant-numeric:tabular-nums;margin-right:.6rem}
+.transcript p{margin:.25rem 0}
+.transcript time{color:#8a949b;font-variant-numeric:tabular-nums;margin-right:.6rem}
 .subscribe{background:#fff;border-radius:10px;padding:.8rem 1.2rem;box-shadow:0 1px 3px #0002}
 .subscribe svg{display:block;width:180px;height:180px;margin:.5rem 0}.subscribe code{word-break:break-all}
 """
@@ -201,7 +206,8 @@ def index_html(
 <body>
 <header>
 <h1>{e(name)}</h1>
-<p>{len(entries)} sessions, {clock(total)} in all · <a href="{PLAYLIST}">playlist</a> · <a href="{CATALOG}">catalog</a>{feed_link}</p>
+<p>{len(entries)} sessions, {clock(total)} in all · <a href="{PLAYLIST}">playlist</a> ·
+<a href="{CATALOG}">catalog</a>{feed_link}</p>
 {subscribe}
 </header>
 <main>

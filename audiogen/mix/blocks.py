@@ -31,7 +31,8 @@ CHAPTER_BELL_GAP = 3.0  # no extra chapter bell this close to a bell the script 
 
 
 def levelled_clip(clip: Clip, sample_rate: int | None) -> np.ndarray:
-    """The clip at `sample_rate` (None: its own) with its voiced part at VOICE_LEVEL_DB, times its volume; float32."""
+    """The clip at `sample_rate` (None: its own) with its voiced part at VOICE_LEVEL_DB, times its
+    volume; float32."""
     samples, rate = read_clip(clip.path)
     if sample_rate is not None and rate != sample_rate:
         g = gcd(sample_rate, rate)
@@ -50,7 +51,8 @@ def levelled_clip(clip: Clip, sample_rate: int | None) -> np.ndarray:
 
 
 def prepare_clip(clip: Clip, settings: SoundSettings, ceiling_db: float = VOICE_PEAK_DB) -> np.ndarray:
-    """Resample (polyphase, band-limited), set the speech level, limit true peaks to `ceiling_db`; float32 mono.
+    """Resample (polyphase, band-limited), set the speech level, limit true peaks to `ceiling_db`;
+    float32 mono.
 
     The limiter is the stream's own look-ahead true-peak limiter; mastering
     lowers the ceiling so that the voice's peaks fit under the output's ceiling

@@ -408,7 +408,7 @@ def master(
     rate, channels = settings.sample_rate, settings.channels
     plan = plan_master(timeline, bed_factory, settings, codec_change)
     target = settings.loudness - codec_change  # what the PCM stream must measure
-    for attempt in range(2):
+    for _attempt in range(2):
         meter = LoudnessMeter(rate, channels, true_peak=False)
         limiter = TruePeakLimiter(rate, channels, 10 ** (limiter_ceiling_db(settings) / 20))
         mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)

@@ -430,8 +430,10 @@ class HibariEngine:
                 self._voices[voice] = self._hibari.Hibari(voice=voice, model=str(path), threads=1)
             except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, ...) and OSError
                 raise EngineUnavailable(
-                    f"the neural voice's model {path} cannot be loaded ({type(exc).__name__}: {str(exc)[:160]}); "
-                    f"reinstall it (`pip install --force-reinstall {HIBARI_PACKAGE}`), or choose --engine pyttsx3"
+                    f"the neural voice's model {path} cannot be loaded "
+                    f"({type(exc).__name__}: {str(exc)[:160]}); "
+                    f"reinstall it (`pip install --force-reinstall {HIBARI_PACKAGE}`), "
+                    "or choose --engine pyttsx3"
                 ) from None
         return self._voices[voice]
 

@@ -96,7 +96,8 @@ class SpeechWorker:
         except EOFError:
             self._kill()
             raise VoiceError(
-                f"speech engine {self.engine_name!r} crashed while starting; check that espeak-ng is installed"
+                f"speech engine {self.engine_name!r} crashed while starting; "
+                "check that espeak-ng is installed"
             ) from None
         if status == "missing":
             self._kill()
@@ -149,7 +150,8 @@ class SpeechWorker:
             except _WorkerLost as exc:
                 last = str(exc)
         raise VoiceError(
-            f"speech engine {self.engine_name!r} hung or crashed {self.retries + 1} times on {what} ({last}); "
+            f"speech engine {self.engine_name!r} hung or crashed {self.retries + 1} times "
+            f"on {what} ({last}); "
             "try another --engine or a shorter sentence"
         )
 
