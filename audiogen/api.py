@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from audiogen import settings as table
 from audiogen.errors import AudioError, InputError, SettingError
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
 PathLike = str | Path
 
 
-def session_spec(article: PathLike | None = None, *, out: PathLike = "output", cache: bool = True,
-                 **values: Any) -> SessionSpec:
+def session_spec(
+    article: PathLike | None = None, *, out: PathLike = "output", cache: bool = True, **values: Any
+) -> SessionSpec:
     """The session the keywords describe, every value checked against the settings table
     (None leaves a setting at its default)."""
     checked, problems, unknown = table.check_all({k: v for k, v in values.items() if v is not None})
@@ -43,7 +45,9 @@ def session_spec(article: PathLike | None = None, *, out: PathLike = "output", c
     lines += [f"{p.setting.name}: {p.describe()}" for p in problems]
     if lines:
         raise SettingError("; ".join(lines))
-    spec = SessionSpec(article=Path(article) if article is not None else None, out_dir=Path(out), use_cache=cache)
+    spec = SessionSpec(
+        article=Path(article) if article is not None else None, out_dir=Path(out), use_cache=cache
+    )
     spec = table.apply(spec, checked)
     return table.apply(spec, {"format": spec.format.lower()})
 
@@ -85,7 +89,9 @@ def _background_file(background: Any, scratch: Path) -> str:
     from pydub import AudioSegment
 
     if not isinstance(background, AudioSegment):
-        raise SettingError(f"background: expected a name, a path or a pydub.AudioSegment, not {type(background).__name__}")
+        raise SettingError(
+            f"background: expected a name, a path or a pydub.AudioSegment, not {type(background).__name__}"
+        )
     if len(background) < 500:
         raise SettingError("background: the AudioSegment is shorter than half a second; make a longer loop")
     path = scratch / "background.wav"
@@ -93,8 +99,9 @@ def _background_file(background: Any, scratch: Path) -> str:
     return str(path)
 
 
-def themes(article: PathLike | None = None, *, filter_words: PathLike | None = None,
-           language: str | None = None) -> Themes:
+def themes(
+    article: PathLike | None = None, *, filter_words: PathLike | None = None, language: str | None = None
+) -> Themes:
     """What audiogen finds in an article: title, labels, insights, questions, affirmations, practices.
     An article in a language audiogen cannot narrate yet is refused (InputError) unless `language` says."""
     from audiogen.pipeline import article_themes
@@ -125,8 +132,9 @@ def build(
     `base_url`, the library folder's public address, overrides [library] base_url (a feed.xml)."""
     from audiogen.library import build_library, load_manifest
 
-    plan = load_manifest(Path(manifest), Path(out) if out else None, Path(cache_dir) if cache_dir else None,
-                         base_url)
+    plan = load_manifest(
+        Path(manifest), Path(out) if out else None, Path(cache_dir) if cache_dir else None, base_url
+    )
     return build_library(plan, workers, scheduler, prune, progress)
 
 
@@ -143,9 +151,25 @@ def audio_segment(path: PathLike) -> AudioSegment:
         raise InputError(f"{path}: not an audio file audiogen can read")
     channels, rate = int(info.info.channels), int(getattr(info.info, "sample_rate", 44100) or 44100)
     decoded = subprocess.run(
-        [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", str(channels),
-         "-ar", str(rate), "pipe:1"], capture_output=True,
+        [
+            ffmpeg_path(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "s16le",
+            "-ac",
+            str(channels),
+            "-ar",
+            str(rate),
+            "pipe:1",
+        ],
+        capture_output=True,
     )
     if decoded.returncode != 0:
-        raise AudioError(f"{path}: ffmpeg cannot decode it ({decoded.stderr.decode(errors='replace').strip()})")
+        raise AudioError(
+            f"{path}: ffmpeg cannot decode it ({decoded.stderr.decode(errors='replace').strip()})"
+        )
     return AudioSegment(data=decoded.stdout, sample_width=2, frame_rate=rate, channels=channels)

@@ -11,14 +11,13 @@ stereo (1 when every layer is mono, e.g. a mono music file or ``none``).
 from __future__ import annotations
 
 import abc
-
 import functools
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -87,7 +86,8 @@ class _Layer(abc.ABC):
         """Move on `n` frames without making them (planning samples a bed here and there)."""
         self.block(n, sample_rate)
 
-    def close(self) -> None:
+    # A hook with a default that does nothing (the base class is not abstract): subclasses may override.
+    def close(self) -> None:  # noqa: B027
         """Release what the layer holds open; procedural layers hold nothing."""
 
 
@@ -131,9 +131,14 @@ class _Sines:
 
     def __init__(self, sides: list[list[tuple[float, float, float]]], sample_rate: int) -> None:
         """`sides`: per channel, its sinusoids as (Hz, radians at frame 0, amplitude)."""
-        freqs, phases, amps = np.moveaxis(np.array(sides, dtype=np.float64), 2, 0)  # each (channels, sinusoids)
+        freqs, phases, amps = np.moveaxis(
+            np.array(sides, dtype=np.float64), 2, 0
+        )  # each (channels, sinusoids)
         self.steps = 2 * np.pi * freqs / sample_rate  # radians per frame
-        self.phases, self.amps = phases, np.concatenate([amps, amps], axis=1)  # for the sin and the cos weights
+        self.phases, self.amps = (
+            phases,
+            np.concatenate([amps, amps], axis=1),
+        )  # for the sin and the cos weights
         angle = self.steps[:, :, None] * np.arange(self.SEGMENT)
         self.table = np.concatenate([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
         self.rows = max(1, SMALL_PRODUCT // (self.table.shape[1] * self.SEGMENT))  # segments per product
@@ -142,7 +147,9 @@ class _Sines:
         """Frames [start, start + n) as (n, channels) float32."""
         segments = -(-n // self.SEGMENT)
         firsts = start + self.SEGMENT * np.arange(segments)
-        a = (self.steps[:, :, None] * firsts + self.phases[:, :, None]) % (2 * np.pi)  # (channels, sines, segments)
+        a = (self.steps[:, :, None] * firsts + self.phases[:, :, None]) % (
+            2 * np.pi
+        )  # (channels, sines, segments)
         weights = (np.concatenate([np.sin(a), np.cos(a)], axis=1) * self.amps[:, :, None]).astype(np.float32)
         out = np.empty((segments, self.SEGMENT, len(self.table)), dtype=np.float32)
         for channel, (w, table) in enumerate(zip(weights, self.table)):
@@ -167,9 +174,11 @@ class _DroneLayer(_ClockedLayer):
             sines = []
             for (freq, amp, lfo), (carrier, swell) in zip(self.PARTIALS, self.phases):
                 f, a = freq + detune, amp * LAYER_RMS / total
-                sines += [(f, carrier, 0.6 * a),
-                          (f - lfo, carrier - swell + np.pi / 2, 0.2 * a),
-                          (f + lfo, carrier + swell - np.pi / 2, 0.2 * a)]
+                sines += [
+                    (f, carrier, 0.6 * a),
+                    (f - lfo, carrier - swell + np.pi / 2, 0.2 * a),
+                    (f + lfo, carrier + swell - np.pi / 2, 0.2 * a),
+                ]
             sides.append(sines)
         self.sines = _Sines(sides, sample_rate)
 
@@ -217,7 +226,8 @@ class _RainLayer(_ClockedLayer):
         self.phases = rng.uniform(0, 2 * np.pi, 3)
 
     def _drops(self, n: int) -> np.ndarray:
-        """The drops' envelope, (2, n): each drop jumps up by its size (0..1), then dies away by `decay` a frame.
+        """The drops' envelope, (2, n): each drop jumps up by its size (0..1), then dies away by
+        `decay` a frame.
 
         Drops are sparse, so each side draws how many fall in the block and where, rather than a random
         number per frame; between two drops the envelope is the level after the first times a power of
@@ -230,7 +240,9 @@ class _RainLayer(_ClockedLayer):
             count = self.rng.poisson(self.drop_rate * n)
             at, sizes = np.sort(self.rng.integers(0, n, count)).tolist(), self.rng.random(count).tolist()
             level, begin = self.drop_level[side], 0
-            for frame, size in zip(at + [n], sizes + [0.0]):  # each stretch up to the next drop, then the drop
+            for frame, size in zip(
+                at + [n], sizes + [0.0]
+            ):  # each stretch up to the next drop, then the drop
                 np.multiply(self.powers[: frame - begin], level, out=env[side, begin:frame])
                 level = level * self.decay ** (frame - begin) + size
                 begin = frame
@@ -248,9 +260,13 @@ class _RainLayer(_ClockedLayer):
         out += patter
         # The slow swell, and 1/6 ahead of a soft ceiling at 6x the RMS: a cluster of loud drops must
         # not crackle over the voice.
-        out *= _slow_curve(lambda t: (0.7 + 0.3 * _slow_swell(t, self.rates, self.phases)) / 6, start, n, sample_rate)
+        out *= _slow_curve(
+            lambda t: (0.7 + 0.3 * _slow_swell(t, self.rates, self.phases)) / 6, start, n, sample_rate
+        )
         np.tanh(out, out=out)
-        return _frames(out, 6 * LAYER_RMS / 0.885)  # the RMS under the ceiling is 0.885 (measured: 6 seeds x 20 min)
+        return _frames(
+            out, 6 * LAYER_RMS / 0.885
+        )  # the RMS under the ceiling is 0.885 (measured: 6 seeds x 20 min)
 
 
 class _OceanLayer(_ClockedLayer):
@@ -270,8 +286,11 @@ class _OceanLayer(_ClockedLayer):
         # sides lag a little. The phase is the integral of that rate (rate * t * (1 + drift) would
         # speed the waves up with the time since the start: a flutter of several hertz after an hour).
         rate, drift_rate = self.wave_rate, self.drift_rates[0]
-        phase = (2 * np.pi * rate * t - 0.15 * rate / drift_rate * np.cos(2 * np.pi * drift_rate * t + self.phases[0])
-                 + self.phases[1])
+        phase = (
+            2 * np.pi * rate * t
+            - 0.15 * rate / drift_rate * np.cos(2 * np.pi * drift_rate * t + self.phases[0])
+            + self.phases[1]
+        )
         waves = np.stack([(0.5 - 0.5 * np.cos(phase + lag)) ** 2 for lag in (0.0, 0.35)])
         return (0.1 + 1.4 * waves) / 0.32
 
@@ -334,8 +353,23 @@ def _decoder(path: Path, sample_rate: int, errors=subprocess.DEVNULL) -> subproc
 
     Its messages go to a file, never to a pipe nobody reads while the samples are read.
     """
-    command = [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
-               "-f", "f32le", "-ac", "2", "-ar", str(sample_rate), "pipe:1"]
+    command = [
+        ffmpeg_path(),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-f",
+        "f32le",
+        "-ac",
+        "2",
+        "-ar",
+        str(sample_rate),
+        "pipe:1",
+    ]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
 
 
@@ -345,7 +379,10 @@ def _read_frames(process: subprocess.Popen, frames: int) -> np.ndarray:
 
 
 def _file_error(path: Path, reason: str) -> AudioError:
-    return AudioError(f"{path}: cannot use this background file ({reason}); give a readable audio file or a name from `audiogen backgrounds`")
+    return AudioError(
+        f"{path}: cannot use this background file ({reason}); "
+        "give a readable audio file or a name from `audiogen backgrounds`"
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -371,7 +408,9 @@ def _analyse(path: Path, mtime: float, sample_rate: int) -> _FileAnalysis:
     head = head[:crossfade]
     shift = _best_seam_shift(tail[len(tail) - crossfade - min(search_max, frames // 8) :], head)
     end = len(tail) - shift
-    return _FileAnalysis(frames, rms, mono, head, tail[end - crossfade : end], frames - shift - crossfade, held)
+    return _FileAnalysis(
+        frames, rms, mono, head, tail[end - crossfade : end], frames - shift - crossfade, held
+    )
 
 
 def _scan(process: subprocess.Popen, sample_rate: int):
@@ -531,15 +570,22 @@ LAYERS: dict[str, tuple[str, Callable]] = {
     "pink": ("pink noise: a soft, balanced hush, like distant wind", _pink),
     "brown": ("brown noise: a deep, low rumble", _brown),
     "rain": ("steady rain: a swelling hiss with drops pattering", lambda rng, rate: _RainLayer(rng, rate)),
-    "ocean": ("ocean waves: a low rumble under a wash that rises and falls", lambda rng, rate: _OceanLayer(rng, rate)),
+    "ocean": (
+        "ocean waves: a low rumble under a wash that rises and falls",
+        lambda rng, rate: _OceanLayer(rng, rate),
+    ),
     "drone": ("a soft harmonic drone on A, slowly breathing", lambda rng, rate: _DroneLayer(rng, rate)),
     **{
-        name: (f"binaural beats, {label} ({carrier:g} Hz carrier, {beat:g} Hz beat; headphones)",
-               _binaural(carrier, beat, name))
+        name: (
+            f"binaural beats, {label} ({carrier:g} Hz carrier, {beat:g} Hz beat; headphones)",
+            _binaural(carrier, beat, name),
+        )
         for name, (carrier, beat, label) in BINAURAL_PRESETS.items()
     },
-    "bells": ("a soft singing-bowl strike at every chapter change (start and end bells come from the script)",
-              lambda rng, rate: _SilentLayer()),
+    "bells": (
+        "a soft singing-bowl strike at every chapter change (start and end bells come from the script)",
+        lambda rng, rate: _SilentLayer(),
+    ),
     "none": ("no background: the voice alone, in mono", lambda rng, rate: _SilentLayer()),
 }
 # Relative levels of layers in a bed, in dB (the drone and the beats sit under the texture).
@@ -549,7 +595,9 @@ LAYER_GAIN_DB = {"drone": -6.0, "binaural": -4.0, "file": 0.0}
 def list_backgrounds() -> list[LayerInfo]:
     infos = [LayerInfo(name, description) for name, (description, _) in LAYERS.items()]
     return infos + [
-        LayerInfo("binaural:C:B", "binaural beats with your own carrier C and beat B in Hz, e.g. binaural:200:6"),
+        LayerInfo(
+            "binaural:C:B", "binaural beats with your own carrier C and beat B in Hz, e.g. binaural:200:6"
+        ),
         LayerInfo("PATH", "your own audio file (any format ffmpeg reads), looped with a crossfade"),
     ]
 
@@ -565,14 +613,24 @@ def _binaural_from(name: str) -> Callable:
     try:
         carrier, beat = (float(p) for p in parts)
     except ValueError:
-        raise AudioError(f"background {name!r}: write binaural:CARRIER:BEAT in Hz, e.g. binaural:200:6") from None
+        raise AudioError(
+            f"background {name!r}: write binaural:CARRIER:BEAT in Hz, e.g. binaural:200:6"
+        ) from None
     if not (CARRIER_RANGE[0] <= carrier <= CARRIER_RANGE[1] and BEAT_RANGE[0] <= beat <= BEAT_RANGE[1]):
         raise AudioError(
             f"background {name!r}: the carrier must be {CARRIER_RANGE[0]:g}-{CARRIER_RANGE[1]:g} Hz and "
             f"the beat {BEAT_RANGE[0]:g}-{BEAT_RANGE[1]:g} Hz, e.g. binaural:200:6"
         )
-    label = next((n for n, (_, (lo, hi)) in zip(("delta", "theta", "alpha", "beta"),
-                  enumerate(((0, 4), (4, 8), (8, 13), (13, 99)))) if lo <= beat < hi), "beat")
+    label = next(
+        (
+            n
+            for n, (_, (lo, hi)) in zip(
+                ("delta", "theta", "alpha", "beta"), enumerate(((0, 4), (4, 8), (8, 13), (13, 99)))
+            )
+            if lo <= beat < hi
+        ),
+        "beat",
+    )
     return _binaural(carrier, beat, label)
 
 
@@ -592,7 +650,9 @@ class Bed:
     def __init__(self, spec: str, seed: int, sample_rate: int) -> None:
         parts = [part.strip() for part in spec.split("+") if part.strip()]
         if not parts:
-            raise AudioError(f"empty background {spec!r}; choose from `audiogen backgrounds` (join layers with '+')")
+            raise AudioError(
+                f"empty background {spec!r}; choose from `audiogen backgrounds` (join layers with '+')"
+            )
         self.sample_rate = sample_rate
         # One independent random stream per layer, all derived from the seed.
         streams = np.random.SeedSequence(seed).spawn(len(parts))
@@ -618,8 +678,12 @@ class Bed:
             self.layers.append(make(np.random.Generator(np.random.PCG64(stream)), sample_rate))
             kinds.append(_layer_kind(name))
         # Layers that make no continuous sound take no share of the bed's level.
-        gains = np.array([0.0 if isinstance(layer, _SilentLayer) else 10 ** (LAYER_GAIN_DB.get(k, 0.0) / 20)
-                          for layer, k in zip(self.layers, kinds)])
+        gains = np.array(
+            [
+                0.0 if isinstance(layer, _SilentLayer) else 10 ** (LAYER_GAIN_DB.get(k, 0.0) / 20)
+                for layer, k in zip(self.layers, kinds)
+            ]
+        )
         total = np.sqrt(np.sum(gains**2))
         self.gains = gains / total if total else gains
         self.silent = not total

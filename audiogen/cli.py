@@ -8,8 +8,8 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 from click.core import ParameterSource
@@ -63,7 +63,10 @@ class AudiogenGroup(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(f"audiogen: unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
+            click.echo(
+                f"audiogen: unexpected error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                err=True,
+            )
             sys.exit(1)
 
 
@@ -78,9 +81,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool, verbose: bool) -> None:
     ctx.obj = {"debug": debug, "quiet": quiet, "verbose": verbose and not quiet}
 
 
-article_argument = click.argument(
-    "article", required=False, type=click.Path(path_type=Path, dir_okay=False)
-)
+article_argument = click.argument("article", required=False, type=click.Path(path_type=Path, dir_okay=False))
 
 
 def _global_options(func):
@@ -97,7 +98,9 @@ def _global_options(func):
         (("-q", "--quiet"), "quiet", "Print only results and errors."),
         (("-v", "--verbose"), "verbose", "Print what each stage is doing."),
     ):
-        func = click.option(*flags, name, is_flag=True, expose_value=False, callback=set_flag, help=text)(func)
+        func = click.option(*flags, name, is_flag=True, expose_value=False, callback=set_flag, help=text)(
+            func
+        )
     return func
 
 
@@ -107,8 +110,9 @@ def _command(group: click.Group = main, **kwargs):
     def decorate(func):
         command = group.command(**kwargs)(_global_options(func))
         shared = {"debug", "quiet", "verbose"}  # listed after the command's own options
-        command.params = [p for p in command.params if p.name not in shared] + \
-                         [p for p in command.params if p.name in shared]
+        command.params = [p for p in command.params if p.name not in shared] + [
+            p for p in command.params if p.name in shared
+        ]
         return command
 
     return decorate
@@ -120,8 +124,15 @@ def _setting_option(setting: Setting):
     extra = {"envvar": setting.envvar, "show_envvar": True} if setting.envvar else {}
     if setting.kind is bool:
         # --mono turns a setting on; --no-cover turns one off that is on by default.
-        return click.option(*names, setting.name, is_flag=True, flag_value=not setting.default,
-                            default=setting.default, help=setting.help, **extra)
+        return click.option(
+            *names,
+            setting.name,
+            is_flag=True,
+            flag_value=not setting.default,
+            default=setting.default,
+            help=setting.help,
+            **extra,
+        )
     if setting.kind is Path:
         kind = click.Path(path_type=Path, file_okay=not setting.path_is_dir, dir_okay=setting.path_is_dir)
     elif setting.low is not None:
@@ -129,8 +140,15 @@ def _setting_option(setting: Setting):
     else:
         kind = setting.kind
     shown = setting.default is not None
-    return click.option(*names, setting.name, type=kind, default=setting.default, show_default=shown,
-                        help=setting.help, **extra)
+    return click.option(
+        *names,
+        setting.name,
+        type=kind,
+        default=setting.default,
+        show_default=shown,
+        help=setting.help,
+        **extra,
+    )
 
 
 def setting_options(names: tuple[str, ...] | None = None):
@@ -138,9 +156,12 @@ def setting_options(names: tuple[str, ...] | None = None):
     chosen = [s for s in SETTINGS if names is None or s.name in names]
 
     def decorate(func):
-        func = click.option("--profile", type=click.Path(path_type=Path, dir_okay=False),
-                            help="Listener profile (TOML: any session setting, e.g. name, intention, rate, "
-                            "voice); options given here win.")(func)
+        func = click.option(
+            "--profile",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Listener profile (TOML: any session setting, e.g. name, intention, rate, "
+            "voice); options given here win.",
+        )(func)
         for setting in reversed(chosen):
             func = _setting_option(setting)(func)
         return func
@@ -149,7 +170,16 @@ def setting_options(names: tuple[str, ...] | None = None):
 
 
 # `audiogen script` plans a session without audio: the settings that shape its words and length.
-SCRIPT_SETTINGS = ("minutes", "template", "templates", "listener", "intention", "rate", "filter_words", "language")
+SCRIPT_SETTINGS = (
+    "minutes",
+    "template",
+    "templates",
+    "listener",
+    "intention",
+    "rate",
+    "filter_words",
+    "language",
+)
 
 
 def _settings(ctx: click.Context, values: dict) -> dict:
@@ -169,11 +199,20 @@ def _settings(ctx: click.Context, values: dict) -> dict:
 @_command()
 @article_argument
 @setting_options()
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("output"), show_default=True, help="Output folder.")
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("output"),
+    show_default=True,
+    help="Output folder.",
+)
 @click.option("--no-cache", is_flag=True, help="Synthesise everything afresh; keep nothing.")
 @click.pass_context
 def render(ctx, article, out_dir, no_cache, **values):
-    """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the built-in sample."""
+    """Render ARTICLE (.txt, .md, .html) as a meditation audio file; no ARTICLE renders the
+    built-in sample."""
     from audiogen import api
 
     quiet, verbose = ctx.obj["quiet"], ctx.obj["verbose"]
@@ -195,8 +234,14 @@ def render(ctx, article, out_dir, no_cache, **values):
         if done == total:
             bar.__exit__(None, None, None)
 
-    result = api.render(article, out=out_dir, cache=not no_cache, report=report, progress=speech_progress,
-                        **_settings(ctx, values))
+    result = api.render(
+        article,
+        out=out_dir,
+        cache=not no_cache,
+        report=report,
+        progress=speech_progress,
+        **_settings(ctx, values),
+    )
     if verbose:
         click.echo(
             f"{result.duration:.1f} s, {result.master.integrated_lufs:.1f} LUFS, "
@@ -224,8 +269,12 @@ def themes(article, filter_words, language, as_json):
         return
     click.echo(found.title)
     click.echo(f"labels: {', '.join(found.labels)}")
-    for heading, items in (("insights", found.insights), ("questions", found.questions),
-                           ("affirmations", found.affirmations), ("practices", found.practices)):
+    for heading, items in (
+        ("insights", found.insights),
+        ("questions", found.questions),
+        ("affirmations", found.affirmations),
+        ("practices", found.practices),
+    ):
         click.echo(f"{heading}:")
         for item in items:
             click.echo(f"  - {item}")
@@ -254,7 +303,9 @@ def script(ctx, article, **values):
         + (", ".join(map(str, timeline.dropped_levels)) or "none")
     )
     ends = [c.start for c in timeline.chapters[1:]] + [timeline.duration]
-    events = [(c.start, f"== {c.title} == ({end - c.start:.0f} s)") for c, end in zip(timeline.chapters, ends)]
+    events = [
+        (c.start, f"== {c.title} == ({end - c.start:.0f} s)") for c, end in zip(timeline.chapters, ends)
+    ]
     events += [(p.start, p.clip.utterance.text) for p in timeline.clips]
     events += [(b.start, f"(bell: {b.kind})") for b in timeline.bells]
     for start, text in sorted(events, key=lambda e: e[0]):
@@ -283,7 +334,9 @@ def voices(engine):
             click.echo(f"  unavailable: {exc}")
             continue
         try:
-            default_id = resolve_voice(settings.voice or catalog.voices[0].id, catalog.voices, catalog.variants).partition("+")[0]
+            default_id = resolve_voice(
+                settings.voice or catalog.voices[0].id, catalog.voices, catalog.variants
+            ).partition("+")[0]
         except (AudiogenError, IndexError):
             default_id = None
         click.echo(f"  {'ID':<24} {'NAME':<44} {'LANGUAGES':<16} GENDER")
@@ -335,7 +388,11 @@ def cache():
 
 
 @_command(cache, name="clear")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder (default: your user cache folder).")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Cache folder (default: your user cache folder).",
+)
 def cache_clear(cache_dir):
     """Remove every cached speech clip and the measurements kept beside them."""
     from audiogen.pipeline import clear_cache
@@ -345,7 +402,11 @@ def cache_clear(cache_dir):
 
 
 @_command(cache, name="info")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder (default: your user cache folder).")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Cache folder (default: your user cache folder).",
+)
 def cache_info(cache_dir):
     """Show where the speech cache is, how many clips it holds and its size cap."""
     from audiogen.speak import SpeechCache, default_cache_dir
@@ -353,18 +414,46 @@ def cache_info(cache_dir):
     info = SpeechCache(cache_dir or default_cache_dir()).info()
     click.echo(f"folder: {info.folder}")
     click.echo(f"clips:  {info.clips}")
-    click.echo(f"size:   {info.size_bytes / 1024**2:.1f} MB of {info.cap_bytes / 1024**2:.0f} MB "
-               "(cap: AUDIOGEN_CACHE_MAX_MB)")
+    click.echo(
+        f"size:   {info.size_bytes / 1024**2:.1f} MB of {info.cap_bytes / 1024**2:.0f} MB "
+        "(cap: AUDIOGEN_CACHE_MAX_MB)"
+    )
 
 
 @_command()
 @click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), help="Library folder (default: the manifest's [library] out).")
-@click.option("--workers", "-j", type=click.IntRange(1), help="Sessions rendered at once (default: the number of cores).")
-@click.option("--scheduler", metavar="ADDRESS", help="Run the sessions on a Dask distributed cluster, e.g. tcp://host:8786.")
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Library folder (default: the manifest's [library] out).",
+)
+@click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(1),
+    help="Sessions rendered at once (default: the number of cores).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the sessions on a Dask distributed cluster, e.g. tcp://host:8786.",
+)
 @click.option("--prune", is_flag=True, help="Remove the files of sessions no longer in the manifest.")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Speech cache folder (overrides the manifest).")
-@click.option("--base-url", metavar="URL", help="The library folder's public address (overrides [library] base_url): the build writes a podcast feed, feed.xml.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Speech cache folder (overrides the manifest).",
+)
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help=(
+        "The library folder's public address (overrides [library] base_url): "
+        "the build writes a podcast feed, feed.xml."
+    ),
+)
 @click.pass_context
 def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, base_url):
     """Build the session library MANIFEST.toml describes: playlist, catalog and index.html included."""
@@ -382,30 +471,59 @@ def build(ctx, manifest, out_dir, workers, scheduler, prune, cache_dir, base_url
     quiet = ctx.obj["quiet"]
     progress = None if quiet else ProgressDisplay(sys.stderr, sys.stderr.isatty())
     try:
-        summary = api.build(manifest, out=out_dir, workers=workers, scheduler=scheduler, prune=prune,
-                            cache_dir=cache_dir, progress=progress, base_url=base_url)
+        summary = api.build(
+            manifest,
+            out=out_dir,
+            workers=workers,
+            scheduler=scheduler,
+            prune=prune,
+            cache_dir=cache_dir,
+            progress=progress,
+            base_url=base_url,
+        )
     except ManifestError as exc:  # every problem, one line each
         for line in exc.problems:
             click.echo(f"audiogen: error: {line}", err=True)
         sys.exit(exc.exit_code)
     failed = [o for o in summary.outcomes if o.status == "failed"]
-    for line in summary_lines(summary)[0 if not quiet else 1:]:
+    for line in summary_lines(summary)[0 if not quiet else 1 :]:
         if not quiet or line.startswith("failed "):
             click.echo(line, err=True)
     click.echo(str(summary.outputs[-1]))
     if failed:
-        raise LibraryError(f"{len(failed)} of {len(summary.outcomes)} sessions failed (listed above); "
-                           "the rest are built; fix them and rerun to finish the library")
+        raise LibraryError(
+            f"{len(failed)} of {len(summary.outcomes)} sessions failed (listed above); "
+            "the rest are built; fix them and rerun to finish the library"
+        )
 
 
 @_command()
 @click.argument("library", type=click.Path(path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 0.0.0.0 serves every network this machine is on (prints a QR code to scan).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
-@click.option("--token/--no-token", default=None, help="Serve the library under its random path, so only those given the address find it (default: on unless the host is loopback).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on: 0.0.0.0 serves every network this machine is on (prints a QR code to scan).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--token/--no-token",
+    default=None,
+    help=(
+        "Serve the library under its random path, so only those given the address find it "
+        "(default: on unless the host is loopback)."
+    ),
+)
 @click.pass_context
 def serve(ctx, library, host, port, token):
-    """Serve the library folder LIBRARY over HTTP, with a podcast feed a phone can subscribe to; -v prints one line per request; Ctrl-C stops."""
+    """Serve the library folder LIBRARY over HTTP, with a podcast feed a phone can subscribe to;
+    -v prints one line per request; Ctrl-C stops."""
     from audiogen.serve import serve_library
 
     log = (lambda line: click.echo(line, err=True)) if ctx.obj["verbose"] else None

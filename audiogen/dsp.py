@@ -33,10 +33,14 @@ def kaiser_lowpass(numtaps: int, cutoff: float, fs: float, beta: float) -> np.nd
     return taps / taps.sum()
 
 
-def butter(order: int, freqs: float | tuple[float, float], kind: str, fs: float) -> tuple[np.ndarray, np.ndarray]:
+def butter(
+    order: int, freqs: float | tuple[float, float], kind: str, fs: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Butterworth (b, a) for kind 'lowpass', 'highpass' or 'bandpass': scipy.signal.butter's design
     (analog prototype, prewarped band edges, bilinear transform)."""
-    warped = 4.0 * np.tan(np.pi * np.atleast_1d(np.asarray(freqs, dtype=np.float64)) / fs)  # at fs = 2, as scipy
+    warped = 4.0 * np.tan(
+        np.pi * np.atleast_1d(np.asarray(freqs, dtype=np.float64)) / fs
+    )  # at fs = 2, as scipy
     poles = -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order))
     zeros, gain = np.zeros(0, dtype=complex), 1.0
     if kind == "lowpass":
@@ -48,7 +52,11 @@ def butter(order: int, freqs: float | tuple[float, float], kind: str, fs: float)
         width, centre = warped[1] - warped[0], np.sqrt(warped[0] * warped[1])
         half = poles * width / 2
         root = np.sqrt(half**2 - centre**2)
-        poles, zeros, gain = np.concatenate([half + root, half - root]), np.zeros(order, dtype=complex), width**order
+        poles, zeros, gain = (
+            np.concatenate([half + root, half - root]),
+            np.zeros(order, dtype=complex),
+            width**order,
+        )
     else:
         raise ValueError(f"unknown filter kind {kind!r}")
     # Bilinear transform at fs = 2; zeros at infinity land at Nyquist.
@@ -84,7 +92,9 @@ class IIRFilter:
     def __init__(self, sections: list[tuple], channels: int, dtype=np.float64) -> None:
         """`sections`: (b, a) pairs applied in turn (second-order sections keep poles near the unit
         circle accurate, as with sosfilt)."""
-        design = _chunk_design(tuple((tuple(map(float, b)), tuple(map(float, a))) for b, a in sections), self.CHUNK)
+        design = _chunk_design(
+            tuple((tuple(map(float, b)), tuple(map(float, a))) for b, a in sections), self.CHUNK
+        )
         self.b, self.a, self.powers, self.free, self.toeplitz, self.into_state = design
         self.typed = [m.astype(dtype) for m in (self.toeplitz, self.into_state, self.free)]
         self.dtype, self.order = dtype, len(self.free)
@@ -146,7 +156,9 @@ def _chunk_design(sections: tuple, chunk: int) -> tuple:
     powers = [np.eye(len(transition))]  # A^k, k = 0..chunk
     for _ in range(chunk):
         powers.append(transition @ powers[-1])
-    free = np.array([out @ power for power in powers[:chunk]]).T  # (order, chunk): output per unit of start state
+    free = np.array(
+        [out @ power for power in powers[:chunk]]
+    ).T  # (order, chunk): output per unit of start state
     impulse = np.concatenate([[direct], drive @ free[:, : chunk - 1]])
     lags = np.subtract.outer(np.arange(chunk), np.arange(chunk))  # [input j, output k]: j - k
     toeplitz = np.where(lags <= 0, impulse[np.clip(-lags, 0, None)], 0.0)  # [input j, output k]
@@ -196,7 +208,9 @@ def resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
         phases[r, : len(h[r::up])] = h[r::up]
     # Output k of the full convolution is sum_t phases[k % up, t] * x[k // up - t].
     last_base = ((first + n_out - 1) * down) // up
-    padded = np.concatenate([np.zeros(taps - 1), np.asarray(x, dtype=np.float64), np.zeros(max(0, last_base - n_in + 1))])
+    padded = np.concatenate(
+        [np.zeros(taps - 1), np.asarray(x, dtype=np.float64), np.zeros(max(0, last_base - n_in + 1))]
+    )
     windows = sliding_window_view(padded, taps)  # windows[s] holds x[s - taps + 1 .. s]
     y = np.empty(n_out)
     for i in range(min(up, n_out)):

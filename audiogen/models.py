@@ -5,9 +5,10 @@ Every stage takes and returns these; no stage imports another stage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, Union
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -139,7 +140,7 @@ class Chapter:
     optional: int = 0  # 0: always kept; higher levels are dropped first when time is short
 
 
-Cue = Union[Speech, Pause, ElasticPause, Breath, Bell, Chapter]
+Cue = Speech | Pause | ElasticPause | Breath | Bell | Chapter
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from audiogen.background import Bed
 from audiogen.codec_offsets import CodecOffsets
@@ -16,7 +16,16 @@ from audiogen.errors import AudiogenError
 from audiogen.export import check_format, encode, export_session, render_cover
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import (
-    Article, Clip, Script, SessionResult, SessionSpec, SoundSettings, Tags, Themes, Timeline, VoiceSettings,
+    Article,
+    Clip,
+    Script,
+    SessionResult,
+    SessionSpec,
+    SoundSettings,
+    Tags,
+    Themes,
+    Timeline,
+    VoiceSettings,
 )
 from audiogen.read import read_article
 from audiogen.scripting import build_script
@@ -41,7 +50,9 @@ def article_themes(spec: SessionSpec) -> tuple[Article, Themes]:
 
 def session_script(spec: SessionSpec) -> Script:
     _, themes = article_themes(spec)
-    return build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
+    return build_script(
+        themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir
+    )
 
 
 def fitted_sound(spec: SessionSpec, script: Script | None = None) -> SoundSettings:
@@ -118,13 +129,19 @@ def render_session(
     check_format(spec.format, spec.bitrate)  # and so do an unknown format, bitrate or encoder
     article, themes = article_themes(spec)
     report(f"read {article.source}: {article.title!r} ({', '.join(themes.labels)})")
-    script = build_script(themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir)
+    script = build_script(
+        themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir
+    )
     sound = replace(fitted_sound(spec, script), channels=channels)
     utterances = script.utterances()
     report(f"script {script.template!r}: {len(utterances)} sentences to speak")
     track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress, report)
     timeline = plan_timeline(
-        script, {c.utterance: c for c in track.clips}, spec.minutes * 60, lead_in=_lead_in(sound), tail=sound.fade_out
+        script,
+        {c.utterance: c for c in track.clips},
+        spec.minutes * 60,
+        lead_in=_lead_in(sound),
+        tail=sound.fade_out,
     )
     target = Path(spec.out_dir) / f"{file_name or slugify(script.title)}.{spec.format}"
     tags = Tags(
@@ -140,19 +157,51 @@ def render_session(
     )
 
     def probe_codec(blocks, path):
-        return encode(blocks, path.with_suffix(f".{spec.format}"), sound.sample_rate, sound.channels,
-                      spec.format, spec.bitrate)
+        return encode(
+            blocks,
+            path.with_suffix(f".{spec.format}"),
+            sound.sample_rate,
+            sound.channels,
+            spec.format,
+            spec.bitrate,
+        )
 
-    codec_change = codec_offset(spec, sound, lambda: codec_loudness_change(
-        probe_excerpt(timeline, bed_factory, sound), sound.sample_rate, probe_codec))
+    codec_change = codec_offset(
+        spec,
+        sound,
+        lambda: codec_loudness_change(
+            probe_excerpt(timeline, bed_factory, sound), sound.sample_rate, probe_codec
+        ),
+    )
     report(f"mixing and encoding {target}")
-    stats, files = master(timeline, bed_factory, sound, lambda blocks: export_session(
-        blocks, target, timeline, tags, sound.sample_rate, sound.channels, spec.format, spec.bitrate,
-        cover=spec.cover, transcript=spec.transcript,
-    ), codec_change)
+    stats, files = master(
+        timeline,
+        bed_factory,
+        sound,
+        lambda blocks: export_session(
+            blocks,
+            target,
+            timeline,
+            tags,
+            sound.sample_rate,
+            sound.channels,
+            spec.format,
+            spec.bitrate,
+            cover=spec.cover,
+            transcript=spec.transcript,
+        ),
+        codec_change,
+    )
     return SessionResult(
-        target, script.title, timeline.duration, stats, files.chapters, files.cover, files.transcripts,
-        themes, script.template,
+        target,
+        script.title,
+        timeline.duration,
+        stats,
+        files.chapters,
+        files.cover,
+        files.transcripts,
+        themes,
+        script.template,
     )
 
 
@@ -161,7 +210,7 @@ def render_session(
 # inputs; these helpers ask the stages, so the library never imports a stage itself.
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def library_cover(name: str, themes: tuple[str, ...], subtitle: str) -> bytes:
     """A library's cover (its podcast artwork): drawn as a session's, with the library's name."""
     return render_cover(Tags(title=name, themes=themes), 0.0, subtitle)
@@ -177,7 +226,8 @@ def engine_info(engine: str, cache_dir: Path | None = None) -> tuple[str, tuple,
 
 
 def voice_name(voice: VoiceSettings) -> str:
-    """The voice a session speaks with as the user would name it: the one asked for, else the engine's default."""
+    """The voice a session speaks with as the user would name it: the one asked for, else the
+    engine's default."""
     from audiogen.speak import EngineUnavailable, engine_defaults
 
     if voice.voice:
@@ -233,7 +283,9 @@ def validate_spec(spec: SessionSpec) -> dict[str, str]:
         except AudiogenError as exc:
             problems["pitch"] = str(exc).removeprefix("--pitch ")
         try:
-            resolve_voice(spec.voice.voice or (voices[0].id if voices else ""), voices, variants, spec.voice.engine)
+            resolve_voice(
+                spec.voice.voice or (voices[0].id if voices else ""), voices, variants, spec.voice.engine
+            )
         except AudiogenError as exc:
             problems["voice"] = str(exc).removeprefix("--voice ")  # the manifest names its own key
     return problems

@@ -24,28 +24,76 @@ SAMPLE_NAME = "sample_article.md"
 
 # Names of the languages an article is most likely to be in (py3langid knows 97, by ISO 639-1 code).
 LANGUAGE_NAMES = {
-    "ar": "Arabic", "bg": "Bulgarian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh", "da": "Danish", "de": "German",
-    "el": "Greek", "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish",
-    "fr": "French", "ga": "Irish", "gl": "Galician", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian",
-    "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese", "ko": "Korean", "la": "Latin",
-    "lt": "Lithuanian", "lv": "Latvian", "ms": "Malay", "nb": "Norwegian", "nl": "Dutch", "no": "Norwegian",
-    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sk": "Slovak", "sl": "Slovenian",
-    "sr": "Serbian", "sv": "Swedish", "sw": "Swahili", "th": "Thai", "tl": "Tagalog", "tr": "Turkish",
-    "uk": "Ukrainian", "ur": "Urdu", "vi": "Vietnamese", "zh": "Chinese",
+    "ar": "Arabic",
+    "bg": "Bulgarian",
+    "ca": "Catalan",
+    "cs": "Czech",
+    "cy": "Welsh",
+    "da": "Danish",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "et": "Estonian",
+    "eu": "Basque",
+    "fa": "Persian",
+    "fi": "Finnish",
+    "fr": "French",
+    "ga": "Irish",
+    "gl": "Galician",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "hr": "Croatian",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "is": "Icelandic",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "la": "Latin",
+    "lt": "Lithuanian",
+    "lv": "Latvian",
+    "ms": "Malay",
+    "nb": "Norwegian",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "sk": "Slovak",
+    "sl": "Slovenian",
+    "sr": "Serbian",
+    "sv": "Swedish",
+    "sw": "Swahili",
+    "th": "Thai",
+    "tl": "Tagalog",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "ur": "Urdu",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
 }
 # Common English words: in English prose they are a third or more of all words (measured on the
 # test corpus: 0.30 to 0.50), in other languages almost none (0.00 to 0.05).
 _ENGLISH_WORDS = frozenset(
-    "the a an and or but of to in on at for with from by as is are was were be been it this that you your i we "
+    "the a an and or but of to in on at for with from by as is are was were be been it this that "
+    "you your i we "
     "they he she not no can will would if when what how all so do have has my our their".split()
 )
 ENGLISH_SHARE = 0.2
 
 # Readers keyed by file suffix; content sniffing overrides a suffix that lies.
 READERS = {
-    ".txt": "text", ".text": "text",
-    ".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
-    ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".mdown": "markdown",
+    ".mkd": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
 }
 
 # Files people save by mistake, recognised by their first bytes.
@@ -71,7 +119,9 @@ _BOMS = (
 )
 # After UTF-8 and a charset the page declares: the common Western fallbacks.
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
-_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w.:-]+)|<\?xml[^>]+encoding=["']([\w.:-]+)""", re.I)
+_DECLARED_CHARSET = re.compile(
+    rb"""<meta[^>]+charset=["']?([\w.:-]+)|<\?xml[^>]+encoding=["']([\w.:-]+)""", re.I
+)
 
 # Separators of a menu, breadcrumb or meta line: "Home | Shop", "5 min read · March 3".
 _SEPARATORS = re.compile(r"\s*(?:\||·|•|»|›|/\s)\s*|\s+>\s+|\s{3,}")
@@ -96,7 +146,10 @@ class FilterRules:
         if all(any(p.search(part) for p in self.line) for part in parts):
             return True  # a meta line made only of chrome: "By Ann · 5 min read"
         # A menu or breadcrumb: three or more short items and no sentence among them.
-        return len(parts) >= 3 and all(len(re.findall(r"[\w']+", part)) <= 3 and not part.rstrip().endswith((".", "?", "!")) for part in parts)
+        return len(parts) >= 3 and all(
+            len(re.findall(r"[\w']+", part)) <= 3 and not part.rstrip().endswith((".", "?", "!"))
+            for part in parts
+        )
 
     def is_spam(self, text: str) -> bool:
         return any(p.search(text) for p in self.spam)
@@ -118,7 +171,9 @@ def _parse_rules(text: str, origin: str) -> tuple[list[re.Pattern], list[re.Patt
         try:
             target.append(re.compile(pattern, re.IGNORECASE))
         except re.error as exc:
-            raise InputError(f"{origin}:{number}: bad filter pattern {pattern!r} ({exc}); fix or remove the line") from None
+            raise InputError(
+                f"{origin}:{number}: bad filter pattern {pattern!r} ({exc}); fix or remove the line"
+            ) from None
     return line_rules, spam_rules
 
 
@@ -269,7 +324,7 @@ def _front_matter(text: str) -> tuple[str, str]:
     if not match:
         return "", text
     title = _FRONT_MATTER_TITLE.search(match.group(1))
-    return (_inline(title.group(1)) if title else ""), text[match.end():]
+    return (_inline(title.group(1)) if title else ""), text[match.end() :]
 
 
 def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
@@ -321,9 +376,16 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
             stripped = stripped.lstrip("> ")
         clean = _inline(stripped) if markdown else html.unescape(_URL.sub("", stripped)).strip()
         # A line that carries on an unfinished sentence of wrapped prose is never chrome.
-        continues = (bool(buffer) and len(buffer[-1].split()) >= 8 and not re.search(r"[.!?:\"”)]$", buffer[-1])
-                     # a headline: title-cased, or the text's first line standing alone
-                     and not (len(buffer) == 1 and (_title_cased(buffer[0]) or (not blocks and _looks_like_heading(buffer[0])))))
+        continues = (
+            bool(buffer)
+            and len(buffer[-1].split()) >= 8
+            and not re.search(r"[.!?:\"”)]$", buffer[-1])
+            # a headline: title-cased, or the text's first line standing alone
+            and not (
+                len(buffer) == 1
+                and (_title_cased(buffer[0]) or (not blocks and _looks_like_heading(buffer[0])))
+            )
+        )
         if not continues and rules.is_chrome(clean):
             flush()  # chrome stands on its own line; it also ends the paragraph above
             continue
@@ -347,15 +409,22 @@ def _html_to_markdown(page: str, path: Path | str) -> str:
     import trafilatura
 
     options = dict(
-        output_format="markdown", include_comments=False, include_tables=False,
-        include_links=False, include_images=False, with_metadata=False,
+        output_format="markdown",
+        include_comments=False,
+        include_tables=False,
+        include_links=False,
+        include_images=False,
+        with_metadata=False,
     )
     extracted = trafilatura.extract(page, favor_precision=True, **options)
     if not extracted or len(extracted.split()) < MIN_WORDS:
         # Precision can cut too much from an unusual layout; recall mode is the second try.
         extracted = trafilatura.extract(page, favor_recall=True, **options)
     if not extracted or len(extracted.split()) < MIN_WORDS:
-        raise InputError(f"{path}: no article text found in this page; save the article itself, not a listing or login page")
+        raise InputError(
+            f"{path}: no article text found in this page; "
+            "save the article itself, not a listing or login page"
+        )
     metadata = trafilatura.extract_metadata(page)
     title = _headline(metadata.title or "", metadata.sitename or "") if metadata is not None else ""
     if title and not re.match(r"#\s", extracted.lstrip()):
@@ -365,19 +434,22 @@ def _html_to_markdown(page: str, path: Path | str) -> str:
 
 # A site's name: a masthead on the first line ("THE QUIET HOUR MAGAZINE"), or the end of a
 # page title ("Learning to Rest | Quiet Minds").
-_SITE_WORDS = re.compile(r"\b(magazine|journal|gazette|daily|weekly|times|newsletter|digest|media|living|\w+\.(com|org|net))\b|^r/\w+$", re.I)
+_SITE_WORDS = re.compile(
+    r"\b(magazine|journal|gazette|daily|weekly|times|newsletter|digest|media|living|\w+\.(com|org|net))\b|^r/\w+$",
+    re.I,
+)
 _TITLE_SUFFIX = re.compile(r"\s+(?:\||[-–—]|::)\s+([^|]{2,60})$")
 
 
 def _headline(title: str, site: str) -> str:
     """A page title without the site's name after it ("Learning to Rest | Quiet Minds")."""
     match = _TITLE_SUFFIX.search(title)
-    if match is None or len(title[:match.start()].split()) < 2:
+    if match is None or len(title[: match.start()].split()) < 2:
         return title
     suffix = match.group(1).strip()
     by_bar = "|" in match.group(0)
     if by_bar or (site and suffix.lower() == site.lower()) or _is_masthead(suffix):
-        return title[:match.start()].strip()
+        return title[: match.start()].strip()
     return title
 
 
@@ -426,7 +498,12 @@ def parse_article(text: str, source: str, kind: str, rules: FilterRules) -> Arti
     if not blocks:
         raise InputError(f"{source}: no article text left after removing web boilerplate")
     # A masthead above the headline is the site's name, never the session's title.
-    while len(blocks) > 1 and blocks[0].kind == "heading" and _is_masthead(blocks[0].text) and blocks[1].kind == "heading":
+    while (
+        len(blocks) > 1
+        and blocks[0].kind == "heading"
+        and _is_masthead(blocks[0].text)
+        and blocks[1].kind == "heading"
+    ):
         blocks.pop(0)
     if title:
         if blocks[0].kind == "heading" and blocks[0].text.lower() == title.lower():
@@ -435,7 +512,12 @@ def parse_article(text: str, source: str, kind: str, rules: FilterRules) -> Arti
             title = blocks.pop(0).text
     elif blocks[0].kind == "heading":
         title = blocks.pop(0).text
-    elif kind == "text" and len(blocks[0].text.split()) <= 14 and blocks[0].text.endswith("?") and len(blocks) > 1:
+    elif (
+        kind == "text"
+        and len(blocks[0].text.split()) <= 14
+        and blocks[0].text.endswith("?")
+        and len(blocks) > 1
+    ):
         title = blocks.pop(0).text  # a forum post's first line: its question is its headline
     else:
         first_h1 = next((b for b in blocks if b.kind == "heading" and b.level == 1), None)
@@ -504,7 +586,8 @@ def check_language(article: Article, language: str | None = None) -> None:
         supported = ", ".join(f"{name} ({c})" for c, name in SUPPORTED_LANGUAGES.items())
         found = "given as" if language else "seems to be in"
         raise InputError(
-            f"{article.source}: the article {found} {language_name(code)} ({code}); audiogen narrates only {supported} "
+            f"{article.source}: the article {found} {language_name(code)} ({code}); "
+            f"audiogen narrates only {supported} "
             "so far; give an article in English (or --language en if this one is English)"
         )
 

@@ -28,9 +28,9 @@ import struct
 import sys
 import threading
 import urllib.parse
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from audiogen import safefiles
 from audiogen.errors import InputError, ServerError
@@ -52,15 +52,27 @@ def read_catalog(folder: Path) -> dict:
     try:
         catalog = json.loads(catalog_path.read_text("utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{folder}: not an audiogen library (no {outputs.CATALOG}); "
-                         "build one with `audiogen build MANIFEST.toml`") from None
+        raise InputError(
+            f"{folder}: not an audiogen library (no {outputs.CATALOG}); "
+            "build one with `audiogen build MANIFEST.toml`"
+        ) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{catalog_path}: cannot read the library's catalog ({exc}); rebuild the library") from None
-    if not isinstance(catalog, dict) or not isinstance(catalog.get("sessions"), list) or "library" not in catalog:
-        raise InputError(f"{catalog_path}: not an audiogen catalog; rebuild the library with `audiogen build`")
+        raise InputError(
+            f"{catalog_path}: cannot read the library's catalog ({exc}); rebuild the library"
+        ) from None
+    if (
+        not isinstance(catalog, dict)
+        or not isinstance(catalog.get("sessions"), list)
+        or "library" not in catalog
+    ):
+        raise InputError(
+            f"{catalog_path}: not an audiogen catalog; rebuild the library with `audiogen build`"
+        )
     if not all(isinstance(s, dict) and "audio_sha256" in s for s in catalog["sessions"]):
-        raise InputError(f"{folder}: built before audiogen made podcast feeds; run its `audiogen build` once more "
-                         "(sessions are not rendered again)")
+        raise InputError(
+            f"{folder}: built before audiogen made podcast feeds; run its `audiogen build` once more "
+            "(sessions are not rendered again)"
+        )
     return catalog
 
 
@@ -83,7 +95,9 @@ def _interface_addresses() -> list[str]:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             for name in names:
                 try:
-                    packed = fcntl.ioctl(probe.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))  # SIOCGIFADDR
+                    packed = fcntl.ioctl(
+                        probe.fileno(), 0x8915, struct.pack("256s", name.encode()[:15])
+                    )  # SIOCGIFADDR
                 except OSError:
                     continue  # no IPv4 address on this interface
                 found.append(socket.inet_ntoa(packed[20:24]))
@@ -95,7 +109,8 @@ def _interface_addresses() -> list[str]:
 
 
 def subscribe_urls(host: str, port: int, token: str | None) -> list[str]:
-    """The feed addresses a podcast app can subscribe to; for 0.0.0.0 or ::, one per address of this machine."""
+    """The feed addresses a podcast app can subscribe to; for 0.0.0.0 or ::, one per address of
+    this machine."""
     prefix = f"/{token}" if token else ""
     if host in ("0.0.0.0", "::", ""):
         hosts = _interface_addresses() or [socket.gethostname()]
@@ -143,7 +158,9 @@ def _plain(status: str, text: str, *headers: tuple[str, str]) -> _Reply:
 class LibraryApp:
     """A WSGI app serving one library folder; with a token, everything lives under /TOKEN/."""
 
-    def __init__(self, folder: Path, token: str | None = None, log: Log | None = None, problem: Log | None = None):
+    def __init__(
+        self, folder: Path, token: str | None = None, log: Log | None = None, problem: Log | None = None
+    ):
         self.folder = Path(folder)
         self.root = os.path.realpath(self.folder)
         self.token = token
@@ -163,12 +180,16 @@ class LibraryApp:
             response = exc.get_response(environ)
         except InputError as exc:  # the catalog went missing or broke while serving (builds replace it whole)
             self.problem(f"audiogen: serve: {exc}")
-            response = self._reply(_plain("503 Service Unavailable", "The library's catalog cannot be read.\n"))
+            response = self._reply(
+                _plain("503 Service Unavailable", "The library's catalog cannot be read.\n")
+            )
         if self.log is not None:
             sent = request.method == "GET" and response.status_code not in (304, 308)
             length = response.headers.get("Content-Length", "-") if sent else "0"
-            self.log(f'{request.remote_addr} "{request.method} {request.full_path.rstrip("?")}" '
-                     f"{response.status_code} {length}")
+            self.log(
+                f'{request.remote_addr} "{request.method} {request.full_path.rstrip("?")}" '
+                f"{response.status_code} {length}"
+            )
         return response(environ, start_response)
 
     @staticmethod
@@ -187,7 +208,9 @@ class LibraryApp:
 
     def _respond(self, request, environ: dict):
         if request.method not in ("GET", "HEAD"):
-            return self._reply(_plain("405 Method Not Allowed", "Only GET and HEAD.\n", ("Allow", "GET, HEAD")))
+            return self._reply(
+                _plain("405 Method Not Allowed", "Only GET and HEAD.\n", ("Allow", "GET, HEAD"))
+            )
         parts = request.path.split("/")[1:]  # "/a/b" -> ["a", "b"]
         if self.token is not None:
             if not parts or not secrets.compare_digest(parts[0].encode(), self.token.encode()):
@@ -225,7 +248,9 @@ class LibraryApp:
         catalog = read_catalog(self.folder)
         feed_url = self._base_url(environ) + feed.FEED
         qr = segno.make(feed_url, error="m").svg_inline(scale=4, border=2, omitsize=True)
-        return outputs.index_html(self.folder, catalog["library"], catalog["sessions"], feed_url, qr).encode("utf-8")
+        return outputs.index_html(self.folder, catalog["library"], catalog["sessions"], feed_url, qr).encode(
+            "utf-8"
+        )
 
     def _public(self, name: str) -> bool:
         catalog = read_catalog(self.folder)
@@ -243,17 +268,22 @@ class LibraryApp:
         try:
             open(real, "rb").close()  # readable by this process (os.access would say yes to root)
         except OSError as exc:
-            self.problem(f"audiogen: serve: {real}: cannot read the file ({exc.strerror}); check its permissions")
+            self.problem(
+                f"audiogen: serve: {real}: cannot read the file ({exc.strerror}); check its permissions"
+            )
             return self._reply(_plain("403 Forbidden", "This file cannot be read.\n"))
         # A name in feed.xml carries ?v=<hash> so podcast apps fetch changed audio anew; the file is the same.
-        return send_file(real, environ, mimetype=feed.media_type(name), conditional=True, etag=True, max_age=None)
+        return send_file(
+            real, environ, mimetype=feed.media_type(name), conditional=True, etag=True, max_age=None
+        )
 
 
 # ------------------------------------------------------------------ the server
 
 
-def make_server(folder: Path, host: str, port: int, token: str | None, log: Log | None = None,
-                problem: Log | None = None):
+def make_server(
+    folder: Path, host: str, port: int, token: str | None, log: Log | None = None, problem: Log | None = None
+):
     """A cheroot server for the library, bound and listening (port 0: a free one; see `bound_port`)."""
     from cheroot import wsgi
 
@@ -265,12 +295,21 @@ def make_server(folder: Path, host: str, port: int, token: str | None, log: Log 
         server.stop()
         text = str(exc)
         if os.strerror(errno.EADDRINUSE) in text:
-            raise ServerError(f"--port {port}: already in use on {host}; stop what uses it or choose another --port") from None
+            raise ServerError(
+                f"--port {port}: already in use on {host}; stop what uses it or choose another --port"
+            ) from None
         if os.strerror(errno.EADDRNOTAVAIL) in text or "Name or service not known" in text:
-            raise ServerError(f"--host {host}: not an address of this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses") from None
+            raise ServerError(
+                f"--host {host}: not an address of this machine; "
+                "use 127.0.0.1, 0.0.0.0 or one of its addresses"
+            ) from None
         if os.strerror(errno.EACCES) in text:
-            raise ServerError(f"--port {port}: needs administrator rights (ports below 1024); choose 1024 or above") from None
-        raise ServerError(f"cannot listen on {host}:{port} ({text}); choose another --host or --port") from None
+            raise ServerError(
+                f"--port {port}: needs administrator rights (ports below 1024); choose 1024 or above"
+            ) from None
+        raise ServerError(
+            f"cannot listen on {host}:{port} ({text}); choose another --host or --port"
+        ) from None
     app.address = urllib.parse.urlsplit(subscribe_urls(host, bound_port(server), None)[0]).netloc
     return server
 
@@ -296,8 +335,9 @@ def library_token(folder: Path) -> str:
     return token
 
 
-def serve_library(folder: Path, host: str, port: int, token: bool | None, log: Log | None,
-                  announce: Log) -> None:
+def serve_library(
+    folder: Path, host: str, port: int, token: bool | None, log: Log | None, announce: Log
+) -> None:
     """Serve until Ctrl-C (KeyboardInterrupt) or SIGTERM (Terminated), which are re-raised after
     the server stops. `token` None: a random path on a network address, none on loopback."""
     read_catalog(Path(folder))  # a folder that is not a library gets no token file

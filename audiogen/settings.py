@@ -11,9 +11,10 @@ Adding a setting: one `Setting` here, the field in models.py, and the code that 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from audiogen.models import SUPPORTED_LANGUAGES, SessionSpec
 
@@ -60,8 +61,13 @@ class Setting:
         """What the value must be, for messages."""
         if self.choices:
             return "one of " + ", ".join(self.choices)
-        return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-                Path: "a path (string)"}[self.kind]
+        return {
+            str: "a string",
+            int: "an integer",
+            float: "a number",
+            bool: "true or false",
+            Path: "a path (string)",
+        }[self.kind]
 
     @property
     def range_text(self) -> str:
@@ -69,43 +75,122 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("minutes", "minutes", float, "Session length in minutes: 5 to 90 for listening, 1 for a quick preview.",
-            1, 90, short="-m"),
-    Setting("template", "template", str, "Session template (see `audiogen templates`); default: chosen from the "
-            "themes.", short="-t"),
+    Setting(
+        "minutes",
+        "minutes",
+        float,
+        "Session length in minutes: 5 to 90 for listening, 1 for a quick preview.",
+        1,
+        90,
+        short="-m",
+    ),
+    Setting(
+        "template",
+        "template",
+        str,
+        "Session template (see `audiogen templates`); default: chosen from the themes.",
+        short="-t",
+    ),
     Setting("listener", "listener", str, "The listener's name, used in the welcome and the close."),
     Setting("intention", "intention", str, "An intention to set at the start."),
-    Setting("engine", "voice.engine", str, "Speech engine: hibari (the neural voice), pyttsx3, espeak-ng (the "
-            "command line), a plug-in's name, or module:Class."),
-    Setting("voice", "voice.voice", str, "Voice id, name or a fragment of one, +variant optional (see `audiogen "
-            "voices`); default: the engine's own (hibari: heart; pyttsx3, espeak-ng: en-us+f4)."),
+    Setting(
+        "engine",
+        "voice.engine",
+        str,
+        "Speech engine: hibari (the neural voice), pyttsx3, espeak-ng (the "
+        "command line), a plug-in's name, or module:Class.",
+    ),
+    Setting(
+        "voice",
+        "voice.voice",
+        str,
+        "Voice id, name or a fragment of one, +variant optional (see `audiogen "
+        "voices`); default: the engine's own (hibari: heart; pyttsx3, espeak-ng: en-us+f4).",
+    ),
     Setting("rate", "voice.rate", int, "Speech rate in words per minute inside a sentence.", 60, 260),
-    Setting("pitch", "voice.pitch", int, "Voice pitch for pyttsx3 and espeak-ng (0-99, 50 is the voice's normal; "
-            "default 40); hibari has no pitch control.", 0, 99),
-    Setting("voice_warmth", "voice.warmth", float, "0 (off) to 1: gentle EQ and a light room make the voice less "
-            "harsh.", 0, 1),
-    Setting("background", "sound.background", str, "Background layers joined with '+' (see `audiogen "
-            "backgrounds`), an audio file, or 'none'.", short="-b"),
-    Setting("background_gain", "sound.background_gain_db", float, "Raise or lower the background, dB.", -30, 12),
+    Setting(
+        "pitch",
+        "voice.pitch",
+        int,
+        "Voice pitch for pyttsx3 and espeak-ng (0-99, 50 is the voice's normal; "
+        "default 40); hibari has no pitch control.",
+        0,
+        99,
+    ),
+    Setting(
+        "voice_warmth",
+        "voice.warmth",
+        float,
+        "0 (off) to 1: gentle EQ and a light room make the voice less harsh.",
+        0,
+        1,
+    ),
+    Setting(
+        "background",
+        "sound.background",
+        str,
+        "Background layers joined with '+' (see `audiogen backgrounds`), an audio file, or 'none'.",
+        short="-b",
+    ),
+    Setting(
+        "background_gain", "sound.background_gain_db", float, "Raise or lower the background, dB.", -30, 12
+    ),
     Setting("mono", "sound.mono", bool, "One channel (with --background none: the voice alone)."),
     Setting("seed", "sound.seed", int, "Seed for the procedural background."),
     Setting("narrator", "narrator", str, "Artist tag (default: audiogen and the voice)."),
     Setting("cover", "cover", bool, "No cover art, embedded or beside the audio."),
     Setting("transcript", "transcript", bool, "No .vtt, .lrc and .txt transcripts."),
-    Setting("loudness", "sound.loudness", float, "Integrated loudness target, LUFS.", -30, -10, scope=LIBRARY),
-    Setting("format", "format", str, "Audio format: mp3, ogg, opus, m4a, flac or wav (see `audiogen formats`).",
-            scope=LIBRARY, short="-f"),
-    Setting("bitrate", "bitrate", str, "Bitrate of lossy formats, e.g. 96k (ignored by flac and wav).",
-            scope=LIBRARY),
-    Setting("templates", "templates_dir", Path, "Your own templates folder, searched first.", scope=LIBRARY,
-            path_is_dir=True),
-    Setting("language", "language", str, "The article's language, for an article the detector misjudges: en reads it "
-            "as English. By default it is detected, and an article in a language audiogen cannot narrate yet is "
-            "refused.", choices=tuple(SUPPORTED_LANGUAGES)),
-    Setting("filter_words", "filter_words", Path, "File of extra boilerplate/spam rules (see README).",
-            scope=LIBRARY, envvar="AUDIOGEN_FILTER_WORDS"),
-    Setting("cache_dir", "cache_dir", Path, "Speech cache folder (default: your user cache folder).",
-            scope=LIBRARY, path_is_dir=True),
+    Setting(
+        "loudness", "sound.loudness", float, "Integrated loudness target, LUFS.", -30, -10, scope=LIBRARY
+    ),
+    Setting(
+        "format",
+        "format",
+        str,
+        "Audio format: mp3, ogg, opus, m4a, flac or wav (see `audiogen formats`).",
+        scope=LIBRARY,
+        short="-f",
+    ),
+    Setting(
+        "bitrate",
+        "bitrate",
+        str,
+        "Bitrate of lossy formats, e.g. 96k (ignored by flac and wav).",
+        scope=LIBRARY,
+    ),
+    Setting(
+        "templates",
+        "templates_dir",
+        Path,
+        "Your own templates folder, searched first.",
+        scope=LIBRARY,
+        path_is_dir=True,
+    ),
+    Setting(
+        "language",
+        "language",
+        str,
+        "The article's language, for an article the detector misjudges: en reads it "
+        "as English. By default it is detected, and an article in a language audiogen cannot narrate yet is "
+        "refused.",
+        choices=tuple(SUPPORTED_LANGUAGES),
+    ),
+    Setting(
+        "filter_words",
+        "filter_words",
+        Path,
+        "File of extra boilerplate/spam rules (see README).",
+        scope=LIBRARY,
+        envvar="AUDIOGEN_FILTER_WORDS",
+    ),
+    Setting(
+        "cache_dir",
+        "cache_dir",
+        Path,
+        "Speech cache folder (default: your user cache folder).",
+        scope=LIBRARY,
+        path_is_dir=True,
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 SESSION_SETTINGS = tuple(s for s in SETTINGS if s.scope == SESSION)
@@ -132,8 +217,14 @@ class Problem:
 
 
 def type_name(value: Any) -> str:
-    return {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 def check(setting: Setting, value: Any) -> tuple[Any, Problem | None]:
@@ -175,7 +266,9 @@ def apply(spec: SessionSpec, values: Mapping[str, Any]) -> SessionSpec:
     return replace(spec, **changes)
 
 
-def check_all(values: Mapping[str, Any], allowed: Iterable[Setting] = SETTINGS) -> tuple[dict, list, list[str]]:
+def check_all(
+    values: Mapping[str, Any], allowed: Iterable[Setting] = SETTINGS
+) -> tuple[dict, list, list[str]]:
     """(checked values, problems, unknown names) for a mapping of setting names to values."""
     known = {s.name: s for s in allowed}
     good: dict[str, Any] = {}
@@ -201,5 +294,15 @@ def field_setting(field_name: str) -> Setting | None:
     return None
 
 
-__all__ = ["Setting", "SETTINGS", "BY_NAME", "SESSION_SETTINGS", "LIBRARY_SETTINGS", "Problem", "check",
-           "check_all", "apply", "field_setting"]
+__all__ = [
+    "Setting",
+    "SETTINGS",
+    "BY_NAME",
+    "SESSION_SETTINGS",
+    "LIBRARY_SETTINGS",
+    "Problem",
+    "check",
+    "check_all",
+    "apply",
+    "field_setting",
+]

@@ -67,7 +67,8 @@ _STOPWORDS = frozenset(
 
 _UNSPEAKABLE = re.compile(
     r"https?://|www\.|\.(com|org|net|io)\b|[\[\]{}()<>@#|*_=~^\\/%$€£+]|\d{3,}|&|\.\.|…|"
-    r"\b(click|tap|scroll|below|above|the following|this (article|post|page|guide|blog|site|list|video|episode)|"
+    r"\b(click|tap|scroll|below|above|the following|"
+    r"this (article|post|page|guide|blog|site|list|video|episode)|"
     r"read on|link|subscribe|newsletter)\b",
     re.IGNORECASE,
 )
@@ -75,7 +76,8 @@ _UNSPEAKABLE = re.compile(
 _DANGLING = re.compile(
     r"^(this|these|that|those|it|its|it's|they|they're|them|their|he|she|his|her|such|also|"
     r"because|then|thus|therefore|hence|instead|here|there's|which|both|one of (these|those|them)|"
-    r"others|another|the same|likewise|similarly|in (this|that) (way|case|sense)|for (example|instance)|first|second|third|next|finally|"
+    r"others|another|the same|likewise|similarly|in (this|that) (way|case|sense)|for (example|instance)|"
+    r"first|second|third|next|finally|"
     r"afterwards|after that|later|meanwhile|at first|in turn|not)\b|^(in|at|on|from|with|by|for) the \w+,|"
     r"^(when|as|if|once) you \w+ (it|them)\b",  # "When you feel it rise": it is in the sentence before
     re.IGNORECASE,
@@ -96,11 +98,14 @@ _POINTER_TO_YOUR = re.compile(
 _DROP_OPENER = re.compile(
     r"^(?:(?:but|and|so|or|yet|still|plus|now|again|remember|ultimately|interestingly|in fact|of course|"
     r"finally|overall|additionally|moreover|furthermore|indeed|after all|in the end|in short|above all|"
-    r"at the same time|most importantly|importantly|in other words|over time|however|also|besides|that said|even so),\s+|"
+    r"at the same time|most importantly|importantly|in other words|over time|however|also|besides|"
+    r"that said|even so),\s+|"
     r"(?:but|and|yet|plus|or|so(?!\s+(?:much|many|far|often|long|few|little|very|too)\b))\s+)",
     re.IGNORECASE,
 )
-_HARSH = re.compile(r"\b(stupid|foolish|idiot\w*|worthless|pathetic|unlovable|hate yourself|kill\w*|suicid\w*)\b", re.I)
+_HARSH = re.compile(
+    r"\b(stupid|foolish|idiot\w*|worthless|pathetic|unlovable|hate yourself|kill\w*|suicid\w*)\b", re.I
+)
 _FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'll|I'd|(?i:me|my|mine|myself))\b")
 _QUOTE = re.compile(r"[“”\"]|(^|\s)[‘']|[’'](\s|$|[,.!?])")
 
@@ -115,16 +120,32 @@ _GENERAL_SUBJECTS = (
 )
 _MIGHT_VERB = {"are": "be", "is": "be", "has": "have", "does": "do"}
 _WE_TO_YOU = (
-    (r"\bwe're\b", "you're"), (r"\bwe've\b", "you've"), (r"\bwe'll\b", "you'll"), (r"\bwe'd\b", "you'd"),
-    (r"\bwe\b", "you"), (r"\bourselves\b", "yourself"), (r"\bours\b", "yours"), (r"\bour\b", "your"),
-    (r"\b(?:all|many|most|each|some) of us\b", "you"), (r"\blet us\b", "let yourself"), (r"\bus\b", "you"),
+    (r"\bwe're\b", "you're"),
+    (r"\bwe've\b", "you've"),
+    (r"\bwe'll\b", "you'll"),
+    (r"\bwe'd\b", "you'd"),
+    (r"\bwe\b", "you"),
+    (r"\bourselves\b", "yourself"),
+    (r"\bours\b", "yours"),
+    (r"\bour\b", "your"),
+    (r"\b(?:all|many|most|each|some) of us\b", "you"),
+    (r"\blet us\b", "let yourself"),
+    (r"\bus\b", "you"),
 )
 _THEY_TO_YOU = (
-    (r"\bthey're\b", "you're"), (r"\bthey've\b", "you've"), (r"\bthey'll\b", "you'll"), (r"\bthey\b", "you"),
-    (r"\bthemselves\b", "yourself"), (r"\bthem\b", "you"), (r"\btheirs\b", "yours"), (r"\btheir\b", "your"),
+    (r"\bthey're\b", "you're"),
+    (r"\bthey've\b", "you've"),
+    (r"\bthey'll\b", "you'll"),
+    (r"\bthey\b", "you"),
+    (r"\bthemselves\b", "yourself"),
+    (r"\bthem\b", "you"),
+    (r"\btheirs\b", "yours"),
+    (r"\btheir\b", "your"),
 )
 # "you will notice" reads as a prediction; "you notice" keeps the listener in the present.
-_FUTURE = re.compile(r"\b(you)(?: will|'ll) (?!(not|never|always|still|need|have to|want|be able|find it)\b)(\w+)", re.I)
+_FUTURE = re.compile(
+    r"\b(you)(?: will|'ll) (?!(not|never|always|still|need|have to|want|be able|find it)\b)(\w+)", re.I
+)
 
 
 def normalise_for_speech(sentence: str) -> str:
@@ -146,12 +167,14 @@ def normalise_for_speech(sentence: str) -> str:
 # and the word after it loses its verb ("someone who going through").
 _APOSTROPHES = re.compile(r"(?<=\w)[’‘ʼ´`′](?=\w)|[’‘]")
 _S_CONTRACTION = re.compile(
-    r"\b(who|what|that|there|where|how|here|it|he|she|someone|everyone|nobody|no one)'s (\w+)", re.I)
+    r"\b(who|what|that|there|where|how|here|it|he|she|someone|everyone|nobody|no one)'s (\w+)", re.I
+)
 _HAS_PARTICIPLES = frozenset({"been", "got", "gotten", "had"})
 
 
 def _expand_contractions(text: str) -> str:
     """ "who's going" is "who is going"; "who's been" is "who has been": said in full, slowly."""
+
     def expand(match: re.Match) -> str:
         verb = "has" if match.group(2).lower() in _HAS_PARTICIPLES else "is"
         return f"{match.group(1)} {verb} {match.group(2)}"
@@ -164,7 +187,7 @@ def _unmerge_heading(text: str) -> str:
     words = text.split()
     for size in range(min(6, len(words) // 2), 0, -1):
         head = [w.strip(",.:;!?").lower() for w in words[:size]]
-        if head == [w.strip(",.:;!?").lower() for w in words[size:2 * size]]:
+        if head == [w.strip(",.:;!?").lower() for w in words[size : 2 * size]]:
             return " ".join(words[size:])
     return text
 
@@ -195,14 +218,16 @@ def to_second_person(sentence: str) -> str:
         match = pattern.match(s)
         if not match:
             continue
-        rest = s[match.end():]
-        if replacement.startswith("Like many") and re.match(r"\s+(find|notice|discover|feel|realise|realize|struggle|wonder)\b", rest):
+        rest = s[match.end() :]
+        if replacement.startswith("Like many") and re.match(
+            r"\s+(find|notice|discover|feel|realise|realize|struggle|wonder)\b", rest
+        ):
             rest = " may" + rest  # "Like many people, you may find that ..."
         if replacement == "You might":
             # "Some people are" -> "You might be"; other verbs keep their plain form.
             verb = re.match(r"\s+(\w+)", rest)
             if verb and verb.group(1).lower() in _MIGHT_VERB:
-                rest = " " + _MIGHT_VERB[verb.group(1).lower()] + rest[verb.end():]
+                rest = " " + _MIGHT_VERB[verb.group(1).lower()] + rest[verb.end() :]
         if they_follow:
             rest = _sub_all(rest, _THEY_TO_YOU)
         s = replacement + rest
@@ -221,9 +246,33 @@ def to_second_person(sentence: str) -> str:
 
 
 # A listener has one mind, one body, one heart: "our minds" spoken to one person is "your mind".
-_ONE_EACH = frozenset({"mind", "body", "heart", "life", "self", "head", "chest", "soul", "spirit", "brain", "belly",
-                       "stomach", "nervous system", "breath", "face", "jaw", "throat", "inner critic", "inner voice"})
-_YOUR_PLURAL = re.compile(r"(^|, |\b(?:and|when|while|as|if|because|until|that|so) )?\b(your) ((?:inner |nervous )?\w+)( \w+)?", re.I)
+_ONE_EACH = frozenset(
+    {
+        "mind",
+        "body",
+        "heart",
+        "life",
+        "self",
+        "head",
+        "chest",
+        "soul",
+        "spirit",
+        "brain",
+        "belly",
+        "stomach",
+        "nervous system",
+        "breath",
+        "face",
+        "jaw",
+        "throat",
+        "inner critic",
+        "inner voice",
+    }
+)
+_YOUR_PLURAL = re.compile(
+    r"(^|, |\b(?:and|when|while|as|if|because|until|that|so) )?\b(your) ((?:inner |nervous )?\w+)( \w+)?",
+    re.I,
+)
 _MODALS = frozenset({"can", "could", "may", "might", "must", "shall", "should", "will", "would"})
 
 
@@ -242,14 +291,18 @@ def _one_listener(text: str) -> str:
             lemmas = getAllLemmas(word.lower()).get("VERB") or getAllLemmas(word.lower()).get("AUX")
             if word.lower() in ("are", "were"):
                 after = " " + {"are": "is", "were": "was"}[word.lower()]
-            elif lemmas and lemmas[0] == word.lower():  # a plain present verb: "minds replay" -> "mind replays"
+            elif (
+                lemmas and lemmas[0] == word.lower()
+            ):  # a plain present verb: "minds replay" -> "mind replays"
                 after = " " + getInflection(lemmas[0], "VBZ")[0]
         return f"{lead}{your} {singular}{after}"
 
     return _YOUR_PLURAL.sub(fix, text)
 
 
-_THAT_POINTER = re.compile(r"\b(in|at|of|from|with|by|for|on|after|during|through|like) that (?!is\b|was\b|you\b|your\b)\w+", re.I)
+_THAT_POINTER = re.compile(
+    r"\b(in|at|of|from|with|by|for|on|after|during|through|like) that (?!is\b|was\b|you\b|your\b)\w+", re.I
+)
 
 
 def _pointers_resolved(sentence: str) -> bool:
@@ -262,13 +315,20 @@ def _pointers_resolved(sentence: str) -> bool:
 
 
 # "you made one": one of what the sentence before named.
-_ONE_POINTER = re.compile(r"\b(made|make|makes|had|have|has|is|was|take|took|found|find|need|needs) one\b(?! (of|more|day|moment|breath|step|thing|another|at a time)\b)", re.I)
+_ONE_POINTER = re.compile(
+    r"\b(made|make|makes|had|have|has|is|was|take|took|found|find|need|needs) one\b"
+    r"(?! (of|more|day|moment|breath|step|thing|another|at a time)\b)",
+    re.I,
+)
 
 
 def _list_fragment(sentence: str) -> bool:
-    """Noun phrases in a row and no verb of their own: "The words they chose, the ending they decided, ..." """
+    """Noun phrases in a row and no verb of their own:
+    "The words they chose, the ending they decided, ..." """
     parts = [p.strip() for p in sentence.split(",")]
-    return len(parts) >= 3 and all(re.match(r"(the|a|an|your|my|his|her|their|no|not)\b", p, re.I) for p in parts)
+    return len(parts) >= 3 and all(
+        re.match(r"(the|a|an|your|my|his|her|their|no|not)\b", p, re.I) for p in parts
+    )
 
 
 def is_speakable(sentence: str, min_words: int = MIN_SHORT_WORDS) -> bool:
@@ -286,7 +346,9 @@ def is_speakable(sentence: str, min_words: int = MIN_SHORT_WORDS) -> bool:
         and not re.search(r"\b([A-Z]{2,})\b", sentence)  # acronyms and shouting
         and not _HARSH.search(sentence)
         and not _list_fragment(sentence)
-        and not re.search(r"\bthe same (way|thing|feeling|again)\b(?! as\b)", sentence, re.I)  # the same as what?
+        and not re.search(
+            r"\bthe same (way|thing|feeling|again)\b(?! as\b)", sentence, re.I
+        )  # the same as what?
         and not _ONE_POINTER.search(sentence)
     )
 
@@ -326,12 +388,50 @@ _PROPER_OK = frozenset(MEDITATION["names"]["allowed"])
 _PROPER_NAME = re.compile(r"(?<=[\w,;] )(?!I\b|I'm\b|I've\b|I'll\b|I'd\b)[A-Z][\w'-]*")
 # The author's own story: I, we, he or she, then a verb in the past tense ("We broke up in April").
 # ("I" is never in an insight or a question, and an affirmation must say what is so now.)
-_STORY = re.compile(r"\bwe\s+(?:(?:just|finally|never|once|always|still|really)\s+)?(\w+)|\bI(?:'ve| have) been\b", re.I)
+_STORY = re.compile(
+    r"\bwe\s+(?:(?:just|finally|never|once|always|still|really)\s+)?(\w+)|\bI(?:'ve| have) been\b", re.I
+)
 # Words whose tense is plain without the dictionary (lemminflect takes about a second to load it).
 _PAST_FORMS = frozenset({"was", "were", "had", "did"})
-_NOT_PAST = frozenset({"am", "is", "are", "have", "has", "do", "does", "can", "could", "may", "might", "must", "shall",
-                       "should", "will", "would", "need", "feel", "know", "want", "carry", "hold", "let", "get", "go",
-                       "all", "both", "often", "also", "too", "not", "all", "each", "who", "are", "begin", "start"})
+_NOT_PAST = frozenset(
+    {
+        "am",
+        "is",
+        "are",
+        "have",
+        "has",
+        "do",
+        "does",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "will",
+        "would",
+        "need",
+        "feel",
+        "know",
+        "want",
+        "carry",
+        "hold",
+        "let",
+        "get",
+        "go",
+        "all",
+        "both",
+        "often",
+        "also",
+        "too",
+        "not",
+        "each",
+        "who",
+        "begin",
+        "start",
+    }
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -352,7 +452,9 @@ def is_past_tense(word: str) -> bool:
 
     lemmas = getAllLemmas(word).get("VERB") or getAllLemmas(word).get("AUX") or ()
     past = any(word in getInflection(lemma, "VBD") for lemma in lemmas)
-    present = any(word == lemma or word in getInflection(lemma, "VBZ") + getInflection(lemma, "VBP") for lemma in lemmas)
+    present = any(
+        word == lemma or word in getInflection(lemma, "VBZ") + getInflection(lemma, "VBP") for lemma in lemmas
+    )
     return past and not present
 
 
@@ -489,7 +591,8 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 _KIND_OPENER = re.compile(
-    r"^(you are|you're|you can|you deserve|you did|you cared|you gave|you matter|you have|you belong|you are allowed|"
+    r"^(you are|you're|you can|you deserve|you did|you cared|you gave|you matter|you have|you belong|"
+    r"you are allowed|"
     r"you do not have to|you don't have to|you do not need to|you don't need to|you are not alone|"
     r"your [\w-]+( [\w-]+)? (is|are|can|does not|do not|matters?) |"
     r"i am|i'm|i can|i deserve|i have|i've|i choose|i allow|i let|i forgive|i give myself|may i|may you|"
@@ -500,12 +603,22 @@ _KIND_OPENER = re.compile(
 _OPEN_QUESTION = re.compile(r"^(what|how) (would|might|could|does) it (feel|be|look)\b|^what if\b", re.I)
 # He, she or they with nothing in the sentence to point at: someone from another sentence.
 _THIRD_PERSON = re.compile(r"\b(he|she|him|his|her|hers|they|them|their|theirs)\b", re.I)
-_ANTECEDENT = re.compile(r"\b(people|others|friends?|someone|somebody|person|partners?|loved ones?|everyone|children|parents?|"
-                         r"mother|father|mum|mom|dad|family|they|he|she)\b.*", re.I)
-_IMPERATIVE = re.compile(r"^(write|take|put|sit|let|try|cry|cancel|breathe|say|make|go|use|create|begin|start|find|"
-                         r"light|place|call|read|keep|give|notice|stop|pause|allow|choose|remember|be)\b", re.I)
-_NOT_KIND = re.compile(r"\b(you were|you'll never|you will never|you should have|your fault|not enough|failed|failure)\b", re.I)
-_AFFIRMATION_HEADING = re.compile(r"\b(affirmations?|mantras?|kind words|words to (repeat|remember)|phrases|reminders?|repeat)\b", re.I)
+_ANTECEDENT = re.compile(
+    r"\b(people|others|friends?|someone|somebody|person|partners?|loved ones?|everyone|children|parents?|"
+    r"mother|father|mum|mom|dad|family|they|he|she)\b.*",
+    re.I,
+)
+_IMPERATIVE = re.compile(
+    r"^(write|take|put|sit|let|try|cry|cancel|breathe|say|make|go|use|create|begin|start|find|"
+    r"light|place|call|read|keep|give|notice|stop|pause|allow|choose|remember|be)\b",
+    re.I,
+)
+_NOT_KIND = re.compile(
+    r"\b(you were|you'll never|you will never|you should have|your fault|not enough|failed|failure)\b", re.I
+)
+_AFFIRMATION_HEADING = re.compile(
+    r"\b(affirmations?|mantras?|kind words|words to (repeat|remember)|phrases|reminders?|repeat)\b", re.I
+)
 # Kind clauses inside longer sentences: "You trust that you can survive, that ..."
 _CLAUSE_LEAD = re.compile(
     r"(?:[:;,]\s*|\b(?:trust|know|remember|remind yourself|realise|realize|believe|recognise|recognize|"
@@ -541,7 +654,9 @@ def _pronouns_resolved(sentence: str) -> bool:
 
 # An affirmation speaks as "I" or to "you", and says what is so now.
 _AFFIRMATION_PERSON = re.compile(r"\b(you|your|yourself|I|I'm|I am|my|myself|may)\b", re.I)
-_AFFIRMATION_VERB = re.compile(r"^(?:you|i|your \w+|my \w+)\s+(?:(?:just|really|still|truly|deeply|always)\s+)?(\w+)", re.I)
+_AFFIRMATION_VERB = re.compile(
+    r"^(?:you|i|your \w+|my \w+)\s+(?:(?:just|really|still|truly|deeply|always)\s+)?(\w+)", re.I
+)
 # "it" or "them" in a line cut from a longer sentence points at what the cut left behind.
 _LEFT_BEHIND = re.compile(r"\b(it|its|them|they|their|those)\b", re.I)
 
@@ -602,13 +717,17 @@ def _fallbacks(labels: tuple[str, ...], kind: str) -> list[str]:
 
 
 # The article's how-to headings ("How do you support someone who is grieving?") are not reflections.
-_HOW_TO = re.compile(r"^how (do|can|should|to|did) (you|i|we)?\s*(support|help|comfort|talk|deal|handle|cope|stop|get over|know|tell|find|move on|start)\b", re.I)
+_HOW_TO = re.compile(
+    r"^how (do|can|should|to|did) (you|i|we)?\s*"
+    r"(support|help|comfort|talk|deal|handle|cope|stop|get over|know|tell|find|move on|start)\b",
+    re.I,
+)
 
 
 def _questions(sentences: list[_Sentence], labels: tuple[str, ...]) -> tuple[str, ...]:
     found: list[str] = []
     for sentence in sentences:
-        if not sentence.raw.rstrip("”\"’) ").endswith("?"):
+        if not sentence.raw.rstrip('”"’) ').endswith("?"):
             continue
         candidate = speakable_form(sentence.raw)
         if (
@@ -661,7 +780,11 @@ def _keywords(article: Article) -> tuple[str, ...]:
         following = Counter(re.findall(rf"(?<![\w-]){re.escape(word)} ([a-z]+)", text))
         if following:
             after, times = following.most_common(1)[0]
-            if times >= 2 and times >= 0.75 * counts[stem] and (after not in _STOPWORDS or after == "yourself"):
+            if (
+                times >= 2
+                and times >= 0.75 * counts[stem]
+                and (after not in _STOPWORDS or after == "yourself")
+            ):
                 word = f"{word} {after}"
         if not any(word in kept.split() or kept in word.split() for kept in keywords):
             keywords.append(word)
@@ -675,7 +798,9 @@ def extract_themes(article: Article, max_insights: int = MAX_INSIGHTS) -> Themes
     questions = _questions(sentences, labels)
 
     vocabulary = Counter(_stem(w) for w in _content_words(article.text))
-    topical = {_stem(w) for w in _content_words(" ".join([article.title, *(s.heading for s in article.sections)]))}
+    topical = {
+        _stem(w) for w in _content_words(" ".join([article.title, *(s.heading for s in article.sections)]))
+    }
     top = max(vocabulary.values(), default=1)
 
     def score(sentence: _Sentence, spoken: str) -> float:
@@ -691,7 +816,7 @@ def extract_themes(article: Article, max_insights: int = MAX_INSIGHTS) -> Themes
 
     candidates = []
     for sentence in sentences:
-        if sentence.raw.rstrip("”\"’) ").endswith("?"):
+        if sentence.raw.rstrip('”"’) ').endswith("?"):
             continue
         spoken = speakable_form(sentence.raw, MIN_WORDS)
         if (

@@ -10,7 +10,7 @@ session fails with the shortest length that would fit.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from audiogen.errors import TimingError
 from audiogen.models import (

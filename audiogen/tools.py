@@ -9,7 +9,7 @@ import shutil
 from audiogen.errors import ToolMissingError
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ffmpeg_path() -> str:
     found = os.environ.get("AUDIOGEN_FFMPEG") or shutil.which("ffmpeg")
     if found:

@@ -50,15 +50,31 @@ def reap() -> None:
             return
 
 
-def build(manifest: Path, out: Path, cache: Path, workers: int, cores: set[int] | None = None) -> tuple[float, float]:
+def build(
+    manifest: Path, out: Path, cache: Path, workers: int, cores: set[int] | None = None
+) -> tuple[float, float]:
     """Wall seconds of one build, and the CPU seconds it and its processes (workers, encoders) used.
     With `cores`, the build and everything it starts run on those cores only."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "audiogen", "build", str(manifest), "--out", str(out), "--cache-dir", str(cache),
-         "--workers", str(workers), "-q"],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "audiogen",
+            "build",
+            str(manifest),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(cache),
+            "--workers",
+            str(workers),
+            "-q",
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
         preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
     )
     reap()
@@ -88,7 +104,9 @@ def main() -> None:
         modes = {"whole machine": {1: None, 2: None}}
         if len(available) >= 2:
             # Pinned to every core there is, a build has the whole machine: that one is not built twice.
-            modes["one core per worker"] = {w: None if w == len(available) else set(available[:w]) for w in (1, 2)}
+            modes["one core per worker"] = {
+                w: None if w == len(available) else set(available[:w]) for w in (1, 2)
+            }
         builds = {(w, frozenset(cores or ())) for pinning in modes.values() for w, cores in pinning.items()}
         times = {key: [] for key in builds}
         cpu = {key: [] for key in builds}
@@ -99,25 +117,42 @@ def main() -> None:
                 times[workers, cores].append(wall)
                 cpu[workers, cores].append(used)
                 shutil.rmtree(out)
-        times = {(mode, w): times[w, frozenset(cores or ())] for mode, pinning in modes.items() for w, cores in pinning.items()}
-        cpu = {(mode, w): cpu[w, frozenset(cores or ())] for mode, pinning in modes.items() for w, cores in pinning.items()}
-        print(f"machine: {os.cpu_count()} cores; {sessions} sessions, {audio_minutes:g} min of audio, "
-              f"warm speech cache; medians of {args.runs}")
-        print(f"{'cores':<20} {'workers':>7} {'median s':>9} {'sessions/min':>13} {'audio min/s':>12} "
-              f"{'CPU s':>6} {'cores busy':>10}")
+        times = {
+            (mode, w): times[w, frozenset(cores or ())]
+            for mode, pinning in modes.items()
+            for w, cores in pinning.items()
+        }
+        cpu = {
+            (mode, w): cpu[w, frozenset(cores or ())]
+            for mode, pinning in modes.items()
+            for w, cores in pinning.items()
+        }
+        print(
+            f"machine: {os.cpu_count()} cores; {sessions} sessions, {audio_minutes:g} min of audio, "
+            f"warm speech cache; medians of {args.runs}"
+        )
+        print(
+            f"{'cores':<20} {'workers':>7} {'median s':>9} {'sessions/min':>13} {'audio min/s':>12} "
+            f"{'CPU s':>6} {'cores busy':>10}"
+        )
         for mode in modes:
             for workers in (1, 2):
                 seconds, used = statistics.median(times[mode, workers]), statistics.median(cpu[mode, workers])
-                print(f"{mode:<20} {workers:>7} {seconds:>9.1f} {sessions / seconds * 60:>13.1f} "
-                      f"{audio_minutes / seconds:>12.2f} {used:>6.1f} {used / seconds:>10.2f}")
+                print(
+                    f"{mode:<20} {workers:>7} {seconds:>9.1f} {sessions / seconds * 60:>13.1f} "
+                    f"{audio_minutes / seconds:>12.2f} {used:>6.1f} {used / seconds:>10.2f}"
+                )
         for mode in modes:
             one, two = statistics.median(times[mode, 1]), statistics.median(times[mode, 2])
             print(f"2 workers vs 1, {mode}: {one / two:.2f}x the throughput")
         # On the whole machine one worker already keeps more than one core busy (mixing beside its
         # encoder), so 2 workers can gain at most (cores) / (cores one worker keeps busy).
         busy = statistics.median(cpu["whole machine", 1]) / statistics.median(times["whole machine", 1])
-        print(f"ceiling for 2 workers vs 1 on the whole machine ({os.cpu_count()} cores): "
-              f"{(os.cpu_count() or 1) / busy:.2f}x")
+        print(
+            f"ceiling for 2 workers vs 1 on the whole machine ({os.cpu_count()} cores): "
+            f"{(os.cpu_count() or 1) / busy:.2f}x"
+        )
+
 
 if __name__ == "__main__":
     main()

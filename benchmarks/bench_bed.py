@@ -48,7 +48,9 @@ def music_file(folder: Path) -> Path:
     t = np.arange(20 * RATE) / RATE
     rng = np.random.default_rng(0)
     chord = sum(0.2 * np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6))
-    data = np.stack([chord + 0.01 * rng.standard_normal(len(t)), chord + 0.01 * rng.standard_normal(len(t))], axis=1)
+    data = np.stack(
+        [chord + 0.01 * rng.standard_normal(len(t)), chord + 0.01 * rng.standard_normal(len(t))], axis=1
+    )
     path = folder / "music.wav"
     with wave.open(str(path), "wb") as out:
         out.setnchannels(2)
@@ -88,8 +90,10 @@ def main() -> None:
         for bed in beds:
             bed.close()
 
-    print(f"# {platform.machine()}, {platform.python_version()}, numpy {np.__version__}; "
-          f"best of {args.rounds} rounds x {args.blocks} blocks of {FRAMES} frames")
+    print(
+        f"# {platform.machine()}, {platform.python_version()}, numpy {np.__version__}; "
+        f"best of {args.rounds} rounds x {args.blocks} blocks of {FRAMES} frames"
+    )
     print(f"{'unit':<26} {'ms/block':>9} {'x baseline':>11} {'s per 20 min':>13}")
     print(f"{'baseline standard_normal':<26} {best_base:9.3f} {1.0:11.2f} {best_base * 0.6:13.2f}")
     for label, ms in best.items():

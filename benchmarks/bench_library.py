@@ -31,7 +31,10 @@ from measure import ROOT, run_measured
 sys.path.insert(0, str(ROOT))
 
 SAMPLE = ROOT / "audiogen" / "samples" / "sample_article.md"
-VALIDATE = "import sys; from audiogen.library import load_manifest; load_manifest(sys.argv[1], cache_dir=sys.argv[2])"
+VALIDATE = (
+    "import sys; from audiogen.library import load_manifest; "
+    "load_manifest(sys.argv[1], cache_dir=sys.argv[2])"
+)
 
 
 def write_manifest(folder: Path, count: int) -> Path:
@@ -45,8 +48,11 @@ def write_manifest(folder: Path, count: int) -> Path:
             os.link(SAMPLE, article)
         entries.append(f'[[sessions]]\narticles = "articles/{article.name}"\n')
     manifest = folder / "library.toml"
-    manifest.write_text('[library]\nname = "Bench"\nout = "library"\n\n[defaults]\nminutes = 1\n'
-                        'background = "pink"\n\n' + "\n".join(entries), encoding="utf-8")
+    manifest.write_text(
+        '[library]\nname = "Bench"\nout = "library"\n\n[defaults]\nminutes = 1\n'
+        'background = "pink"\n\n' + "\n".join(entries),
+        encoding="utf-8",
+    )
     return manifest
 
 
@@ -65,13 +71,18 @@ def fill_library(manifest: Path, cache: Path) -> None:
             continue
         files = []
         for file_name in built["entry"]["files"]:
-            renamed = session.name + file_name[len(first.name):]
+            renamed = session.name + file_name[len(first.name) :]
             target = out / renamed
             if not target.exists():
                 os.link(out / file_name, target)
             files.append(renamed)
-        entry = dict(built["entry"], name=session.name, file=files[[f.endswith(".mp3") for f in files].index(True)],
-                     files=files, article=f"articles/{session.article.name}")
+        entry = dict(
+            built["entry"],
+            name=session.name,
+            file=files[[f.endswith(".mp3") for f in files].index(True)],
+            files=files,
+            article=f"articles/{session.article.name}",
+        )
         key = state.input_key(session)
         state.write_key(out, session.name, key, dict(entry, key=key))
 
@@ -82,31 +93,50 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     audiogen = [sys.executable, "-m", "audiogen"]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"medians of {args.runs} run{'s' if args.runs != 1 else ''}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"medians of {args.runs} run{'s' if args.runs != 1 else ''}"
+    )
     with tempfile.TemporaryDirectory(prefix="audiogen-bench-library-") as scratch:
         folder, cache = Path(scratch), Path(scratch) / "cache"
         manifest = write_manifest(folder, 1)
-        subprocess.run([*audiogen, "-q", "build", str(manifest), "--cache-dir", str(cache)], check=True,
-                       capture_output=True, cwd=ROOT)
-        print(f"{'sessions':>8} {'baseline s':>10} {'rebuild s':>9} {'CPU s':>6} {'ms/session':>10} "
-              f"{'validate s':>10} {'CPU s':>6} {'ms/session':>10}")
+        subprocess.run(
+            [*audiogen, "-q", "build", str(manifest), "--cache-dir", str(cache)],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        print(
+            f"{'sessions':>8} {'baseline s':>10} {'rebuild s':>9} {'CPU s':>6} {'ms/session':>10} "
+            f"{'validate s':>10} {'CPU s':>6} {'ms/session':>10}"
+        )
         for count in sorted(args.sessions):
             manifest = write_manifest(folder, count)
             fill_library(manifest, cache)
-            figures: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "rebuild": [], "validate": []}
+            figures: dict[str, list[tuple[float, float, float]]] = {
+                "baseline": [],
+                "rebuild": [],
+                "validate": [],
+            }
             for _ in range(args.runs):
                 figures["baseline"].append(run_measured([*audiogen, "--version"]))
-                figures["rebuild"].append(run_measured([*audiogen, "-q", "build", str(manifest), "--cache-dir", str(cache)]))
-                figures["validate"].append(run_measured([sys.executable, "-c", VALIDATE, str(manifest), str(cache)]))
+                figures["rebuild"].append(
+                    run_measured([*audiogen, "-q", "build", str(manifest), "--cache-dir", str(cache)])
+                )
+                figures["validate"].append(
+                    run_measured([sys.executable, "-c", VALIDATE, str(manifest), str(cache)])
+                )
             m = {name: statistics.median(wall for wall, _, _ in values) for name, values in figures.items()}
             cpu = {name: statistics.median(used for _, used, _ in values) for name, values in figures.items()}
             built = sum(1 for p in (folder / "library").glob("*.mp3"))
             if built != count:
                 raise SystemExit(f"the library holds {built} sessions, not {count}")
-            print(f"{count:>8} {m['baseline']:>10.2f} {m['rebuild']:>9.2f} {cpu['rebuild']:>6.2f} "
-                  f"{1000 * (m['rebuild'] - m['baseline']) / count:>10.2f} {m['validate']:>10.2f} "
-                  f"{cpu['validate']:>6.2f} {1000 * (m['validate'] - m['baseline']) / count:>10.2f}", flush=True)
+            print(
+                f"{count:>8} {m['baseline']:>10.2f} {m['rebuild']:>9.2f} {cpu['rebuild']:>6.2f} "
+                f"{1000 * (m['rebuild'] - m['baseline']) / count:>10.2f} {m['validate']:>10.2f} "
+                f"{cpu['validate']:>6.2f} {1000 * (m['validate'] - m['baseline']) / count:>10.2f}",
+                flush=True,
+            )
         shutil.rmtree(folder / "library")
 
 

@@ -54,7 +54,9 @@ def make_clips(folder: Path) -> list[Path]:
     paths = []
     for i, text in enumerate(SENTENCES):
         path = folder / f"clip{i}.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us+f3", "-s", "120", "-p", "40", "-w", str(path), text], check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us+f3", "-s", "120", "-p", "40", "-w", str(path), text], check=True
+        )
         paths.append(path)
     silence = folder / "silence.wav"
     with wave.open(str(silence), "wb") as out:
@@ -116,7 +118,13 @@ def run_audiogen(folder: Path, minutes: float, level: str) -> None:
 
     change = codec_loudness_change(probe_excerpt(timeline, bed_factory, sound), RATE, codec)
     target = folder / f"audiogen-{minutes:g}.mp3"
-    master(timeline, bed_factory, sound, lambda blocks: encode(blocks, target, RATE, sound.channels, "mp3", BITRATE), change)
+    master(
+        timeline,
+        bed_factory,
+        sound,
+        lambda blocks: encode(blocks, target, RATE, sound.channels, "mp3", BITRATE),
+        change,
+    )
 
 
 def _ffmpeg_graph(folder: Path, minutes: float) -> tuple[list[str], str]:
@@ -131,8 +139,18 @@ def _ffmpeg_graph(folder: Path, minutes: float) -> tuple[list[str], str]:
     listing = folder / f"voice-{minutes:g}.ffconcat"
     listing.write_text("\n".join(lines) + "\n")
     seconds = minutes * 60
-    inputs = ["-f", "concat", "-safe", "0", "-i", str(listing),
-              "-f", "lavfi", "-i", f"anoisesrc=color=pink:seed=1:amplitude=0.1:sample_rate={RATE}:duration={seconds}"]
+    inputs = [
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-f",
+        "lavfi",
+        "-i",
+        f"anoisesrc=color=pink:seed=1:amplitude=0.1:sample_rate={RATE}:duration={seconds}",
+    ]
     graph = (
         f"[0:a]aresample={RATE},apad=whole_dur={seconds},asplit=2[voice][key];"
         "[1:a][key]sidechaincompress=threshold=0.005:ratio=20:attack=20:release=600:makeup=1[ducked];"
@@ -146,27 +164,72 @@ def _ffmpeg_graph(folder: Path, minutes: float) -> tuple[list[str], str]:
 def run_ffmpeg(folder: Path, minutes: float, level: str) -> None:
     inputs, graph = _ffmpeg_graph(folder, minutes)
     first = subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-y", *inputs, "-filter_complex",
-         graph + ",loudnorm=I=-16:TP=-1.5:LRA=20:print_format=json", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            graph + ",loudnorm=I=-16:TP=-1.5:LRA=20:print_format=json",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stderr
     found = json.loads(re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", first).group(0))
-    measured = (f"measured_I={found['input_i']}:measured_TP={found['input_tp']}:measured_LRA={found['input_lra']}:"
-                f"measured_thresh={found['input_thresh']}:offset={found['target_offset']}:linear=true")
+    measured = (
+        f"measured_I={found['input_i']}:measured_TP={found['input_tp']}:measured_LRA={found['input_lra']}:"
+        f"measured_thresh={found['input_thresh']}:offset={found['target_offset']}:linear=true"
+    )
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", *inputs, "-filter_complex",
-         graph + f",loudnorm=I=-16:TP=-1.5:LRA=20:{measured},aresample={RATE}",
-         "-c:a", "libmp3lame", "-compression_level", level, "-b:a", BITRATE, str(folder / f"ffmpeg-{minutes:g}.mp3")],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-v",
+            "error",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            graph + f",loudnorm=I=-16:TP=-1.5:LRA=20:{measured},aresample={RATE}",
+            "-c:a",
+            "libmp3lame",
+            "-compression_level",
+            level,
+            "-b:a",
+            BITRATE,
+            str(folder / f"ffmpeg-{minutes:g}.mp3"),
+        ],
         check=True,
     )
 
 
 def run_encoder(folder: Path, minutes: float, level: str) -> None:
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-         f"anoisesrc=color=pink:seed=1:amplitude=0.1:sample_rate={RATE}:duration={minutes * 60}",
-         "-ac", "2", "-c:a", "libmp3lame", "-compression_level", level, "-b:a", BITRATE,
-         str(folder / f"encoder-{minutes:g}.mp3")],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"anoisesrc=color=pink:seed=1:amplitude=0.1:sample_rate={RATE}:duration={minutes * 60}",
+            "-ac",
+            "2",
+            "-c:a",
+            "libmp3lame",
+            "-compression_level",
+            level,
+            "-b:a",
+            BITRATE,
+            str(folder / f"encoder-{minutes:g}.mp3"),
+        ],
         check=True,
     )
 
@@ -189,7 +252,9 @@ def ffmpeg_wrapper(folder: Path) -> Path:
         sys.exit("bench_mix: /usr/bin/time is needed to measure ffmpeg's memory (apt-get install time)")
     wrapper = folder / "bin" / "ffmpeg"  # first on the children's PATH
     wrapper.parent.mkdir(exist_ok=True)
-    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -a -o "$FFMPEG_RSS_LOG" -f %M {shutil.which("ffmpeg")} "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\nexec /usr/bin/time -a -o "$FFMPEG_RSS_LOG" -f %M {shutil.which("ffmpeg")} "$@"\n'
+    )
     wrapper.chmod(0o755)
     return wrapper
 
@@ -198,11 +263,18 @@ def measure(name: str, folder: Path, minutes: float, level: str) -> dict:
     log = folder / f"rss-{name}-{minutes:g}.log"
     log.unlink(missing_ok=True)
     wrapper = ffmpeg_wrapper(folder)
-    env = {**os.environ, "AUDIOGEN_FFMPEG": str(wrapper), "FFMPEG_RSS_LOG": str(log), "PATH": f"{wrapper.parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "AUDIOGEN_FFMPEG": str(wrapper),
+        "FFMPEG_RSS_LOG": str(log),
+        "PATH": f"{wrapper.parent}:{os.environ['PATH']}",
+    }
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, __file__, "--child", name, str(folder), str(minutes), level],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     seconds = time.perf_counter() - start
     if out.returncode != 0:
@@ -210,8 +282,11 @@ def measure(name: str, folder: Path, minutes: float, level: str) -> dict:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["seconds"] = seconds
     result["ffmpeg_mb"] = max(int(line) for line in log.read_text().split() if line.isdigit()) / 1024
-    # In the ffmpeg runs Python only waits; there what counts is ffmpeg. audiogen's mixer and its encoder run together.
-    result["peak_mb"] = result["python_mb"] + result["ffmpeg_mb"] if name == "audiogen" else result["ffmpeg_mb"]
+    # In the ffmpeg runs Python only waits; there what counts is ffmpeg. audiogen's mixer and its
+    # encoder run together.
+    result["peak_mb"] = (
+        result["python_mb"] + result["ffmpeg_mb"] if name == "audiogen" else result["ffmpeg_mb"]
+    )
     return result
 
 
@@ -219,7 +294,8 @@ def measure(name: str, folder: Path, minutes: float, level: str) -> dict:
 
 
 def encoder_levels(folder: Path, level_list: list[str]) -> None:
-    """Each LAME compression level on the same 5-minute mix: speed, and how far the result is from the source."""
+    """Each LAME compression level on the same 5-minute mix: speed, and how far the result is from
+    the source."""
     import numpy as np
 
     from audiogen.mix import mastered_blocks, plan_master
@@ -231,21 +307,52 @@ def encoder_levels(folder: Path, level_list: list[str]) -> None:
         for block in mastered_blocks(timeline, bed_factory, sound, plan):
             out.write(block.astype("<f4").tobytes())
     reference = np.fromfile(pcm, dtype="<f4").reshape(-1, 2).astype(np.float64)
-    print(f"\nMP3 encoder levels on a 5-minute stereo mix at {BITRATE} (LAME -q; lower is slower and more careful)")
+    print(
+        f"\nMP3 encoder levels on a 5-minute stereo mix at {BITRATE} "
+        "(LAME -q; lower is slower and more careful)"
+    )
     print(f"{'level':>5} {'seconds':>8} {'x real time':>11} {'spectral distance':>18}")
     for level in level_list:
         out = folder / f"level{level}.mp3"
         start = time.perf_counter()
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(RATE), "-ac", "2", "-i", str(pcm),
-                        "-c:a", "libmp3lame", "-compression_level", level, "-b:a", BITRATE, str(out)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "f32le",
+                "-ar",
+                str(RATE),
+                "-ac",
+                "2",
+                "-i",
+                str(pcm),
+                "-c:a",
+                "libmp3lame",
+                "-compression_level",
+                level,
+                "-b:a",
+                BITRATE,
+                str(out),
+            ],
+            check=True,
+        )
         seconds = time.perf_counter() - start
-        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "f32le", "-"], capture_output=True, check=True).stdout
+        raw = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(out), "-f", "f32le", "-"], capture_output=True, check=True
+        ).stdout
         decoded = np.frombuffer(raw, dtype="<f4").reshape(-1, 2).astype(np.float64)
-        print(f"{level:>5} {seconds:>8.2f} {300 / seconds:>11.0f} {spectral_distance(reference, decoded):>15.2f} dB")
+        print(
+            f"{level:>5} {seconds:>8.2f} {300 / seconds:>11.0f} "
+            f"{spectral_distance(reference, decoded):>15.2f} dB"
+        )
 
 
 def spectral_distance(reference, decoded) -> float:
-    """Mean log-spectral distance (dB) over 2048-sample frames, 50 Hz-15 kHz, frames within 50 dB of the loudest.
+    """Mean log-spectral distance (dB) over 2048-sample frames, 50 Hz-15 kHz, frames within 50 dB
+    of the loudest.
 
     Plain signal-to-error ratios reward an encoder that ignores hearing (noise
     shaping moves error where it is masked, which lowers the SER); the distance
@@ -284,20 +391,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-mix-") as name:
         folder = Path(name)
         make_clips(folder)
-        print(f"mix of espeak-ng speech over pink noise, MP3 {BITRATE} at compression level {args.level}; "
-              "peak memory = max RSS of the mixing process + its encoder")
-        header = (f"{'minutes':>7} | {'audiogen s':>10} {'MB':>6} | {'ffmpeg s':>8} {'MB':>6} | "
-                  f"{'encoder s':>9} {'MB':>5} | {'time ratio':>10} {'memory ratio':>12}")
+        print(
+            f"mix of espeak-ng speech over pink noise, MP3 {BITRATE} at compression level {args.level}; "
+            "peak memory = max RSS of the mixing process + its encoder"
+        )
+        header = (
+            f"{'minutes':>7} | {'audiogen s':>10} {'MB':>6} | {'ffmpeg s':>8} {'MB':>6} | "
+            f"{'encoder s':>9} {'MB':>5} | {'time ratio':>10} {'memory ratio':>12}"
+        )
         print(header)
         print("-" * len(header))
         for minutes in args.minutes:
             ours = measure("audiogen", folder, minutes, args.level)
             theirs = measure("ffmpeg", folder, minutes, args.level)
             floor = measure("encoder", folder, minutes, args.level)
-            print(f"{minutes:>7g} | {ours['seconds']:>10.1f} {ours['peak_mb']:>6.0f} | {theirs['seconds']:>8.1f} "
-                  f"{theirs['peak_mb']:>6.0f} | {floor['seconds']:>9.1f} {floor['peak_mb']:>5.0f} | "
-                  f"{ours['seconds'] / theirs['seconds']:>10.2f} {ours['peak_mb'] / theirs['peak_mb']:>12.2f}", flush=True)
-            print(f"{'':>7}   (audiogen: Python {ours['python_mb']:.0f} MB + encoder {ours['ffmpeg_mb']:.0f} MB)", flush=True)
+            print(
+                f"{minutes:>7g} | {ours['seconds']:>10.1f} {ours['peak_mb']:>6.0f} | "
+                f"{theirs['seconds']:>8.1f} "
+                f"{theirs['peak_mb']:>6.0f} | {floor['seconds']:>9.1f} {floor['peak_mb']:>5.0f} | "
+                f"{ours['seconds'] / theirs['seconds']:>10.2f} {ours['peak_mb'] / theirs['peak_mb']:>12.2f}",
+                flush=True,
+            )
+            print(
+                f"{'':>7}   (audiogen: Python {ours['python_mb']:.0f} MB "
+                f"+ encoder {ours['ffmpeg_mb']:.0f} MB)",
+                flush=True,
+            )
         if args.encoder:
             encoder_levels(folder, ["2", "3", "5", "7", "9"])
 

@@ -28,15 +28,25 @@ import wave
 from pathlib import Path
 
 import numpy as np
-
 from measure import ROOT, run_measured
 
 sys.path.insert(0, str(ROOT))
 
 
 def render_command(minutes: float, out: Path, cache: Path) -> list[str]:
-    return [sys.executable, "-m", "audiogen", "-q", "render", "--minutes", str(minutes),
-            "--out", str(out), "--cache-dir", str(cache)]
+    return [
+        sys.executable,
+        "-m",
+        "audiogen",
+        "-q",
+        "render",
+        "--minutes",
+        str(minutes),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+    ]
 
 
 def write_stems(minutes: float, cache: Path, voice_path: Path, bed_path: Path) -> float:
@@ -90,9 +100,18 @@ def write_stems(minutes: float, cache: Path, voice_path: Path, bed_path: Path) -
 def floor_command(voice: Path, bed: Path, out: Path, encoder_options: list[str]) -> list[str]:
     """ffmpeg alone: the voice resampled and mixed over the bed, encoded to MP3."""
     return [
-        "ffmpeg", "-v", "error", "-y", "-i", str(voice), "-i", str(bed),
-        "-filter_complex", "[0]aresample=44100,aformat=channel_layouts=stereo[v];[v][1]amix=inputs=2:normalize=0",
-        *encoder_options, str(out),
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(voice),
+        "-i",
+        str(bed),
+        "-filter_complex",
+        "[0]aresample=44100,aformat=channel_layouts=stereo[v];[v][1]amix=inputs=2:normalize=0",
+        *encoder_options,
+        str(out),
     ]
 
 
@@ -118,16 +137,34 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("ffmpeg"):
         raise SystemExit("ffmpeg is needed for the floor")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"medians of {args.runs} run{'s' if args.runs != 1 else ''}")
-    print(f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'reenc s':>7} {'warm/reenc':>10} {'floor s':>8} "
-          f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} {'RSS cold MB':>11} {'RSS warm MB':>11} "
-          f"{'CPU warm s':>10} {'CPU reenc s':>11}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"medians of {args.runs} run{'s' if args.runs != 1 else ''}"
+    )
+    print(
+        f"{'minutes':>7} {'cold s':>7} {'warm s':>7} {'reenc s':>7} {'warm/reenc':>10} {'floor s':>8} "
+        f"{'warm/floor':>10} {'floor q5 s':>10} {'warm/q5':>7} {'RTF warm':>8} "
+        f"{'RSS cold MB':>11} {'RSS warm MB':>11} "
+        f"{'CPU warm s':>10} {'CPU reenc s':>11}"
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="audiogen-bench-") as scratch:
         scratch = Path(scratch)
         for minutes in args.minutes:
-            figures = {name: [] for name in ("cold", "warm", "reencode", "floor", "floor_q5", "rss_cold", "rss_warm", "cpu_warm", "cpu_reencode")}
+            figures = {
+                name: []
+                for name in (
+                    "cold",
+                    "warm",
+                    "reencode",
+                    "floor",
+                    "floor_q5",
+                    "rss_cold",
+                    "rss_warm",
+                    "cpu_warm",
+                    "cpu_reencode",
+                )
+            }
             for run in range(args.runs):
                 cache = scratch / f"cache-{minutes}-{run}"
                 out = scratch / "out"
@@ -146,18 +183,28 @@ def main() -> None:
                 voice, bed = scratch / "voice.wav", scratch / "bed.wav"
                 # In a process of its own: this one stays small, since a child's peak RSS as the
                 # kernel reports it includes what it was forked from.
-                subprocess.run([sys.executable, __file__, "--stems", str(minutes), str(cache), str(voice), str(bed)],
-                               check=True, cwd=ROOT)
-                figures["floor"].append(run_measured(floor_command(voice, bed, scratch / "floor.mp3", DEFAULT_MP3))[0])
-                figures["floor_q5"].append(run_measured(floor_command(voice, bed, scratch / "floor.mp3", OUR_MP3))[0])
+                subprocess.run(
+                    [sys.executable, __file__, "--stems", str(minutes), str(cache), str(voice), str(bed)],
+                    check=True,
+                    cwd=ROOT,
+                )
+                figures["floor"].append(
+                    run_measured(floor_command(voice, bed, scratch / "floor.mp3", DEFAULT_MP3))[0]
+                )
+                figures["floor_q5"].append(
+                    run_measured(floor_command(voice, bed, scratch / "floor.mp3", OUR_MP3))[0]
+                )
                 shutil.rmtree(cache)
             m = {name: statistics.median(values) for name, values in figures.items()}
             rows.append((minutes, m))
-            print(f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['reencode']:>7.1f} "
-                  f"{m['warm'] / m['reencode']:>10.2f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
-                  f"{m['floor_q5']:>10.1f} {m['warm'] / m['floor_q5']:>7.2f} {minutes * 60 / m['warm']:>8.1f} "
-                  f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f} {m['cpu_warm']:>10.1f} {m['cpu_reencode']:>11.1f}",
-                  flush=True)
+            print(
+                f"{minutes:>7g} {m['cold']:>7.1f} {m['warm']:>7.1f} {m['reencode']:>7.1f} "
+                f"{m['warm'] / m['reencode']:>10.2f} {m['floor']:>8.1f} {m['warm'] / m['floor']:>10.2f} "
+                f"{m['floor_q5']:>10.1f} {m['warm'] / m['floor_q5']:>7.2f} {minutes * 60 / m['warm']:>8.1f} "
+                f"{m['rss_cold']:>11.0f} {m['rss_warm']:>11.0f} "
+                f"{m['cpu_warm']:>10.1f} {m['cpu_reencode']:>11.1f}",
+                flush=True,
+            )
     if len(rows) > 1:
         (first, a), (last, b) = rows[0], rows[-1]
         print(f"peak memory, {last:g} min vs {first:g} min (warm): {b['rss_warm'] / a['rss_warm']:.2f}x")

@@ -22,8 +22,10 @@ import sys
 from measure import ROOT, run_measured
 
 HEAVY = ("scipy", "PIL", "pyloudnorm", "trafilatura", "lxml")
-REPORT_IMPORTS = (f"import sys, audiogen.pipeline; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} "
-                  f"& set({HEAVY!r}))) or 'none')")
+REPORT_IMPORTS = (
+    f"import sys, audiogen.pipeline; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} "
+    f"& set({HEAVY!r}))) or 'none')"
+)
 
 
 def main() -> None:
@@ -36,8 +38,10 @@ def main() -> None:
         "audiogen render --help": [sys.executable, "-m", "audiogen", "render", "--help"],
         "import audiogen.pipeline": [sys.executable, "-c", "import audiogen.pipeline"],
     }
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"medians of {args.runs} runs")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"medians of {args.runs} runs"
+    )
     figures = {name: [] for name in commands}
     for _ in range(args.runs):  # interleaved, so a busy moment touches every command alike
         for name, command in commands.items():
@@ -48,7 +52,9 @@ def main() -> None:
         seconds, cpu, rss = (statistics.median(column) for column in zip(*values))
         print(f"{name:<28} {seconds:>8.3f} {seconds - baseline:>14.3f} {cpu:>6.3f} {rss:>11.0f}")
     loaded = subprocess.run([sys.executable, "-c", REPORT_IMPORTS], capture_output=True, text=True, cwd=ROOT)
-    print(f"heavy modules loaded by import audiogen.pipeline: {loaded.stdout.strip() or loaded.stderr.strip()}")
+    print(
+        f"heavy modules loaded by import audiogen.pipeline: {loaded.stdout.strip() or loaded.stderr.strip()}"
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,12 @@ from audiogen.models import SessionSpec, VoiceSettings  # noqa: E402
 from audiogen.pipeline import session_script  # noqa: E402
 from audiogen.speak.textprep import prepare_for_speech  # noqa: E402
 from recognizer import (  # noqa: E402
-    inner_pauses, pitch_movement_semitones, read_wav, speech_span, transcribe, word_error_rate,
+    inner_pauses,
+    pitch_movement_semitones,
+    read_wav,
+    speech_span,
+    transcribe,
+    word_error_rate,
 )
 
 ENGINES = ("hibari", "pyttsx3")
@@ -91,8 +96,12 @@ def measure_sentences(texts: list[str], engine: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
         folder = Path(tmp)
         (folder / "texts.json").write_text(json.dumps(texts))
-        process = subprocess.Popen([sys.executable, __file__, "--synth", engine, str(folder)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--synth", engine, str(folder)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         out = process.stdout.read()
         if process.wait() != 0:
             raise SystemExit(f"{engine} failed: {process.stderr.read().decode()}")
@@ -103,9 +112,13 @@ def measure_sentences(texts: list[str], engine: str) -> dict:
     samples, rate = joined(clips)
     heard = transcribe(samples, rate)
     return {
-        "rtf": cpu["synth_cpu"] / audio_seconds, "load_cpu": cpu["load_cpu"], "rss_mb": cpu["rss_mb"],
-        "wpm": 60 * sum(len(t.split()) for t in texts) / span, "pitch_st": pitch_movement_semitones(samples, rate),
-        "wer": word_error_rate(" ".join(texts), heard), "audio_s": audio_seconds,
+        "rtf": cpu["synth_cpu"] / audio_seconds,
+        "load_cpu": cpu["load_cpu"],
+        "rss_mb": cpu["rss_mb"],
+        "wpm": 60 * sum(len(t.split()) for t in texts) / span,
+        "pitch_st": pitch_movement_semitones(samples, rate),
+        "wer": word_error_rate(" ".join(texts), heard),
+        "audio_s": audio_seconds,
     }
 
 
@@ -151,7 +164,9 @@ def calibration(texts: list[str]) -> None:
 
 def transcript_text(path: Path) -> str:
     lines = path.read_text(encoding="utf-8").splitlines()
-    return " ".join(m.group(1) for m in (re.match(r"^\s+\d\d:\d\d(?::\d\d)?\s+(.*)$", line) for line in lines) if m)
+    return " ".join(
+        m.group(1) for m in (re.match(r"^\s+\d\d:\d\d(?::\d\d)?\s+(.*)$", line) for line in lines) if m
+    )
 
 
 def limiter_reduction(spec: SessionSpec) -> tuple[float, float]:
@@ -167,20 +182,37 @@ def limiter_reduction(spec: SessionSpec) -> tuple[float, float]:
     bed = Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate)
     sound = replace(fitted_sound(spec, script), channels=output_channels(bed, spec.sound))
     bed.close()
-    timeline = plan_timeline(script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out)
+    timeline = plan_timeline(
+        script, {c.utterance: c for c in track.clips}, spec.minutes * 60, tail=sound.fade_out
+    )
 
     def factory():
         return Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate)
 
     plan = plan_master(timeline, factory, sound)
-    over = [max(0.0, 20 * np.log10(look.peak) - plan.voice_ceiling_db) for look in _look_at_clips(timeline, 1)]
+    over = [
+        max(0.0, 20 * np.log10(look.peak) - plan.voice_ceiling_db) for look in _look_at_clips(timeline, 1)
+    ]
     return float(np.median(over)), float(np.max(over))
 
 
 def rendered_session(engine: str, minutes: float, tmp: Path) -> dict:
     out, cache = tmp / f"out-{engine}", tmp / f"cache-{engine}"
-    command = [sys.executable, "-m", "audiogen", "-q", "render", "--minutes", str(minutes), "--engine", engine,
-               "--out", str(out), "--cache-dir", str(cache)]
+    command = [
+        sys.executable,
+        "-m",
+        "audiogen",
+        "-q",
+        "render",
+        "--minutes",
+        str(minutes),
+        "--engine",
+        engine,
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+    ]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     stdout = process.stdout.read()
@@ -189,15 +221,23 @@ def rendered_session(engine: str, minutes: float, tmp: Path) -> dict:
         raise SystemExit(f"render failed: {process.stderr.read().decode()}")
     wall = time.perf_counter() - start
     audio = Path(stdout.decode().strip().splitlines()[-1])
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(audio), "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
-                         check=True, capture_output=True).stdout
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(audio), "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
     samples = np.frombuffer(raw, dtype="<f4")
     heard = transcribe(samples, 16000)
     spec = SessionSpec(article=None, minutes=minutes, cache_dir=cache, voice=VoiceSettings(engine=engine))
     median_db, most_db = limiter_reduction(spec)
-    return {"wer": word_error_rate(transcript_text(audio.with_suffix(".txt")), heard), "wall": wall,
-            "cpu": usage.ru_utime + usage.ru_stime, "limit_median_db": median_db, "limit_max_db": most_db,
-            "seconds": len(samples) / 16000}
+    return {
+        "wer": word_error_rate(transcript_text(audio.with_suffix(".txt")), heard),
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "limit_median_db": median_db,
+        "limit_max_db": most_db,
+        "seconds": len(samples) / 16000,
+    }
 
 
 def speech_step_cpu(engine: str, minutes: float) -> tuple[float, int]:
@@ -214,27 +254,39 @@ def speech_step_cpu(engine: str, minutes: float) -> tuple[float, int]:
 
 
 def sentence_table(texts: list[str]) -> None:
-    print("| engine | RTF (1 core) | start-up CPU s | peak RSS MB | wpm inside sentences | pitch movement st | WER |")
+    print(
+        "| engine | RTF (1 core) | start-up CPU s | peak RSS MB "
+        "| wpm inside sentences | pitch movement st | WER |"
+    )
     print("|---|---|---|---|---|---|---|")
     found = {}
     for engine in ENGINES:
         m = found[engine] = measure_sentences(texts, engine)
-        print(f"| {engine} | {m['rtf']:.4f} | {m['load_cpu']:.2f} | {m['rss_mb']:.0f} | {m['wpm']:.0f} | "
-              f"{m['pitch_st']:.2f} | {100 * m['wer']:.1f} % |")
+        print(
+            f"| {engine} | {m['rtf']:.4f} | {m['load_cpu']:.2f} | {m['rss_mb']:.0f} | {m['wpm']:.0f} | "
+            f"{m['pitch_st']:.2f} | {100 * m['wer']:.1f} % |"
+        )
     base, new = found["pyttsx3"], found["hibari"]
-    print(f"hibari / pyttsx3: RTF x{new['rtf'] / base['rtf']:.1f}, memory x{new['rss_mb'] / base['rss_mb']:.1f}, "
-          f"pitch movement x{new['pitch_st'] / base['pitch_st']:.2f}")
+    print(
+        f"hibari / pyttsx3: RTF x{new['rtf'] / base['rtf']:.1f}, "
+        f"memory x{new['rss_mb'] / base['rss_mb']:.1f}, "
+        f"pitch movement x{new['pitch_st'] / base['pitch_st']:.2f}"
+    )
 
 
 def session_table(minutes: float) -> None:
     print(f"\nrendered {minutes:g}-minute session (default background, mastered, MP3, cold cache)")
-    print("| engine | WER | render wall s | render CPU s | limiter on the voice's peaks: median / largest dB |")
+    print(
+        "| engine | WER | render wall s | render CPU s | limiter on the voice's peaks: median / largest dB |"
+    )
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
         for engine in ENGINES:
             r = rendered_session(engine, minutes, Path(tmp))
-            print(f"| {engine} | {100 * r['wer']:.1f} % | {r['wall']:.1f} | {r['cpu']:.1f} | "
-                  f"{r['limit_median_db']:.1f} / {r['limit_max_db']:.1f} |")
+            print(
+                f"| {engine} | {100 * r['wer']:.1f} % | {r['wall']:.1f} | {r['cpu']:.1f} | "
+                f"{r['limit_median_db']:.1f} / {r['limit_max_db']:.1f} |"
+            )
 
 
 def speech_step_table(minutes: float) -> None:
@@ -249,9 +301,14 @@ def speech_step_table(minutes: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the rendered session")
-    parser.add_argument("--long-minutes", type=float, default=20.0, help="length of the cold speech-step session")
-    parser.add_argument("--parts", default="sentences,calibration,session,speech-step",
-                        help="comma-separated parts to run (default: all)")
+    parser.add_argument(
+        "--long-minutes", type=float, default=20.0, help="length of the cold speech-step session"
+    )
+    parser.add_argument(
+        "--parts",
+        default="sentences,calibration,session,speech-step",
+        help="comma-separated parts to run (default: all)",
+    )
     parser.add_argument("--synth", nargs=2, metavar=("ENGINE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.synth:
@@ -259,7 +316,10 @@ def main() -> None:
         return
     parts = set(args.parts.split(","))
     texts = sentences()
-    print(f"{len(texts)} sentences, {sum(len(t.split()) for t in texts)} words (a 5-minute session of the sample)")
+    print(
+        f"{len(texts)} sentences, {sum(len(t.split()) for t in texts)} words "
+        "(a 5-minute session of the sample)"
+    )
     if "sentences" in parts:
         sentence_table(texts)
     if "calibration" in parts:

@@ -24,15 +24,28 @@ def decode(path: Path, sample_rate: int = 44100) -> np.ndarray:
     channels = int(info["streams"][0]["channels"])
     raw = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ar", str(sample_rate), "-"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     ).stdout
     return np.frombuffer(raw, dtype="<f4").reshape(-1, channels)
 
 
 def probe(path: Path) -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_format",
+            "-show_streams",
+            "-show_chapters",
+            "-of",
+            "json",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out)
 
@@ -80,13 +93,17 @@ def podcast_library(tmp_path_factory, speech_cache) -> Path:
     for article in ARTICLES:
         (folder / "articles" / article.name).write_bytes(article.read_bytes())
     write_podcast_manifest(folder, seed=1)
-    result = CliRunner().invoke(main, ["build", str(folder / "library.toml"), "--workers", "2",
-                                       "--cache-dir", str(speech_cache), "-q"])
+    result = CliRunner().invoke(
+        main,
+        ["build", str(folder / "library.toml"), "--workers", "2", "--cache-dir", str(speech_cache), "-q"],
+    )
     assert result.exit_code == 0, result.output
     return folder
 
 
 def write_podcast_manifest(folder: Path, seed: int) -> Path:
     manifest = folder / "library.toml"
-    manifest.write_text(PODCAST_MANIFEST.format(first=ARTICLES[0].name, second=ARTICLES[1].name, seed=seed), "utf-8")
+    manifest.write_text(
+        PODCAST_MANIFEST.format(first=ARTICLES[0].name, second=ARTICLES[1].name, seed=seed), "utf-8"
+    )
     return manifest

@@ -63,13 +63,20 @@ def transcribe(samples: np.ndarray, rate: int) -> str:
 
     if _MODEL is None:
         _MODEL = WhisperModel(str(whisper_model_folder()), device="cpu", compute_type="int8", cpu_threads=1)
-    audio = resample_poly(samples.astype(np.float64), 16000, rate).astype(np.float32) if rate != 16000 else samples
-    segments, _ = _MODEL.transcribe(audio, language="en", beam_size=5, vad_filter=False,
-                                    condition_on_previous_text=False)
+    audio = (
+        resample_poly(samples.astype(np.float64), 16000, rate).astype(np.float32)
+        if rate != 16000
+        else samples
+    )
+    segments, _ = _MODEL.transcribe(
+        audio, language="en", beam_size=5, vad_filter=False, condition_on_previous_text=False
+    )
     return " ".join(segment.text.strip() for segment in segments)
 
 
-_NUMBER_WORDS = {str(i): w for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
+_NUMBER_WORDS = {
+    str(i): w for i, w in enumerate("zero one two three four five six seven eight nine ten".split())
+}
 
 
 def words(text: str) -> list[str]:
@@ -111,7 +118,7 @@ def inner_pauses(samples: np.ndarray, rate: int, shortest: float = 0.1) -> list[
     usable = len(samples) // frame * frame
     loud = np.abs(samples[:usable]).reshape(-1, frame).max(axis=1) > SILENCE_LEVEL
     found, run = [], 0
-    for is_loud in loud[np.argmax(loud):]:
+    for is_loud in loud[np.argmax(loud) :]:
         if is_loud:
             if run * frame / rate >= shortest:
                 found.append(run * frame / rate)
@@ -127,8 +134,8 @@ def pitch_track(samples: np.ndarray, rate: int, low: float = 70.0, high: float =
     if len(samples) < frame:
         return np.zeros(0)
     starts = np.arange(0, len(samples) - frame, hop)
-    frames = np.stack([samples[s:s + frame] for s in starts]).astype(np.float64)
-    frames = frames[np.sqrt(np.mean(frames ** 2, axis=1)) > 0.01]  # voiced speech, not pauses
+    frames = np.stack([samples[s : s + frame] for s in starts]).astype(np.float64)
+    frames = frames[np.sqrt(np.mean(frames**2, axis=1)) > 0.01]  # voiced speech, not pauses
     if not len(frames):
         return np.zeros(0)
     frames -= frames.mean(axis=1, keepdims=True)

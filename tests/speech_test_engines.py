@@ -39,7 +39,9 @@ class CountingEngine(EspeakCliEngine):
     def version(self) -> str:
         return "counting-" + super().version()
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         super().synthesize(text, path, voice, rate, pitch, timeout)
         with open(_state() / "calls.log", "a", encoding="utf-8") as log:
             log.write(text + "\n")
@@ -48,7 +50,9 @@ class CountingEngine(EspeakCliEngine):
 class HangOnceEngine(CountingEngine):
     """Hangs (sleeps for an hour) the first time it meets a sentence containing 'hang'."""
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         marker = _state() / f"hung-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
         if "hang" in text and not marker.exists():
             marker.touch()
@@ -59,7 +63,9 @@ class HangOnceEngine(CountingEngine):
 class AlwaysHangEngine(CountingEngine):
     """Hangs on every sentence containing 'hang', however often it is restarted."""
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         if "hang" in text:
             (_state() / f"hung-{time.monotonic_ns()}").touch()
             time.sleep(3600)
@@ -69,7 +75,9 @@ class AlwaysHangEngine(CountingEngine):
 class CrashOnceEngine(CountingEngine):
     """The worker process dies outright the first time it meets a sentence containing 'crash'."""
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         marker = _state() / "crashed"
         if "crash" in text and not marker.exists():
             marker.touch()
@@ -80,7 +88,9 @@ class CrashOnceEngine(CountingEngine):
 class TruncatingEngine(CountingEngine):
     """Writes a valid WAV of 20 ms whatever the sentence: a clip the checks must refuse."""
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         with wave.open(str(path), "wb") as wav:
             wav.setnchannels(1)
             wav.setsampwidth(2)
@@ -93,7 +103,9 @@ class TruncatingEngine(CountingEngine):
 class FailOnceEngine(CountingEngine):
     """Raises (as a confused driver does) the first time it meets a sentence containing 'fail'."""
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         marker = _state() / "failed"
         if "fail" in text and not marker.exists():
             marker.touch()
@@ -109,7 +121,7 @@ class DamagedHibariEngine(HibariEngine):
         damaged = {}
         for voice, path in hibari_model_files().items():
             data = bytearray(path.read_bytes())
-            data[len(data) // 2:] = b"\0" * (len(data) - len(data) // 2)
+            data[len(data) // 2 :] = b"\0" * (len(data) - len(data) // 2)
             damaged[voice] = _state() / path.name
             damaged[voice].write_bytes(bytes(data))
         return damaged

@@ -26,8 +26,12 @@ def test_render_returns_what_it_wrote_and_measured(rendered):
     assert rendered.duration == pytest.approx(float(probe(rendered.path)["format"]["duration"]), abs=0.1)
     assert rendered.master.integrated_lufs == pytest.approx(-16, abs=0.5)
     assert rendered.master.true_peak_dbtp <= -1.0
-    assert [c["tags"]["title"] for c in probe(rendered.path)["chapters"]] == [c.title for c in rendered.chapters]
-    assert rendered.themes is not None and rendered.themes.labels and rendered.labels == rendered.themes.labels
+    assert [c["tags"]["title"] for c in probe(rendered.path)["chapters"]] == [
+        c.title for c in rendered.chapters
+    ]
+    assert (
+        rendered.themes is not None and rendered.themes.labels and rendered.labels == rendered.themes.labels
+    )
 
 
 def test_a_result_loads_as_an_audio_segment(rendered):
@@ -79,8 +83,9 @@ def test_errors_are_exceptions_never_system_exit(tmp_path):
 
 def test_build_returns_its_summary(tmp_path, speech_cache):
     (tmp_path / "a.txt").write_bytes(ARTICLES[1].read_bytes())
-    (tmp_path / "library.toml").write_text("[library]\nout = 'lib'\n[defaults]\nminutes = 1\n"
-                                           "[[sessions]]\narticles = 'a.txt'\n")
+    (tmp_path / "library.toml").write_text(
+        "[library]\nout = 'lib'\n[defaults]\nminutes = 1\n[[sessions]]\narticles = 'a.txt'\n"
+    )
     summary = audiogen.build(tmp_path / "library.toml", workers=1, cache_dir=speech_cache)
     assert [o.status for o in summary.outcomes] == ["built"]
     assert (tmp_path / "lib" / "a-1min.mp3").exists() and summary.outputs[-1].name == "index.html"

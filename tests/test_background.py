@@ -42,7 +42,9 @@ def test_every_layer_is_a_steady_stereo_bed_at_the_layer_level(name):
 
 
 def test_rain_and_ocean_move_slowly_while_white_noise_does_not():
-    spread = {name: np.std(_short_rms_db(_take(Bed(name, 5, RATE), 40))) for name in ("white", "rain", "ocean")}
+    spread = {
+        name: np.std(_short_rms_db(_take(Bed(name, 5, RATE), 40))) for name in ("white", "rain", "ocean")
+    }
     assert spread["white"] < 0.2
     assert spread["rain"] > 0.4  # the hiss swells and the drops patter
     assert spread["ocean"] > 2.0  # waves rise and fall by several dB
@@ -68,8 +70,14 @@ def _peak_frequency(x: np.ndarray) -> float:
 
 @pytest.mark.parametrize(
     "spec, left, right",
-    [("binaural:200:6", 200.0, 206.0), ("binaural:432:3.5", 432.0, 435.5), ("theta", 200.0, 206.0),
-     ("alpha", 220.0, 230.0), ("delta", 180.0, 182.5), ("binaural:alpha", 220.0, 230.0)],
+    [
+        ("binaural:200:6", 200.0, 206.0),
+        ("binaural:432:3.5", 432.0, 435.5),
+        ("theta", 200.0, 206.0),
+        ("alpha", 220.0, 230.0),
+        ("delta", 180.0, 182.5),
+        ("binaural:alpha", 220.0, 230.0),
+    ],
 )
 def test_binaural_carriers_sit_in_the_two_channels_at_the_set_difference(spec, left, right):
     bed = Bed(spec, 1, RATE)
@@ -89,7 +97,9 @@ def test_binaural_in_a_layered_bed_keeps_its_carriers():
         assert freqs[band][np.argmax(spectrum[band])] == pytest.approx(carrier, abs=0.06)
 
 
-@pytest.mark.parametrize("spec", ["binaural:200", "binaural:20:6", "binaural:200:90", "binaural:x:y", "thunder", "pink+"])
+@pytest.mark.parametrize(
+    "spec", ["binaural:200", "binaural:20:6", "binaural:200:90", "binaural:x:y", "thunder", "pink+"]
+)
 def test_bad_background_names_are_one_line_errors(spec):
     if spec == "pink+":
         assert Bed(spec, 1, RATE).layers  # a trailing '+' is forgiven
@@ -121,21 +131,45 @@ def _music(path, seconds: float, mono: bool = False) -> None:
     rate = 48000  # not the session's rate: the decoder resamples
     t = np.arange(int(seconds * rate)) / rate
     rng = np.random.default_rng(4)
-    voice = sum(a * np.sin(2 * np.pi * f * t + 0.3 * np.sin(2 * np.pi * 0.5 * t)) for f, a in ((220, 0.3), (277, 0.2), (330, 0.2)))
+    voice = sum(
+        a * np.sin(2 * np.pi * f * t + 0.3 * np.sin(2 * np.pi * 0.5 * t))
+        for f, a in ((220, 0.3), (277, 0.2), (330, 0.2))
+    )
     left = voice + 0.002 * rng.standard_normal(len(t))
     right = voice * 0.8 + 0.002 * rng.standard_normal(len(t))
     data = np.stack([left, left] if mono else [left, right], axis=1)
     raw = path.with_suffix(".f32")
     data.astype("<f4").tofile(raw)
     codec = ["-c:a", "libvorbis", "-q:a", "6"] if path.suffix == ".ogg" else []
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(rate), "-ac", "2", "-i", str(raw),
-                    *(["-ac", "1"] if mono else []), *codec, str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "f32le",
+            "-ar",
+            str(rate),
+            "-ac",
+            "2",
+            "-i",
+            str(raw),
+            *(["-ac", "1"] if mono else []),
+            *codec,
+            str(path),
+        ],
+        check=True,
+    )
     raw.unlink()
 
 
 def _decoded(path) -> np.ndarray:
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2", "-ar", str(RATE), "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2", "-ar", str(RATE), "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, dtype="<f4").reshape(-1, 2)
 
 
@@ -202,7 +236,9 @@ def test_file_level_gain_and_mono(tmp_path):
     assert Bed(f"{stereo}+pink", 1, RATE).channels == 2
 
 
-@pytest.mark.parametrize("content", [b"", b"this is not audio at all" * 100, b"OggS" + bytes(range(256)) * 20])
+@pytest.mark.parametrize(
+    "content", [b"", b"this is not audio at all" * 100, b"OggS" + bytes(range(256)) * 20]
+)
 def test_unreadable_background_file_is_one_line_naming_it(tmp_path, content):
     bad = tmp_path / "broken.ogg"
     bad.write_bytes(content)
@@ -213,7 +249,9 @@ def test_unreadable_background_file_is_one_line_naming_it(tmp_path, content):
 
 
 def test_missing_background_file_fails_in_the_cli_before_any_work(tmp_path):
-    result = CliRunner().invoke(main, ["render", "--background", str(tmp_path / "nope.mp3"), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main, ["render", "--background", str(tmp_path / "nope.mp3"), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 7
     assert "nope.mp3" in result.output and "no such file" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -222,8 +260,21 @@ def test_missing_background_file_fails_in_the_cli_before_any_work(tmp_path):
 
 def test_backgrounds_command_lists_every_layer_with_a_description():
     output = CliRunner().invoke(main, ["backgrounds"]).output
-    for name in ("white", "pink", "brown", "rain", "ocean", "drone", "delta", "theta", "alpha", "bells", "none",
-                 "binaural:C:B", "PATH"):
+    for name in (
+        "white",
+        "pink",
+        "brown",
+        "rain",
+        "ocean",
+        "drone",
+        "delta",
+        "theta",
+        "alpha",
+        "bells",
+        "none",
+        "binaural:C:B",
+        "PATH",
+    ):
         line = next(line for line in output.splitlines() if line.startswith(name))
         assert len(line.split(None, 1)[1]) > 10
 
@@ -236,10 +287,23 @@ def test_real_render_over_your_own_music(tmp_path, speech_cache):
     music = tmp_path / "music.ogg"
     _music(music, 9.0)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, [
-        "-q", "render", "--minutes", "1", "--out", str(out), "--cache-dir", str(speech_cache),
-        "--background", str(music), "--background-gain", "-3",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(speech_cache),
+            "--background",
+            str(music),
+            "--background-gain",
+            "-3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     path = out / result.output.strip().splitlines()[-1].split("/")[-1]
     assert int(probe(path)["streams"][0]["channels"]) == 2
@@ -251,11 +315,14 @@ def test_real_render_over_your_own_music(tmp_path, speech_cache):
 
     cues = parse_vtt(path.with_suffix(".vtt").read_text(encoding="utf-8"))
     duration = len(decoded) / RATE
-    pauses = [(start - end, end) for (_, end, _), (start, _, _) in zip(cues, cues[1:] + [(duration - 6, 0, "")])
-              if end > duration / 2]
+    pauses = [
+        (start - end, end)
+        for (_, end, _), (start, _, _) in zip(cues, cues[1:] + [(duration - 6, 0, "")])
+        if end > duration / 2
+    ]
     length, begin = max(pauses)
     assert length > 2.5
-    tail = decoded[int((begin + 0.5) * RATE):int((begin + min(length, 6) - 0.5) * RATE), 0]
+    tail = decoded[int((begin + 0.5) * RATE) : int((begin + min(length, 6) - 0.5) * RATE), 0]
     freqs = np.fft.rfftfreq(len(tail), 1 / RATE)
     spectrum = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
     assert freqs[np.argmax(spectrum[freqs < 400])] == pytest.approx(220, abs=3)
@@ -273,7 +340,8 @@ IRREGULAR = [1, 4410, 88200, 12345, 2, 30870, 88199, 7]  # 231034 frames; edges 
 
 @pytest.mark.parametrize("spec", ["drone", "theta", "binaural:432:3.5"])
 def test_sine_layers_do_not_depend_on_where_blocks_begin(spec):
-    """One unbroken wave: the same frames in irregular blocks as in 2-s blocks (a phase jump at an edge would show)."""
+    """One unbroken wave: the same frames in irregular blocks as in 2-s blocks (a phase jump at an
+    edge would show)."""
     total = sum(IRREGULAR)
     regular = _blocks(Bed(spec, 5, RATE), [2 * RATE, total - 2 * RATE])
     irregular = _blocks(Bed(spec, 5, RATE), IRREGULAR)
@@ -305,13 +373,16 @@ def test_drone_and_binaural_keep_their_phase_after_hours(hours):
     beats.offset = start
     got = np.concatenate([beats.block(n, RATE) for n in (2 * RATE, RATE)])
     t = frames / RATE
-    expected = LAYER_RMS * np.sqrt(2) * np.stack([np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 206 * t)], axis=1)
+    expected = (
+        LAYER_RMS * np.sqrt(2) * np.stack([np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 206 * t)], axis=1)
+    )
     assert np.max(np.abs(got - expected)) < 1e-5
 
 
 @pytest.mark.parametrize("spec", ["drone", "theta", "pink+drone", "rain", "ocean"])
 def test_no_click_at_block_edges(spec):
-    """Over 100 half-second blocks the largest step between neighbouring samples at an edge is no larger than inside."""
+    """Over 100 half-second blocks the largest step between neighbouring samples at an edge is no
+    larger than inside."""
     size = RATE // 2
     x = _take(Bed(spec, 4, RATE), 50, block=0.5).astype(np.float64)
     steps = np.abs(np.diff(x, axis=0)).max(axis=1)
@@ -369,11 +440,16 @@ def test_noise_layers_have_their_filter_spectrum_and_level(name):
     levels = []
     for lo, hi in bands:
         band = (freqs >= lo) & (freqs < hi)
-        assert 10 * np.log10(measured[band].sum() / expected[band].sum()) == pytest.approx(0, abs=0.5), (lo, hi)
+        assert 10 * np.log10(measured[band].sum() / expected[band].sum()) == pytest.approx(0, abs=0.5), (
+            lo,
+            hi,
+        )
         levels.append(10 * np.log10(measured[band].sum()))
     slope = np.diff(levels)  # dB per octave
     assert np.all(np.abs(slope - {"white": 3.0, "pink": 0.0, "brown": -3.0}[name]) < 0.8), slope
-    if name == "white":  # and Gaussian: the excess kurtosis of a normal distribution is 0 (uniform noise: -1.2)
+    if (
+        name == "white"
+    ):  # and Gaussian: the excess kurtosis of a normal distribution is 0 (uniform noise: -1.2)
         from scipy.stats import kurtosis
 
         assert abs(kurtosis(x.ravel())) < 0.05

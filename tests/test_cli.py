@@ -6,7 +6,17 @@ from click.testing import CliRunner
 from audiogen import __version__
 from audiogen.cli import main
 
-COMMANDS = [[], ["render"], ["themes"], ["script"], ["voices"], ["templates"], ["backgrounds"], ["cache"], ["cache", "clear"]]
+COMMANDS = [
+    [],
+    ["render"],
+    ["themes"],
+    ["script"],
+    ["voices"],
+    ["templates"],
+    ["backgrounds"],
+    ["cache"],
+    ["cache", "clear"],
+]
 
 
 def test_version():
@@ -90,8 +100,11 @@ def test_closed_pipe_stops_quietly():
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "audiogen", "script", "--minutes", "30"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "audiogen", "script", "--minutes", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdout.close()  # the reader goes away before the first line, like `| head -0`
     stderr = process.stderr.read().decode()
     assert process.wait() == 141

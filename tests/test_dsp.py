@@ -11,17 +11,34 @@ from audiogen import dsp
 from audiogen.mix.loudness import k_weighting
 
 RATE = 44100
-PINK = ([0.049922035, -0.095993537, 0.050612699, -0.004408786], [1.0, -2.494956002, 2.017265875, -0.522189400])
+PINK = (
+    [0.049922035, -0.095993537, 0.050612699, -0.004408786],
+    [1.0, -2.494956002, 2.017265875, -0.522189400],
+)
 
 
 def test_kaiser_lowpass_is_firwin():
-    for numtaps, cutoff, fs, beta in ((48, 21000, 4 * RATE, 6.0), (41, 0.5, 2.0, 5.0), (2941, 1 / 147, 2.0, 5.0)):
+    for numtaps, cutoff, fs, beta in (
+        (48, 21000, 4 * RATE, 6.0),
+        (41, 0.5, 2.0, 5.0),
+        (2941, 1 / 147, 2.0, 5.0),
+    ):
         ours = dsp.kaiser_lowpass(numtaps, cutoff, fs, beta)
-        assert np.allclose(ours, signal.firwin(numtaps, cutoff, fs=fs, window=("kaiser", beta)), rtol=0, atol=1e-15)
+        assert np.allclose(
+            ours, signal.firwin(numtaps, cutoff, fs=fs, window=("kaiser", beta)), rtol=0, atol=1e-15
+        )
 
 
-@pytest.mark.parametrize("kind, freqs", [("lowpass", 350), ("highpass", 2500), ("bandpass", (600, 7000)),
-                                         ("bandpass", (300, 2500)), ("lowpass", 12000)])
+@pytest.mark.parametrize(
+    "kind, freqs",
+    [
+        ("lowpass", 350),
+        ("highpass", 2500),
+        ("bandpass", (600, 7000)),
+        ("bandpass", (300, 2500)),
+        ("lowpass", 12000),
+    ],
+)
 @pytest.mark.parametrize("order", [1, 2, 3])
 def test_butter_is_scipys_design(kind, freqs, order):
     b, a = dsp.butter(order, freqs, kind, RATE)
@@ -47,11 +64,17 @@ def test_resample_is_resample_poly(up, down, n):
 def test_running_extremes_and_means_are_ndimages(width):
     x = np.random.default_rng(width).standard_normal(50000).astype(np.float32)
     origin = (width - 1) // 2 - width + 1  # ndimage's window [i, i + width)
-    assert np.array_equal(dsp.window_max(x, width), ndimage.maximum_filter1d(x, width, origin=origin)[: len(x) - width + 1])
-    assert np.array_equal(dsp.window_min(x, width), ndimage.minimum_filter1d(x, width, origin=origin)[: len(x) - width + 1])
+    assert np.array_equal(
+        dsp.window_max(x, width), ndimage.maximum_filter1d(x, width, origin=origin)[: len(x) - width + 1]
+    )
+    assert np.array_equal(
+        dsp.window_min(x, width), ndimage.minimum_filter1d(x, width, origin=origin)[: len(x) - width + 1]
+    )
     odd = width | 1
     assert np.array_equal(dsp.centred_min(x, odd), ndimage.minimum_filter1d(x, odd, mode="nearest"))
-    assert np.allclose(dsp.centred_mean(x, odd), ndimage.uniform_filter1d(x, odd, mode="nearest"), rtol=0, atol=1e-6)
+    assert np.allclose(
+        dsp.centred_mean(x, odd), ndimage.uniform_filter1d(x, odd, mode="nearest"), rtol=0, atol=1e-6
+    )
 
 
 def _filters():
@@ -93,4 +116,6 @@ def test_k_weighting_is_pyloudnorms():
     import pyloudnorm
 
     for stage, (b, a) in zip(pyloudnorm.Meter(RATE)._filters.values(), k_weighting(RATE), strict=True):
-        assert np.allclose(b, stage.b / stage.a[0], rtol=1e-12) and np.allclose(a, stage.a / stage.a[0], rtol=1e-12)
+        assert np.allclose(b, stage.b / stage.a[0], rtol=1e-12) and np.allclose(
+            a, stage.a / stage.a[0], rtol=1e-12
+        )

@@ -14,7 +14,8 @@ from conftest import ARTICLES, decode, frame_levels_db, probe
 
 def _render(args, tmp_path, speech_cache):
     result = CliRunner().invoke(
-        main, ["-q", "render", *args, "--minutes", "1", "--out", str(tmp_path), "--cache-dir", str(speech_cache)]
+        main,
+        ["-q", "render", *args, "--minutes", "1", "--out", str(tmp_path), "--cache-dir", str(speech_cache)],
     )
     assert result.exit_code == 0, result.output
     path = tmp_path / result.output.strip().splitlines()[-1].split("/")[-1]
@@ -34,7 +35,9 @@ def test_one_minute_session_is_a_valid_measured_mp3(article, tmp_path, speech_ca
     assert stream["codec_name"] == "mp3"
     assert int(stream["sample_rate"]) == 44100
     # ffmpeg decodes the file to its end without an error.
-    check = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
+    check = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
+    )
     assert check.returncode == 0 and not check.stderr.strip()
 
     samples = decode(path)
@@ -81,7 +84,9 @@ def test_the_encoders_loudness_change_is_measured_once_and_kept(tmp_path, tmp_pa
     record = cache / "codec-offsets.json"
 
     def render(out, *args):
-        result = CliRunner().invoke(main, ["-q", "render", *args, "--minutes", "1", "--out", str(out), "--cache-dir", str(cache)])
+        result = CliRunner().invoke(
+            main, ["-q", "render", *args, "--minutes", "1", "--out", str(out), "--cache-dir", str(cache)]
+        )
         assert result.exit_code == 0, result.output
         return out / result.output.strip().splitlines()[-1].split("/")[-1]
 
@@ -99,7 +104,10 @@ def test_the_encoders_loudness_change_is_measured_once_and_kept(tmp_path, tmp_pa
     cleared = CliRunner().invoke(main, ["cache", "clear", "--cache-dir", str(cache)])
     assert cleared.exit_code == 0 and cleared.output.startswith("removed ")
     # Hidden names are clips being written (a copied leftover here), which clear leaves to their writer.
-    assert not record.exists() and [p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".")] == []
+    assert (
+        not record.exists()
+        and [p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".")] == []
+    )
 
 
 def test_sessions_measuring_the_encoders_change_at_once_all_use_the_first_figure(tmp_path):

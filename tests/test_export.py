@@ -44,9 +44,18 @@ def session(request, tmp_path_factory, speech_cache):
     # first consonant under the bed and the opening bell would otherwise be found late. pyttsx3's
     # espeak voice starts its words abruptly, so a cue can be checked against the mix within 50 ms;
     # hibari's "W" of "Welcome" swells over 150 ms under the bell's tail (cues: test_speak_hibari).
-    spec = SessionSpec(article=None, minutes=1, out_dir=out, format=request.param, cache_dir=speech_cache,
-                       narrator="Test Narrator", album="Test Library", track=3,
-                       voice=VoiceSettings(engine="pyttsx3"), sound=SoundSettings(background_gain_db=-20.0))
+    spec = SessionSpec(
+        article=None,
+        minutes=1,
+        out_dir=out,
+        format=request.param,
+        cache_dir=speech_cache,
+        narrator="Test Narrator",
+        album="Test Library",
+        track=3,
+        voice=VoiceSettings(engine="pyttsx3"),
+        sound=SoundSettings(background_gain_db=-20.0),
+    )
     return render_session(spec)
 
 
@@ -96,7 +105,9 @@ def parse_vtt(text: str) -> list[tuple[float, float, str]]:
         match = re.fullmatch(f"{clock} --> {clock}", timing)
         assert number.isdigit() and match, block
         h1, m1, s1, h2, m2, s2 = match.groups()
-        cues.append((int(h1) * 3600 + int(m1) * 60 + float(s1), int(h2) * 3600 + int(m2) * 60 + float(s2), words))
+        cues.append(
+            (int(h1) * 3600 + int(m1) * 60 + float(s1), int(h2) * 3600 + int(m2) * 60 + float(s2), words)
+        )
     return cues
 
 
@@ -122,8 +133,11 @@ def test_format_decodes_fully_with_the_right_duration(session, decoded):
     assert int(stream["sample_rate"]) == (48000 if fmt == "opus" else 44100)
     if fmt == "mp3":
         assert int(stream["bit_rate"]) == 128000, "constant bitrate"
-    check = subprocess.run(["ffmpeg", "-v", "error", "-i", str(session.path), "-map", "0:a", "-f", "null", "-"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(session.path), "-map", "0:a", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0 and not check.stderr.strip()
     assert float(info["format"]["duration"]) == pytest.approx(60, abs=0.05)
     assert len(decoded) / RATE == pytest.approx(60, abs=0.01)
@@ -147,8 +161,16 @@ def test_tags_read_back_with_mutagen_and_ffprobe(session):
     assert easy is not None
     if fmt == "wav":
         id3 = _id3(session.path)  # mutagen has no easy interface for WAV's ID3 chunk
-        values = {key: str(id3[frame]) for key, frame in
-                  (("title", "TIT2"), ("artist", "TPE1"), ("album", "TALB"), ("genre", "TCON"), ("tracknumber", "TRCK"))}
+        values = {
+            key: str(id3[frame])
+            for key, frame in (
+                ("title", "TIT2"),
+                ("artist", "TPE1"),
+                ("album", "TALB"),
+                ("genre", "TCON"),
+                ("tracknumber", "TRCK"),
+            )
+        }
     else:
         values = {key: easy[key][0] for key in ("title", "artist", "album", "genre", "tracknumber")}
     assert values["title"] == "Making Room for a Gentle Heart"
@@ -158,7 +180,10 @@ def test_tags_read_back_with_mutagen_and_ffprobe(session):
     assert values["tracknumber"].split("/")[0] == "3"
 
     info = probe(session.path)
-    tags = {k.lower(): v for k, v in {**info["format"].get("tags", {}), **_audio_stream(info).get("tags", {})}.items()}
+    tags = {
+        k.lower(): v
+        for k, v in {**info["format"].get("tags", {}), **_audio_stream(info).get("tags", {})}.items()
+    }
     assert tags["title"] == "Making Room for a Gentle Heart"
     assert tags["genre"] == "Meditation"
     assert re.fullmatch(r"\d{4}", tags["date"])
@@ -197,7 +222,9 @@ def test_chapters_read_back_with_mutagen(session):
         id3 = _id3(session.path)
         toc = id3.getall("CTOC")[0]
         chaps = {f.element_id: f for f in id3.getall("CHAP")}
-        assert [c.element_id for c in id3.getall("CHAP")] == toc.child_element_ids, "CHAP frames in time order"
+        assert [c.element_id for c in id3.getall("CHAP")] == toc.child_element_ids, (
+            "CHAP frames in time order"
+        )
         found = [(chaps[e].start_time, chaps[e].sub_frames["TIT2"].text[0]) for e in toc.child_element_ids]
     elif fmt == "m4a":
         found = [(round(c.start * 1000), c.title) for c in MP4(session.path).chapters]  # the Nero chpl list
@@ -269,9 +296,27 @@ def test_transcripts_parse_and_match_the_speech_onsets(session, decoded):
 
 
 def test_cli_format_narrator_and_no_companions(tmp_path, speech_cache):
-    result = CliRunner().invoke(main, ["-q", "render", "--minutes", "1", "--format", "ogg", "--bitrate", "96k",
-                                       "--narrator", "Ana", "--no-cover", "--no-transcript",
-                                       "--out", str(tmp_path), "--cache-dir", str(speech_cache)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--format",
+            "ogg",
+            "--bitrate",
+            "96k",
+            "--narrator",
+            "Ana",
+            "--no-cover",
+            "--no-transcript",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(speech_cache),
+        ],
+    )
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip().splitlines()[-1])
     assert [p.name for p in tmp_path.iterdir()] == [path.name] and path.suffix == ".ogg"
@@ -290,8 +335,11 @@ def test_formats_command_lists_every_format():
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--format", "aiff"], "unknown --format 'aiff'"), (["--bitrate", "100k"], "--bitrate '100k' does not suit mp3"),
-     (["--format", "opus", "--bitrate", "fast"], "--bitrate 'fast' does not suit opus")],
+    [
+        (["--format", "aiff"], "unknown --format 'aiff'"),
+        (["--bitrate", "100k"], "--bitrate '100k' does not suit mp3"),
+        (["--format", "opus", "--bitrate", "fast"], "--bitrate 'fast' does not suit opus"),
+    ],
 )
 def test_bad_format_or_bitrate_fails_before_any_work(tmp_path, args, message):
     result = CliRunner().invoke(main, ["render", *args, "--out", str(tmp_path)])
@@ -305,8 +353,11 @@ def test_missing_encoder_is_a_clear_error(tmp_path, monkeypatch):
 
     # An ffmpeg built without libopus: a wrapper that hides it from the encoder list.
     fake = tmp_path / "ffmpeg"
-    fake.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = "-encoders" ] && { ffmpeg "$@" | grep -v libopus; exit 0; }; done\n'
-                    'exec ffmpeg "$@"\n')
+    fake.write_text(
+        '#!/bin/sh\nfor a in "$@"; do [ "$a" = "-encoders" ] && '
+        '{ ffmpeg "$@" | grep -v libopus; exit 0; }; done\n'
+        'exec ffmpeg "$@"\n'
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("AUDIOGEN_FFMPEG", str(fake))
     ffmpeg_path.cache_clear()

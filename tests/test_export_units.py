@@ -108,7 +108,9 @@ def test_export_session_writes_every_file(tmp_path, timeline, fmt):
     target = tmp_path / "out" / f"s.{fmt}"
     files = export_session(_blocks(6.0), target, timeline, Tags("T", themes=("trust",)), RATE, 2, fmt)
     assert files.audio == target and files.cover == target.with_suffix(".jpg")
-    assert sorted(p.name for p in target.parent.iterdir()) == sorted(["s.jpg", "s.lrc", "s.txt", "s.vtt", f"s.{fmt}"])
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(
+        ["s.jpg", "s.lrc", "s.txt", "s.vtt", f"s.{fmt}"]
+    )
     assert float(probe(target)["format"]["duration"]) == pytest.approx(6.0, abs=0.05)
 
 
@@ -146,7 +148,9 @@ def test_encode_alone_keeps_its_interface(tmp_path):
     path = encode(_blocks(3.0), tmp_path / "plain.mp3", RATE, 2, "mp3", "128k", Tags("Plain"), chapters)
     info = probe(path)
     assert [(c["tags"]["title"], float(c["end_time"])) for c in info["chapters"]] == [("A", 1.5), ("B", 3.0)]
-    assert info["format"]["tags"]["TLEN"] == "3000", "without a duration given, the length written is measured"
+    assert info["format"]["tags"]["TLEN"] == "3000", (
+        "without a duration given, the length written is measured"
+    )
     assert list(tmp_path.iterdir()) == [path]
 
 
@@ -185,8 +189,13 @@ export_session(blocks(), Path(sys.argv[1]), timeline, Tags("T"), 44100, 2)
 
 def test_killed_export_leaves_no_final_file_and_the_next_run_sweeps_its_temporaries(tmp_path, timeline):
     target = tmp_path / "out" / "s.mp3"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_EXPORT, str(target)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_EXPORT, str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert child.stdout.readline().strip() == "encoding"
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

@@ -8,13 +8,13 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pyloudnorm
 import pytest
+import tomllib
 
 from conftest import ARTICLES, ROOT, decode, probe
 
@@ -43,7 +43,9 @@ def dist(tmp_path_factory) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(clean)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(clean)], check=True, capture_output=True
+    )
     return out
 
 
@@ -53,8 +55,11 @@ def installed(dist, tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     wheel = next(dist.glob("*.whl"))
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     return venv
 
 
@@ -64,18 +69,34 @@ def _run(venv: Path, args: list[str], cwd: Path, hide_ffmpeg: bool = False, cach
     env["PATH"] = str(venv / "bin") if hide_ffmpeg else f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     if cache is not None:
         env["XDG_CACHE_HOME"] = str(cache)
-    return subprocess.run([str(venv / "bin" / "audiogen"), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=600)
+    return subprocess.run(
+        [str(venv / "bin" / "audiogen"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
 
 
 def test_sdist_and_wheel_pass_twine_and_carry_the_package_data(dist):
-    check = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, dist.iterdir())],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, dist.iterdir())],
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     names = zipfile.ZipFile(next(dist.glob("*.whl"))).namelist()
-    templates = {Path(n).name for n in names if n.startswith("audiogen/scripts_templates/") and n.endswith(".j2")}
+    templates = {
+        Path(n).name for n in names if n.startswith("audiogen/scripts_templates/") and n.endswith(".j2")
+    }
     assert templates == {p.name for p in (ROOT / "scripts_templates").glob("*.j2")}
-    for data in ("audiogen/data/boilerplate.txt", "audiogen/data/taxonomy.toml", "audiogen/samples/sample_article.md"):
+    for data in (
+        "audiogen/data/boilerplate.txt",
+        "audiogen/data/taxonomy.toml",
+        "audiogen/samples/sample_article.md",
+    ):
         assert data in names
 
 
@@ -117,13 +138,27 @@ def _integrated_lufs(path: Path) -> float:
 def test_installed_wheel_renders_without_a_system_ffmpeg(installed, tmp_path):
     """PATH holds only the virtual environment: ffmpeg comes from the imageio-ffmpeg package."""
     env = {"PATH": str(installed / "bin")}
-    where = subprocess.run([str(installed / "bin" / "python"), "-c",
-                            "from audiogen.tools import ffmpeg_path; print(ffmpeg_path())"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [
+            str(installed / "bin" / "python"),
+            "-c",
+            "from audiogen.tools import ffmpeg_path; print(ffmpeg_path())",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert "imageio_ffmpeg" in where and where.startswith(str(installed))
 
-    result = _run(installed, ["-q", "render", "--minutes", "1", "--out", "sessions"], tmp_path, hide_ffmpeg=True,
-                  cache=tmp_path / "cache")
+    result = _run(
+        installed,
+        ["-q", "render", "--minutes", "1", "--out", "sessions"],
+        tmp_path,
+        hide_ffmpeg=True,
+        cache=tmp_path / "cache",
+    )
     assert result.returncode == 0, result.stderr
     audio = tmp_path / "sessions" / Path(result.stdout.strip().splitlines()[-1]).name
     assert audio.suffix == ".mp3" and audio.exists()
@@ -139,7 +174,9 @@ def test_installed_wheel_builds_a_two_session_library(installed, tmp_path):
     for article in ARTICLES[:2]:
         (tmp_path / "articles" / article.name).write_bytes(article.read_bytes())
     (tmp_path / "library.toml").write_text(MANIFEST)
-    result = _run(installed, ["-q", "build", "library.toml", "--workers", "2"], tmp_path, cache=tmp_path / "cache")
+    result = _run(
+        installed, ["-q", "build", "library.toml", "--workers", "2"], tmp_path, cache=tmp_path / "cache"
+    )
     assert result.returncode == 0, result.stderr
     library = tmp_path / "library"
     audio = sorted(library.glob("*.mp3"))

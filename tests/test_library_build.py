@@ -48,8 +48,11 @@ minutes = [1, 1.5]
 seed = {seed}
 """
 
-NAMES = sorted(f"{stem}-{length}" for stem in ["healing-over-bitterness", "self-compassion-heartbreak", "sample-article"]
-               for length in ["1min", "1-5min"])
+NAMES = sorted(
+    f"{stem}-{length}"
+    for stem in ["healing-over-bitterness", "self-compassion-heartbreak", "sample-article"]
+    for length in ["1min", "1-5min"]
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ class Library:
 
 
 def build(manifest: Path, cache: Path, *extra: str) -> object:
-    return CliRunner().invoke(main, ["build", str(manifest), "--workers", "2", "--cache-dir", str(cache), *extra])
+    return CliRunner().invoke(
+        main, ["build", str(manifest), "--workers", "2", "--cache-dir", str(cache), *extra]
+    )
 
 
 def audio_files(out: Path) -> dict[str, Path]:
@@ -74,7 +79,10 @@ def audio_files(out: Path) -> dict[str, Path]:
 
 def without_build_times(catalog: dict) -> dict:
     """A catalog less each session's build time (the feed's pubDate), which differs between two builds."""
-    return {**catalog, "sessions": [{k: v for k, v in s.items() if k != "built"} for s in catalog["sessions"]]}
+    return {
+        **catalog,
+        "sessions": [{k: v for k, v in s.items() if k != "built"} for s in catalog["sessions"]],
+    }
 
 
 def mtimes(out: Path) -> dict[str, int]:
@@ -93,8 +101,9 @@ def library(tmp_path_factory, speech_cache) -> Library:
     result = build(manifest, speech_cache)
     out = folder / "out"
     catalog = (out / "catalog.json").read_text("utf-8") if (out / "catalog.json").exists() else ""
-    return Library(folder, manifest, out, speech_cache, result.stderr, result.exit_code, catalog,
-                   tuple(audio_files(out)))
+    return Library(
+        folder, manifest, out, speech_cache, result.stderr, result.exit_code, catalog, tuple(audio_files(out))
+    )
 
 
 def test_three_articles_in_two_lengths_build(library):
@@ -156,7 +165,10 @@ def test_changing_one_setting_rebuilds_only_the_affected_sessions(library, tmp_p
     after = mtimes(out)
     rebuilt = sorted(name for name in after if after[name] != before[name])
     assert rebuilt == ["sample-article-1-5min.mp3", "sample-article-1min.mp3"]
-    seeds = {e["name"]: e["settings"]["sound"]["seed"] for e in json.loads((out / "catalog.json").read_text())["sessions"]}
+    seeds = {
+        e["name"]: e["settings"]["sound"]["seed"]
+        for e in json.loads((out / "catalog.json").read_text())["sessions"]
+    }
     assert seeds["sample-article-1min"] == 2 and seeds["healing-over-bitterness-1min"] == 1
 
 
@@ -166,7 +178,9 @@ def test_input_key_follows_article_text_and_settings_not_the_output_folder(libra
     assert input_key(replace(session, spec=replace(session.spec, out_dir=tmp_path))) == key
     assert input_key(replace(session, spec=replace(session.spec, minutes=2.0))) != key
     edited = tmp_path / session.article.name
-    edited.write_text(session.article.read_text("utf-8") + "\n\nOne more gentle paragraph.\n", encoding="utf-8")
+    edited.write_text(
+        session.article.read_text("utf-8") + "\n\nOne more gentle paragraph.\n", encoding="utf-8"
+    )
     assert input_key(replace(session, article=edited, spec=replace(session.spec, article=edited))) != key
 
 
@@ -174,7 +188,7 @@ def test_sessions_left_out_of_the_manifest_are_kept_unless_pruned(library, tmp_p
     out = tmp_path / "out"
     shutil.copytree(library.out, out)
     only_txt = library.folder / "only-txt.toml"
-    only_txt.write_text(MANIFEST.split("[[sessions]]\narticles = \"articles/*.md\"")[0], encoding="utf-8")
+    only_txt.write_text(MANIFEST.split('[[sessions]]\narticles = "articles/*.md"')[0], encoding="utf-8")
 
     kept = build(only_txt, library.cache, "--out", str(out))
     assert kept.exit_code == 0, kept.stderr
@@ -195,12 +209,23 @@ def test_index_plays_every_session_in_headless_chromium(library, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "install Debian's chromium package (.ci/setup does)"
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio",
-        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom",
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--mute-audio",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
         (library.out / "index.html").as_uri(),
     ]
-    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL).stdout
+    dom = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    ).stdout
     listed = re.findall(r'<article class="session"[^>]*>', dom)
     assert len(listed) == 6, dom[:2000]
     catalog = {e["name"]: e for e in json.loads(library.catalog)["sessions"]}
@@ -219,17 +244,28 @@ def test_dask_cluster_builds_the_same_library_as_the_local_pool(library, tmp_pat
     from distributed import LocalCluster
 
     out = tmp_path / "out"
-    with dask.config.set({"temporary-directory": str(tmp_path / "dask-scratch")}), \
-            LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        result = build(library.manifest, library.cache, "--out", str(out), "--scheduler", cluster.scheduler_address)
+    with (
+        dask.config.set({"temporary-directory": str(tmp_path / "dask-scratch")}),
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+    ):
+        result = build(
+            library.manifest, library.cache, "--out", str(out), "--scheduler", cluster.scheduler_address
+        )
     assert result.exit_code == 0, result.stderr
     assert "built 6 (7.5 min of audio)" in result.stderr, result.stderr
-    assert without_build_times(json.loads((out / "catalog.json").read_text("utf-8"))) == \
-        without_build_times(json.loads(library.catalog))
+    assert without_build_times(json.loads((out / "catalog.json").read_text("utf-8"))) == without_build_times(
+        json.loads(library.catalog)
+    )
     # Same files, each with the duration and loudness the catalog records (compared above).
     assert tuple(audio_files(out)) == library.audio
     for name, path in audio_files(out).items():
-        assert abs(float(probe(path)["format"]["duration"]) - float(probe(library.out / name)["format"]["duration"])) < 0.05
+        assert (
+            abs(
+                float(probe(path)["format"]["duration"])
+                - float(probe(library.out / name)["format"]["duration"])
+            )
+            < 0.05
+        )
     assert not (Path.cwd() / "dask-scratch-space").exists()
 
 
@@ -247,7 +283,9 @@ def test_one_broken_article_fails_alone(tmp_path, speech_cache):
     assert "1 of 2 sessions failed" in result.stderr
     out = tmp_path / "library"
     assert sorted(audio_files(out)) == ["sample-article-1min.mp3"]
-    assert [e["name"] for e in json.loads((out / "catalog.json").read_text())["sessions"]] == ["sample-article-1min"]
+    assert [e["name"] for e in json.loads((out / "catalog.json").read_text())["sessions"]] == [
+        "sample-article-1min"
+    ]
 
     again = build(manifest, speech_cache)
     assert again.exit_code == 10
@@ -263,8 +301,23 @@ def test_a_build_killed_midway_completes_on_rerun(tmp_path, speech_cache):
     out = tmp_path / "library"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
-        [sys.executable, "-m", "audiogen", "build", str(manifest), "--workers", "1", "--cache-dir", str(speech_cache), "-q"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "audiogen",
+            "build",
+            str(manifest),
+            "--workers",
+            "1",
+            "--cache-dir",
+            str(speech_cache),
+            "-q",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         # Wait (bounded) until one session is complete and the next is under way, then kill -9
@@ -348,7 +401,13 @@ sys.meta_path.insert(0, InterruptFirst())
 import audiogen.worker_preload
 print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "audiogen.pipeline" in sys.modules)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert done.stdout.split() == ["True", "True"]

@@ -29,8 +29,11 @@ from audiogen.library.runner import COVER_RECORD, _library_cover
 from conftest import write_podcast_manifest
 
 BASE = "https://example.org/meditations/"
-NS = {"itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd", "podcast": "https://podcastindex.org/namespace/1.0",
-      "atom": "http://www.w3.org/2005/Atom"}
+NS = {
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+    "podcast": "https://podcastindex.org/namespace/1.0",
+    "atom": "http://www.w3.org/2005/Atom",
+}
 
 
 def parsed(out: Path) -> tuple[ET.Element, dict]:
@@ -45,8 +48,10 @@ def local(out: Path, url: str) -> Path:
 
 
 def rebuild(folder: Path, cache: Path, *extra: str):
-    return CliRunner().invoke(main, ["build", str(folder / "library.toml"), "--workers", "2", "--cache-dir", str(cache),
-                                     "-q", *extra])
+    return CliRunner().invoke(
+        main,
+        ["build", str(folder / "library.toml"), "--workers", "2", "--cache-dir", str(cache), "-q", *extra],
+    )
 
 
 @pytest.fixture()
@@ -68,7 +73,8 @@ def test_feed_parses_cleanly_with_feedparser(podcast_library):
     assert feed.language == "en"
     assert feed.author == "Test Author"
     assert feed.image.href == BASE + "cover.jpg"
-    # (feedparser reads itunes:explicit only as yes/clean; "false", what Apple asks, is checked in the XML below)
+    # (feedparser reads itunes:explicit only as yes/clean; "false", what Apple asks, is checked in
+    # the XML below)
     assert [t.term for t in feed.tags] == ["Health & Fitness", "Mental Health"]
     catalog = json.loads((out / "catalog.json").read_text("utf-8"))
     assert [e.title for e in parsed_feed.entries] == [s["title"] for s in catalog["sessions"]]
@@ -108,7 +114,10 @@ def test_one_item_per_session_in_manifest_order_with_every_rule(podcast_library)
     channel, catalog = parsed(out)
     items = channel.findall("item")
     sessions = catalog["sessions"]
-    assert [s["name"] for s in sessions] == ["healing-over-bitterness-1min", "self-compassion-heartbreak-1min"]
+    assert [s["name"] for s in sessions] == [
+        "healing-over-bitterness-1min",
+        "self-compassion-heartbreak-1min",
+    ]
     assert len(items) == len(sessions) == 2
     guids = set()
     for number, (item, session) in enumerate(zip(items, sessions), start=1):
@@ -126,8 +135,10 @@ def test_one_item_per_session_in_manifest_order_with_every_rule(podcast_library)
         assert audio.name == session["file"]
         assert int(enclosure.get("length")) == audio.stat().st_size
         assert enclosure.get("type") == "audio/mpeg"
-        assert urllib.parse.parse_qs(urllib.parse.urlsplit(enclosure.get("url")).query)["v"][0] == \
-            session["audio_sha256"][:16]
+        assert (
+            urllib.parse.parse_qs(urllib.parse.urlsplit(enclosure.get("url")).query)["v"][0]
+            == session["audio_sha256"][:16]
+        )
         assert item.findtext("itunes:duration", namespaces=NS) == "0:01:00"
         assert item.findtext("itunes:episode", namespaces=NS) == str(number)
         assert local(out, item.find("itunes:image", NS).get("href")).name == f"{session['name']}.jpg"
@@ -136,8 +147,12 @@ def test_one_item_per_session_in_manifest_order_with_every_rule(podcast_library)
         assert chapters_url.get("type") == "application/json+chapters"
         chapters = json.loads(local(out, chapters_url.get("url")).read_text("utf-8"))
         assert chapters["version"] == "1.2.0"
-        assert chapters["chapters"] == [{"startTime": c["start"], "title": c["title"]} for c in session["chapters"]]
-        assert chapters["chapters"] and all(isinstance(c["startTime"], (int, float)) for c in chapters["chapters"])
+        assert chapters["chapters"] == [
+            {"startTime": c["start"], "title": c["title"]} for c in session["chapters"]
+        ]
+        assert chapters["chapters"] and all(
+            isinstance(c["startTime"], (int, float)) for c in chapters["chapters"]
+        )
 
         transcripts = {t.get("type"): t for t in item.findall("podcast:transcript", NS)}
         assert set(transcripts) == {"text/vtt", "text/plain"}
@@ -174,10 +189,15 @@ def test_rebuild_keeps_pubdates_and_addresses_and_a_changed_session_gets_new_one
     first, second = list(before)
     assert after[first].findtext("pubDate") == before[first].findtext("pubDate")
     assert after[first].find("enclosure").get("url") == before[first].find("enclosure").get("url")
-    old_audio_url, new_audio_url = before[second].find("enclosure").get("url"), after[second].find("enclosure").get("url")
+    old_audio_url, new_audio_url = (
+        before[second].find("enclosure").get("url"),
+        after[second].find("enclosure").get("url"),
+    )
     assert new_audio_url != old_audio_url  # apps cache by address: new audio, new address
     assert local(out, new_audio_url) == local(out, old_audio_url)  # the same file name
-    assert parsedate_to_datetime(after[second].findtext("pubDate")) >= parsedate_to_datetime(before[second].findtext("pubDate"))
+    assert parsedate_to_datetime(after[second].findtext("pubDate")) >= parsedate_to_datetime(
+        before[second].findtext("pubDate")
+    )
     assert int(after[second].find("enclosure").get("length")) == local(out, new_audio_url).stat().st_size
 
 
@@ -187,19 +207,29 @@ def test_command_line_address_wins_and_no_address_means_no_feed(library_copy, sp
     assert result.exit_code == 0, result.output
     channel, catalog = parsed(out)
     assert channel.findtext("link") == "http://192.0.2.7:8080/lib/"
-    assert all(i.find("enclosure").get("url").startswith("http://192.0.2.7:8080/lib/") for i in channel.findall("item"))
+    assert all(
+        i.find("enclosure").get("url").startswith("http://192.0.2.7:8080/lib/")
+        for i in channel.findall("item")
+    )
 
-    audiogen.build(library_copy / "library.toml", cache_dir=speech_cache, base_url="http://h.example/x/")  # the API
+    audiogen.build(
+        library_copy / "library.toml", cache_dir=speech_cache, base_url="http://h.example/x/"
+    )  # the API
     assert parsed(out)[0].findtext("link") == "http://h.example/x/"
 
     manifest = library_copy / "library.toml"
-    manifest.write_text(manifest.read_text("utf-8").replace('base_url = "https://example.org/meditations"\n', ""), "utf-8")
+    manifest.write_text(
+        manifest.read_text("utf-8").replace('base_url = "https://example.org/meditations"\n', ""), "utf-8"
+    )
     result = rebuild(library_copy, speech_cache)
     assert result.exit_code == 0, result.output
     assert not (out / "feed.xml").exists()  # an old address does not linger
     assert "feed.xml" not in (out / "index.html").read_text("utf-8")
     assert (out / "cover.jpg").is_file()  # `audiogen serve` still has the library's artwork
-    assert all((out / f"{s['name']}.chapters.json").is_file() for s in json.loads((out / "catalog.json").read_text())["sessions"])
+    assert all(
+        (out / f"{s['name']}.chapters.json").is_file()
+        for s in json.loads((out / "catalog.json").read_text())["sessions"]
+    )
 
 
 def test_bad_addresses_are_refused_with_the_key_or_option(library_copy, speech_cache):
@@ -208,7 +238,9 @@ def test_bad_addresses_are_refused_with_the_key_or_option(library_copy, speech_c
     assert "--base-url" in result.output and "http://" in result.output
 
     manifest = library_copy / "library.toml"
-    manifest.write_text(manifest.read_text("utf-8").replace('"https://example.org/meditations"', '"ftp://x/?a=1"'), "utf-8")
+    manifest.write_text(
+        manifest.read_text("utf-8").replace('"https://example.org/meditations"', '"ftp://x/?a=1"'), "utf-8"
+    )
     result = rebuild(library_copy, speech_cache)
     assert result.exit_code == 3
     (line,) = [line for line in result.output.splitlines() if "error" in line]
@@ -238,7 +270,9 @@ def test_a_library_from_before_the_feed_gets_its_feed_fields_without_a_render(li
     (out / f"{name}.chapters.json").unlink()
     audio_time = (out / f"{name}.mp3").stat().st_mtime_ns
 
-    result = CliRunner().invoke(main, ["build", str(library_copy / "library.toml"), "--cache-dir", str(speech_cache)])
+    result = CliRunner().invoke(
+        main, ["build", str(library_copy / "library.toml"), "--cache-dir", str(speech_cache)]
+    )
     assert result.exit_code == 0, result.output
     assert "skipped 2" in result.output
     assert (out / f"{name}.mp3").stat().st_mtime_ns == audio_time  # not rendered again
@@ -251,13 +285,25 @@ def test_a_library_from_before_the_feed_gets_its_feed_fields_without_a_render(li
 
 
 def test_chapters_json_and_feed_escape_what_they_carry():
-    entry = {"name": "a-1min", "title": 'Fear & "hope" <1>', "article_title": "A & B", "file": "a-1min.mp3",
-             "files": ["a-1min.mp3", "a-1min.chapters.json"], "duration": 61.4, "themes": ["grief"],
-             "chapters": [{"start": 0.0, "title": "Arrival"}, {"start": 12.5, "title": "Breath & body"}],
-             "built": "2026-01-02T03:04:05+00:00", "bytes": 1000, "audio_sha256": "ab" * 32}
+    entry = {
+        "name": "a-1min",
+        "title": 'Fear & "hope" <1>',
+        "article_title": "A & B",
+        "file": "a-1min.mp3",
+        "files": ["a-1min.mp3", "a-1min.chapters.json"],
+        "duration": 61.4,
+        "themes": ["grief"],
+        "chapters": [{"start": 0.0, "title": "Arrival"}, {"start": 12.5, "title": "Breath & body"}],
+        "built": "2026-01-02T03:04:05+00:00",
+        "bytes": 1000,
+        "audio_sha256": "ab" * 32,
+    }
     document = json.loads(chapters_json(entry))
-    assert document == {"version": "1.2.0", "title": 'Fear & "hope" <1>',
-                        "chapters": [{"startTime": 0.0, "title": "Arrival"}, {"startTime": 12.5, "title": "Breath & body"}]}
+    assert document == {
+        "version": "1.2.0",
+        "title": 'Fear & "hope" <1>',
+        "chapters": [{"startTime": 0.0, "title": "Arrival"}, {"startTime": 12.5, "title": "Breath & body"}],
+    }
     xml = feed_xml({"library": "L <&>", "sessions": [entry]}, "http://h/", "http://h/feed.xml")
     channel = ET.fromstring(xml).find("channel")
     assert channel.findtext("title") == "L <&>"

@@ -43,7 +43,9 @@ def test_example_manifest_plans_its_sessions():
 
 
 def test_matrix_expands_and_names_are_stable_and_readable(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 [library]
 name = "Matrix"
 [defaults]
@@ -55,7 +57,8 @@ articles = ["{SAMPLES}/*.md"]
 minutes = [1, 2.5]
 backgrounds = ["pink+drone", "brown"]
 listeners = ["ada"]
-""")
+""",
+    )
     manifest = load_manifest(path)
     assert len(manifest.sessions) == 3 * 2 * 2
     names = {s.name for s in manifest.sessions}
@@ -67,7 +70,9 @@ listeners = ["ada"]
 
 
 def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 [library]
 name = 5
 colour = "blue"
@@ -86,7 +91,8 @@ listeners = ["bob"]
 articles = "{SAMPLES}/sample_article.md"
 minutes = [1, 1]
 [[sessions]]
-""")
+""",
+    )
     found = problems(path)
     text = "\n".join(found)
     expected = [
@@ -112,38 +118,52 @@ minutes = [1, 1]
 
 
 def test_unknown_template_and_background_name_their_keys(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 [[sessions]]
 articles = "{SAMPLES}/sample_article.md"
 template = "no-such-template"
 backgrounds = ["pink", "thunderstorm"]
-""")
+""",
+    )
     found = problems(path)
-    assert any("sessions[0].template: unknown template 'no-such-template'; known: " in line
-               and "gentle-reflection" in line for line in found), found
-    assert any(": sessions[0].backgrounds[1]: unknown background 'thunderstorm'" in line for line in found), found
+    assert any(
+        "sessions[0].template: unknown template 'no-such-template'; known: " in line
+        and "gentle-reflection" in line
+        for line in found
+    ), found
+    assert any(": sessions[0].backgrounds[1]: unknown background 'thunderstorm'" in line for line in found), (
+        found
+    )
     assert not any("backgrounds[0]" in line for line in found)
 
 
 def test_name_pattern_fields_and_reserved_names(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 [[sessions]]
 articles = "{SAMPLES}/sample_article.md"
 name = "{{article}}-{{mood}}"
 [[sessions]]
 articles = "{SAMPLES}/learning-to-trust-again.md"
 name = "index"
-""")
+""",
+    )
     found = "\n".join(problems(path))
     assert "sessions[0].name: unknown field {mood}" in found
     assert "sessions[1].name: name pattern must contain {article}" in found
 
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 [[sessions]]
 articles = "{SAMPLES}/sample_article.md"
 minutes = [1, 2]
 name = "{{article}}-{{voice}}"
-""")
+""",
+    )
     assert "is already used by" in "\n".join(problems(path))
 
 
@@ -154,13 +174,16 @@ def test_toml_syntax_error_is_one_problem(tmp_path):
 
 
 def test_cli_prints_one_line_per_problem_and_exits_for_bad_input(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [library]
 nmae = "typo"
 [[sessions]]
 articles = "gone.md"
 minutes = 0
-""")
+""",
+    )
     result = CliRunner().invoke(main, ["build", str(path)])
     assert result.exit_code == 3
     lines = result.stderr.strip().splitlines()

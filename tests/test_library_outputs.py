@@ -12,21 +12,36 @@ from audiogen.library.runner import BUILT, FAILED, SessionOutcome
 
 def entry(name: str, duration: float, title: str, files: list[str] | None = None) -> dict:
     return {
-        "name": name, "title": title, "article_title": title.split(" (")[0], "article": f"articles/{name}.md",
-        "file": f"{name}.mp3", "files": files or [f"{name}.mp3"], "duration": duration, "loudness_lufs": -16.0,
-        "true_peak_dbtp": -1.2, "themes": ["grief", "trust"], "template": "gentle-reflection", "listener": None,
-        "chapters": [], "settings": {"voice": {"voice": "en-us+f3"}, "sound": {"background": "pink+drone"}},
+        "name": name,
+        "title": title,
+        "article_title": title.split(" (")[0],
+        "article": f"articles/{name}.md",
+        "file": f"{name}.mp3",
+        "files": files or [f"{name}.mp3"],
+        "duration": duration,
+        "loudness_lufs": -16.0,
+        "true_peak_dbtp": -1.2,
+        "themes": ["grief", "trust"],
+        "template": "gentle-reflection",
+        "listener": None,
+        "chapters": [],
+        "settings": {"voice": {"voice": "en-us+f3"}, "sound": {"background": "pink+drone"}},
         "key": "k",
     }
 
 
 def test_playlist_is_extended_m3u_with_relative_paths_and_whole_seconds():
-    text = playlist_text("Évening, calm", [entry("a-5min", 299.6, "Ä title, with comma (5 min)"),
-                                           entry("b-1min", 60.2, "B\ntitle (1 min)")])
+    text = playlist_text(
+        "Évening, calm",
+        [entry("a-5min", 299.6, "Ä title, with comma (5 min)"), entry("b-1min", 60.2, "B\ntitle (1 min)")],
+    )
     assert text.splitlines() == [
-        "#EXTM3U", "#PLAYLIST:Évening, calm",
-        "#EXTINF:300,Ä title, with comma (5 min)", "a-5min.mp3",
-        "#EXTINF:60,B title (1 min)", "b-1min.mp3",
+        "#EXTM3U",
+        "#PLAYLIST:Évening, calm",
+        "#EXTINF:300,Ä title, with comma (5 min)",
+        "a-5min.mp3",
+        "#EXTINF:60,B title (1 min)",
+        "b-1min.mp3",
     ]
 
 
@@ -48,17 +63,27 @@ def test_write_library_writes_all_three_files_atomically_as_utf8(tmp_path):
 def test_index_shows_cover_and_transcript_when_they_sit_beside_the_audio(tmp_path):
     (tmp_path / "a-5min.vtt").write_text(
         "WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\nWelcome, and <i>settle</i> in.\n\n"
-        "00:01:05.500 --> 00:01:08.000\nBreathe out slowly.\n", encoding="utf-8")
+        "00:01:05.500 --> 00:01:08.000\nBreathe out slowly.\n",
+        encoding="utf-8",
+    )
     (tmp_path / "b-1min.txt").write_text("First paragraph.\n\nSecond paragraph.\n", encoding="utf-8")
     (tmp_path / "c-1min.lrc").write_text("[00:02.00]Hello there.\n[01:10.50]Rest now.\n", encoding="utf-8")
     assert transcript_lines(tmp_path, ["a-5min.mp3", "a-5min.vtt"]) == [
-        ("0:01", "Welcome, and settle in."), ("1:05", "Breathe out slowly.")]
+        ("0:01", "Welcome, and settle in."),
+        ("1:05", "Breathe out slowly."),
+    ]
     assert transcript_lines(tmp_path, ["b-1min.txt"]) == [("", "First paragraph."), ("", "Second paragraph.")]
     assert transcript_lines(tmp_path, ["c-1min.lrc"]) == [("0:02", "Hello there."), ("1:10", "Rest now.")]
     assert transcript_lines(tmp_path, ["d.mp3"]) == []
 
-    page = index_html(tmp_path, "L", [entry("a-5min", 300.0, "A (5 min)", ["a-5min.jpg", "a-5min.mp3", "a-5min.vtt"]),
-                                      entry("d-1min", 60.0, "D (1 min)")])
+    page = index_html(
+        tmp_path,
+        "L",
+        [
+            entry("a-5min", 300.0, "A (5 min)", ["a-5min.jpg", "a-5min.mp3", "a-5min.vtt"]),
+            entry("d-1min", 60.0, "D (1 min)"),
+        ],
+    )
     first, second = page.split('<article class="session"')[1:]
     assert '<img class="cover" src="a-5min.jpg"' in first and "<time>1:05</time>Breathe out slowly." in first
     assert '<audio controls preload="metadata" src="a-5min.mp3">' in first

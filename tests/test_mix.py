@@ -90,15 +90,31 @@ def render(timeline: Timeline, settings: SoundSettings, target: Path) -> tuple[P
         return encode(blocks, path.with_suffix(".mp3"), RATE, settings.channels)
 
     change = codec_loudness_change(probe_excerpt(timeline, factory, settings), RATE, codec)
-    stats, _ = master(timeline, factory, settings, lambda blocks: encode(blocks, target, RATE, settings.channels), change)
+    stats, _ = master(
+        timeline, factory, settings, lambda blocks: encode(blocks, target, RATE, settings.channels), change
+    )
     return target, stats
 
 
 def ffmpeg_true_peak(path: Path) -> float:
     """True peak by ffmpeg's own BS.1770 meter: an independent implementation."""
-    out = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
-                          "-f", "null", "-"], capture_output=True, text=True).stderr
-    summary = out[out.rindex("Summary:"):]
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+    ).stderr
+    summary = out[out.rindex("Summary:") :]
     return float(re.search(r"Peak:\s+(-?[\d.]+|-inf)", summary).group(1))
 
 
@@ -127,7 +143,9 @@ def test_streaming_loudness_matches_pyloudnorm_on_a_real_mix(clips):
     meter = LoudnessMeter(RATE, 2)
     for start in range(0, len(mixed), 30000):
         meter.add(mixed[start : start + 30000])
-    assert meter.integrated() == pytest.approx(pyloudnorm.Meter(RATE).integrated_loudness(mixed.astype(np.float64)), abs=0.1)
+    assert meter.integrated() == pytest.approx(
+        pyloudnorm.Meter(RATE).integrated_loudness(mixed.astype(np.float64)), abs=0.1
+    )
 
 
 def test_true_peak_finds_peaks_between_samples_across_block_edges():
@@ -172,7 +190,9 @@ def test_limiter_latency_is_flushed():
 # ---------------------------------------------------------------- a mastered session, decoded
 
 
-@pytest.mark.parametrize("background, loudness", [("pink+drone", -16.0), ("rain+theta", -16.0), ("ocean", -20.0), ("pink", -13.0)])
+@pytest.mark.parametrize(
+    "background, loudness", [("pink+drone", -16.0), ("rain+theta", -16.0), ("ocean", -20.0), ("pink", -13.0)]
+)
 def test_mastered_mp3_meets_loudness_and_true_peak(clips, tmp_path, background, loudness):
     settings = SoundSettings(background=background, loudness=loudness)
     path, stats = render(session(clips, 50), settings, tmp_path / "session.mp3")
@@ -219,9 +239,13 @@ def test_bed_ducks_under_the_voice_and_rises_in_long_silences(clips):
     assert np.median(bed_db[middle - 20 : middle + 20]) - np.median(bed_db[speaking & body]) >= 4.0
     # The ramp down starts before the voice does.
     start = long_gap[1].start
-    before, waiting, at = bed_gain_db(np.array([start - 4.0, start - 1.5, start - 0.05]), speech_spans(timeline), settings)
+    before, waiting, at = bed_gain_db(
+        np.array([start - 4.0, start - 1.5, start - 0.05]), speech_spans(timeline), settings
+    )
     assert before - at >= 4.0
-    assert waiting == pytest.approx(before, abs=0.1)  # the dip starts just before the voice, not seconds ahead
+    assert waiting == pytest.approx(
+        before, abs=0.1
+    )  # the dip starts just before the voice, not seconds ahead
 
 
 def test_mono_keeps_the_bed_where_stereo_has_it(clips):
@@ -231,7 +255,9 @@ def test_mono_keeps_the_bed_where_stereo_has_it(clips):
         settings = SoundSettings(background="pink", channels=channels, mono=channels == 1)
         voice, bed = _voice_and_bed(clips, settings, timeline)
         assert voice.shape[1] == channels
-        differences.append(10 * np.log10(np.mean(voice.astype(np.float64) ** 2) / np.mean(bed.astype(np.float64) ** 2)))
+        differences.append(
+            10 * np.log10(np.mean(voice.astype(np.float64) ** 2) / np.mean(bed.astype(np.float64) ** 2))
+        )
     assert differences[1] == pytest.approx(differences[0], abs=0.5)
 
 
@@ -249,7 +275,9 @@ def test_fades_at_both_ends_and_bells_on_top(clips):
     mark = int(timeline.chapters[1].start * RATE)
     added = rung[mark : mark + RATE] - mixed[mark : mark + RATE]
     spectrum = np.abs(np.fft.rfft(added[:, 0]))
-    assert np.fft.rfftfreq(RATE, 1 / RATE)[np.argmax(spectrum)] == pytest.approx(329.6, abs=2)  # the soft bowl
+    assert np.fft.rfftfreq(RATE, 1 / RATE)[np.argmax(spectrum)] == pytest.approx(
+        329.6, abs=2
+    )  # the soft bowl
     assert np.array_equal(rung[: mark - 10], mixed[: mark - 10])
 
 
@@ -259,17 +287,22 @@ def test_same_seed_same_pcm_bytes(clips):
     def pcm(seed: int) -> bytes:
         settings = SoundSettings(background="rain+ocean+theta", seed=seed)
         plan = plan_master(timeline, _factory(settings), settings)
-        return b"".join(block.tobytes() for block in mastered_blocks(timeline, _factory(settings), settings, plan))
+        return b"".join(
+            block.tobytes() for block in mastered_blocks(timeline, _factory(settings), settings, plan)
+        )
 
     first = pcm(11)
     assert first == pcm(11)
     assert first != pcm(12)
 
 
-@pytest.mark.parametrize("background, loudness", [("pink+drone", -16.0), ("ocean", -18.0), ("rain+bells", -16.0),
-                                                  ("none", -16.0), ("pink", -13.0)])
+@pytest.mark.parametrize(
+    "background, loudness",
+    [("pink+drone", -16.0), ("ocean", -18.0), ("rain+bells", -16.0), ("none", -16.0), ("pink", -13.0)],
+)
 def test_the_plan_predicts_the_mastered_stream(clips, background, loudness):
-    """One pass: the gain chosen before mixing gives the target, and the clips' peaks fit under the ceiling."""
+    """One pass: the gain chosen before mixing gives the target, and the clips' peaks fit under the
+    ceiling."""
     timeline = session(clips, 60)
     settings = SoundSettings(background=background, loudness=loudness)
     settings = replace(settings, channels=output_channels(_factory(settings)(), settings))
@@ -280,7 +313,9 @@ def test_the_plan_predicts_the_mastered_stream(clips, background, loudness):
     assert measured == pytest.approx(loudness, abs=0.15)  # the plan, checked by the streaming meter
     # The voice alone, at the planned gain, leaves the limiter's margin free for the bed.
     voice_only, words = replace(settings, background="none"), replace(timeline, bells=())
-    voice = np.concatenate(list(mix_blocks(words, _factory(voice_only), voice_only, plan.gain_db, plan.voice_ceiling_db)))
+    voice = np.concatenate(
+        list(mix_blocks(words, _factory(voice_only), voice_only, plan.gain_db, plan.voice_ceiling_db))
+    )
     assert reference_true_peak_db(voice) <= settings.true_peak - 0.5 - 1.0 + 0.2
 
 
@@ -316,7 +351,9 @@ def test_voice_only_mono_session(clips, tmp_path):
     path, _ = render(session(clips, 40), settings, tmp_path / "voice.mp3")
     decoded = decode(path)
     assert decoded.shape[1] == 1
-    assert pyloudnorm.Meter(RATE).integrated_loudness(decoded.astype(np.float64)) == pytest.approx(-16, abs=0.5)
+    assert pyloudnorm.Meter(RATE).integrated_loudness(decoded.astype(np.float64)) == pytest.approx(
+        -16, abs=0.5
+    )
     levels = _levels(decoded)
     assert np.min(levels[int(3 / 0.05) : -int(8 / 0.05)]) < -70  # true silence between sentences
 
@@ -336,7 +373,9 @@ def test_memory_does_not_grow_with_the_length_of_the_session(clips):
 
     def peak(minutes: float) -> int:
         seconds = minutes * 60
-        placed = tuple(PlacedClip(t, clips[i % len(clips)]) for i, t in enumerate(np.arange(2.0, seconds - 10, 12.0)))
+        placed = tuple(
+            PlacedClip(t, clips[i % len(clips)]) for i, t in enumerate(np.arange(2.0, seconds - 10, 12.0))
+        )
         timeline = Timeline(seconds, placed, (PlacedBell(1.0, "bowl"),), ())
         settings = SoundSettings(background="pink")
         tracemalloc.start()
@@ -356,10 +395,25 @@ def test_memory_does_not_grow_with_the_length_of_the_session(clips):
 
 
 def test_real_render_with_rain_and_binaural_beats(tmp_path, speech_cache):
-    result = CliRunner().invoke(main, [
-        "-q", "render", "--minutes", "1", "--out", str(tmp_path), "--cache-dir", str(speech_cache),
-        "--background", "rain+binaural:210:7", "--background-gain", "3", "--seed", "4",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(speech_cache),
+            "--background",
+            "rain+binaural:210:7",
+            "--background-gain",
+            "3",
+            "--seed",
+            "4",
+        ],
+    )
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip().splitlines()[-1])
     info = probe(path)
@@ -372,22 +426,41 @@ def test_real_render_with_rain_and_binaural_beats(tmp_path, speech_cache):
     window = decoded[RATE * 10 : RATE * 50]
     freqs = np.fft.rfftfreq(len(window), 1 / RATE)
     band = (freqs > 180) & (freqs < 240)
-    found = [freqs[band][np.argmax(np.abs(np.fft.rfft(window[:, ch] * np.hanning(len(window))))[band])] for ch in (0, 1)]
+    found = [
+        freqs[band][np.argmax(np.abs(np.fft.rfft(window[:, ch] * np.hanning(len(window))))[band])]
+        for ch in (0, 1)
+    ]
     assert found == [pytest.approx(210, abs=0.1), pytest.approx(217, abs=0.1)]
 
 
 def test_real_render_voice_only_is_mono(tmp_path, speech_cache):
-    result = CliRunner().invoke(main, [
-        "-q", "render", "--minutes", "1", "--out", str(tmp_path), "--cache-dir", str(speech_cache), "--background", "none",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(speech_cache),
+            "--background",
+            "none",
+        ],
+    )
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip().splitlines()[-1])
     assert int(probe(path)["streams"][0]["channels"]) == 1
-    assert pyloudnorm.Meter(RATE).integrated_loudness(decode(path).astype(np.float64)) == pytest.approx(-16, abs=0.5)
+    assert pyloudnorm.Meter(RATE).integrated_loudness(decode(path).astype(np.float64)) == pytest.approx(
+        -16, abs=0.5
+    )
 
 
 def test_mono_with_binaural_beats_is_refused_before_any_work(tmp_path):
-    result = CliRunner().invoke(main, ["render", "--background", "theta", "--mono", "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main, ["render", "--background", "theta", "--mono", "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 7
     assert "--mono" in result.output
 

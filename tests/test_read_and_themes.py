@@ -13,7 +13,13 @@ from click.testing import CliRunner
 from audiogen.cli import main
 from audiogen.read import read_article
 from audiogen.theming import (
-    MAX_WORDS, TAXONOMY, extract_themes, is_speakable, normalise_for_speech, speakable_form, to_second_person,
+    MAX_WORDS,
+    TAXONOMY,
+    extract_themes,
+    is_speakable,
+    normalise_for_speech,
+    speakable_form,
+    to_second_person,
 )
 from conftest import ARTICLES, ROOT, SHARED_ARTICLES
 
@@ -33,67 +39,197 @@ CASES = {
         path=HTML,
         title="Living With Grief in the Quiet Evenings",
         spam=(
-            "cookie", "Accept all", "Manage preferences", "Stillwater", "Begin typing", "Press ESC",
-            "Mara Ellison", "March 14, 2024", "min read", "Share on Facebook", "Tweet", "Pin it",
-            "Advertisement", "Free Gift", "HEAL30", "discount", "Click here", "READ:", "Evening Habits",
-            "escort", "companionship", "Tags:", "About the author", "Instagram", "Previous post",
-            "Comments", "Jenny", "helped me", "pharmacy", "pills", "Leave a Reply", "email address",
-            "Post Comment", "newsletter", "inbox", "Popular posts", "10 Signs", "All rights reserved",
-            "Privacy Policy", "Terms of Use", "Back To Top",
+            "cookie",
+            "Accept all",
+            "Manage preferences",
+            "Stillwater",
+            "Begin typing",
+            "Press ESC",
+            "Mara Ellison",
+            "March 14, 2024",
+            "min read",
+            "Share on Facebook",
+            "Tweet",
+            "Pin it",
+            "Advertisement",
+            "Free Gift",
+            "HEAL30",
+            "discount",
+            "Click here",
+            "READ:",
+            "Evening Habits",
+            "escort",
+            "companionship",
+            "Tags:",
+            "About the author",
+            "Instagram",
+            "Previous post",
+            "Comments",
+            "Jenny",
+            "helped me",
+            "pharmacy",
+            "pills",
+            "Leave a Reply",
+            "email address",
+            "Post Comment",
+            "newsletter",
+            "inbox",
+            "Popular posts",
+            "10 Signs",
+            "All rights reserved",
+            "Privacy Policy",
+            "Terms of Use",
+            "Back To Top",
         ),
         labels=("grief",),
         wrong_labels=("anger", "heartbreak", "trust", "forgiveness"),
-        questions=("What does your grief need from you tonight?", "Where in your body do you feel the loss most clearly?"),
-        affirmations=("You are allowed to miss them.", "Your tears are a measure of your love, not a sign of weakness."),
-        practices=("a few minutes of journaling", "lighting a candle", "a quiet cup of tea", "a slow walk outside"),
+        questions=(
+            "What does your grief need from you tonight?",
+            "Where in your body do you feel the loss most clearly?",
+        ),
+        affirmations=(
+            "You are allowed to miss them.",
+            "Your tears are a measure of your love, not a sign of weakness.",
+        ),
+        practices=(
+            "a few minutes of journaling",
+            "lighting a candle",
+            "a quiet cup of tea",
+            "a slow walk outside",
+        ),
     ),
     "html-no-article-tag": dict(
         path=FIXTURES / "trust-after-betrayal.html",
         title="Why Trust Feels So Hard After Betrayal",  # from <title>, without the site's name
         spam=(
-            "Calm Corner", "CalmCorner", "Free shipping", "$50", "Calm Collection", "Store", "Posted on",
-            "12/05/2023", "admin", "4 comments", "Sponsored", "Premium", "free trial", "30 days", "Pin this",
-            "Share it", "Categories", "Archives", "May 2023", "Responses", "Lisa", "sister", "singles",
-            "WordPress", "Powered by",
+            "Calm Corner",
+            "CalmCorner",
+            "Free shipping",
+            "$50",
+            "Calm Collection",
+            "Store",
+            "Posted on",
+            "12/05/2023",
+            "admin",
+            "4 comments",
+            "Sponsored",
+            "Premium",
+            "free trial",
+            "30 days",
+            "Pin this",
+            "Share it",
+            "Categories",
+            "Archives",
+            "May 2023",
+            "Responses",
+            "Lisa",
+            "sister",
+            "singles",
+            "WordPress",
+            "Powered by",
         ),
         labels=("trust",),
         wrong_labels=("grief", "sleep", "heartbreak", "gratitude"),
         questions=("What small promise could you make to yourself today, and keep?",),
-        affirmations=("Your caution is wisdom, not weakness.", "You deserve relationships where honesty is normal."),
+        affirmations=(
+            "Your caution is wisdom, not weakness.",
+            "You deserve relationships where honesty is normal.",
+        ),
         practices=("a few minutes of journaling",),
     ),
     "markdown": dict(
         path=MARKDOWN,
         title="Letting Go of the Day Before Sleep",
         spam=(
-            "R. Okafor", "author:", "tags:", "min read", "Published on", "February", "Share this", "READ:",
-            "Ultimate Guide", "example.com", "Free Gift", "DREAM20", "checkout", "sign up", "Leave a Reply",
-            "Back To Top", "---", "**", "](",
+            "R. Okafor",
+            "author:",
+            "tags:",
+            "min read",
+            "Published on",
+            "February",
+            "Share this",
+            "READ:",
+            "Ultimate Guide",
+            "example.com",
+            "Free Gift",
+            "DREAM20",
+            "checkout",
+            "sign up",
+            "Leave a Reply",
+            "Back To Top",
+            "---",
+            "**",
+            "](",
         ),
         labels=("sleep", "letting go"),
         wrong_labels=("grief", "heartbreak", "anger", "forgiveness"),
-        questions=("What are you still holding from today?", "What would it feel like to let the day be finished?"),
-        affirmations=("You can rest now.", "I have done enough for today.", "You do not have to solve anything tonight."),
-        practices=("a few slow breaths, with a long exhale", "an hour without your phone",
-                   "writing down three things you are grateful for"),
+        questions=(
+            "What are you still holding from today?",
+            "What would it feel like to let the day be finished?",
+        ),
+        affirmations=(
+            "You can rest now.",
+            "I have done enough for today.",
+            "You do not have to solve anything tonight.",
+        ),
+        practices=(
+            "a few slow breaths, with a long exhale",
+            "an hour without your phone",
+            "writing down three things you are grateful for",
+        ),
     ),
     "messy": dict(
         path=MESSY,
         title="Forgiving Yourself After You Hurt Someone You Love",
         spam=(
-            "Skip to content", "Podcast", "Menu", "Daniel Reyes", "July 9, 2023", "min read", "Share on Facebook",
-            "Tweet", "READ:", "Toxic Habits", "Free Gift", "workbook", "Click here", "midnight", "Continue reading",
-            "Advertisement", "FORGIVE40", "40%", "therapy plans", "Buy now", "escort", "verified profiles", "24/7",
-            "Tags:", "12 Comments", "Leave a Reply", "email address", "Save my name", "Post Comment",
-            "Related Posts", "You May Also Like", "Copyright", "Mindful Hearts", "Privacy Policy",
-            "Cookie Settings", "Back To Top",
+            "Skip to content",
+            "Podcast",
+            "Menu",
+            "Daniel Reyes",
+            "July 9, 2023",
+            "min read",
+            "Share on Facebook",
+            "Tweet",
+            "READ:",
+            "Toxic Habits",
+            "Free Gift",
+            "workbook",
+            "Click here",
+            "midnight",
+            "Continue reading",
+            "Advertisement",
+            "FORGIVE40",
+            "40%",
+            "therapy plans",
+            "Buy now",
+            "escort",
+            "verified profiles",
+            "24/7",
+            "Tags:",
+            "12 Comments",
+            "Leave a Reply",
+            "email address",
+            "Save my name",
+            "Post Comment",
+            "Related Posts",
+            "You May Also Like",
+            "Copyright",
+            "Mindful Hearts",
+            "Privacy Policy",
+            "Cookie Settings",
+            "Back To Top",
         ),
         labels=("forgiveness", "shame"),
         wrong_labels=("sleep", "heartbreak", "grief", "trust"),
-        questions=("How would you treat a friend who had made the same mistake?",
-                   # "this mistake" needs the sentence before; the listener hears "your mistake"
-                   "What did your mistake teach you about what matters to you?"),
-        affirmations=("You are more than your worst moment.", "You can make amends and still deserve kindness."),
+        questions=(
+            "How would you treat a friend who had made the same mistake?",
+            # "this mistake" needs the sentence before; the listener hears "your mistake"
+            "What did your mistake teach you about what matters to you?",
+        ),
+        affirmations=(
+            "You are more than your worst moment.",
+            "You can make amends and still deserve kindness.",
+        ),
         practices=("writing a letter you do not have to send", "resting a hand on your heart"),
     ),
 }
@@ -110,7 +246,9 @@ def _everything_said(path: Path) -> str:
     article = read_article(path)
     themes = extract_themes(article)
     headings = " ".join(s.heading for s in article.sections)
-    return "\n".join([article.title, headings, article.text, json.dumps(themes.as_dict()), _rendered_script(path)])
+    return "\n".join(
+        [article.title, headings, article.text, json.dumps(themes.as_dict()), _rendered_script(path)]
+    )
 
 
 def _assert_all_speakable(themes) -> None:
@@ -267,11 +405,15 @@ def test_shared_articles_themes(path):
     # Questions come from the article where it asks one a teacher would ask (one article's only
     # question looks for fault, "...when you ignored red flags?", and is left out), else from the
     # labels' own; affirmations come from the article itself, not only from the fallbacks.
-    asked = {entry["question"] for entry in TAXONOMY["labels"].values()} | set(TAXONOMY["general"]["questions"])
+    asked = {entry["question"] for entry in TAXONOMY["labels"].values()} | set(
+        TAXONOMY["general"]["questions"]
+    )
     assert all(q.lower().rstrip("?") in source or q in asked for q in themes.questions)
     if path.stem == "healing-over-bitterness":
         assert any(q.lower().rstrip("?") in source for q in themes.questions)
-    fallbacks = {entry["affirmation"] for entry in TAXONOMY["labels"].values()} | set(TAXONOMY["general"]["affirmations"])
+    fallbacks = {entry["affirmation"] for entry in TAXONOMY["labels"].values()} | set(
+        TAXONOMY["general"]["affirmations"]
+    )
     assert sum(a not in fallbacks for a in themes.affirmations) >= 2
     assert {"heartbreak", "healing"} <= set(themes.labels)
     assert not {"grief", "sleep", "gratitude"} & set(themes.labels)
@@ -279,8 +421,10 @@ def test_shared_articles_themes(path):
 
 @pytest.mark.parametrize(
     "stem, main_label, also",
-    [("self-compassion-heartbreak", "self-compassion", {"heartbreak"}),
-     ("healing-over-bitterness", "healing", {"anger", "trust", "heartbreak"})],
+    [
+        ("self-compassion-heartbreak", "self-compassion", {"heartbreak"}),
+        ("healing-over-bitterness", "healing", {"anger", "trust", "heartbreak"}),
+    ],
 )
 def test_shared_article_labels_follow_their_subject(stem, main_label, also):
     labels = extract_themes(read_article(SHARED_ARTICLES / f"{stem}.txt")).labels
@@ -289,10 +433,14 @@ def test_shared_article_labels_follow_their_subject(stem, main_label, also):
 
 
 def test_walking_away_is_not_a_walk(tmp_path):
-    body = ("When a friendship turns cold, you may want to walk away and never look back. "
-            "You can walk away from what harms you and still keep your heart soft. ") * 3
+    body = (
+        "When a friendship turns cold, you may want to walk away and never look back. "
+        "You can walk away from what harms you and still keep your heart soft. "
+    ) * 3
     page = tmp_path / "article.txt"
-    page.write_text(f"Leaving Gently\n\n{body}\n\nA slow walk at dusk can settle the mind.\n", encoding="utf-8")
+    page.write_text(
+        f"Leaving Gently\n\n{body}\n\nA slow walk at dusk can settle the mind.\n", encoding="utf-8"
+    )
     assert "a slow walk outside" in extract_themes(read_article(page)).practices
     page.write_text(f"Leaving Gently\n\n{body}\n", encoding="utf-8")
     assert "a slow walk outside" not in extract_themes(read_article(page)).practices
@@ -323,10 +471,16 @@ def test_deterministic(path):
     "written, spoken",
     [
         ("We often carry our worries to bed with us.", "You often carry your worries to bed with you."),
-        ("Many people find that they cry more at night.", "Like many people, you may find that you cry more at night."),
+        (
+            "Many people find that they cry more at night.",
+            "Like many people, you may find that you cry more at night.",
+        ),
         ("Most of us want to be held.", "Like many people, you want to be held."),
         ("Some people are afraid of resting.", "You might be afraid of resting."),
-        ("Some people light a candle for the one they miss.", "You might light a candle for the one you miss."),
+        (
+            "Some people light a candle for the one they miss.",
+            "You might light a candle for the one you miss.",
+        ),
         ("People often notice their shoulders first.", "You often notice your shoulders first."),
         ("One can learn to rest again.", "You can learn to rest again."),
         ("You will notice the ache soften.", "You notice the ache soften."),
@@ -373,8 +527,18 @@ def test_fine_pointers_stay():
 
 def test_taxonomy_covers_the_documented_labels_and_fallbacks_are_speakable():
     labels = TAXONOMY["labels"]
-    for name in ("heartbreak", "grief", "self-compassion", "letting go", "trust", "anger", "loneliness",
-                 "sleep", "gratitude", "forgiveness"):
+    for name in (
+        "heartbreak",
+        "grief",
+        "self-compassion",
+        "letting go",
+        "trust",
+        "anger",
+        "loneliness",
+        "sleep",
+        "gratitude",
+        "forgiveness",
+    ):
         assert name in labels
     for name, entry in labels.items():
         assert entry["description"] and entry["signals"], name
@@ -403,6 +567,6 @@ def test_an_article_about_none_of_the_themes_gets_no_wrong_label(tmp_path):
 
 def test_readme_documents_every_label():
     readme = (ROOT / "README.md").read_text("utf-8")
-    section = readme[readme.index("### Themes"):]
+    section = readme[readme.index("### Themes") :]
     for name, entry in TAXONOMY["labels"].items():
         assert f"| **{name}** | {entry['description']} |" in section, name

@@ -25,7 +25,8 @@ MARKDOWN_ARTICLE = (
 HTML_ARTICLE = (
     "<!DOCTYPE html><html><head><title>Resting After a Long Week | Some Site</title></head><body>"
     "<nav><a href='/'>Home</a> <a href='/blog'>Blog</a></nav><article><h1>Resting After a Long Week</h1>"
-    f"<p>{BODY}</p><p>{BODY}</p></article><footer>© 2024 Some Site. All rights reserved.</footer></body></html>"
+    f"<p>{BODY}</p><p>{BODY}</p></article>"
+    "<footer>© 2024 Some Site. All rights reserved.</footer></body></html>"
 )
 
 
@@ -86,7 +87,9 @@ def test_encodings(tmp_path, encoding, prefix):
 
 
 def test_html_declared_charset(tmp_path):
-    page = HTML_ARTICLE.replace("<head>", "<head><meta charset='iso-8859-15'>").replace("Café", "Caf\u00e9 \u20ac")
+    page = HTML_ARTICLE.replace("<head>", "<head><meta charset='iso-8859-15'>").replace(
+        "Café", "Caf\u00e9 \u20ac"
+    )
     path = _write(tmp_path, "a.html", page.encode("iso-8859-15"))
     assert "Caf\u00e9 \u20ac evenings" in read_article(path).text
 
@@ -103,10 +106,17 @@ def test_html_declared_charset(tmp_path):
         ("photo.html", b"\x89PNG\r\n\x1a\n" + bytes(200), "PNG"),
         ("controls.txt", bytes(range(1, 32)) * 40, "binary"),
         ("short.txt", b"Only a few words here.", "words of article text"),
-        ("login.html", b"<!DOCTYPE html><html><body><form><input name='user'><button>Log in</button></form></body></html>",
-         "no article text"),
-        ("chrome.txt", b"Home | Blog | Shop | About\nBack To Top\nLeave a Reply\n12 Comments\nShare on Facebook\n",
-         "no article text left"),
+        (
+            "login.html",
+            b"<!DOCTYPE html><html><body><form><input name='user'>"
+            b"<button>Log in</button></form></body></html>",
+            "no article text",
+        ),
+        (
+            "chrome.txt",
+            b"Home | Blog | Shop | About\nBack To Top\nLeave a Reply\n12 Comments\nShare on Facebook\n",
+            "no article text left",
+        ),
     ],
 )
 def test_not_an_article(tmp_path, name, content, expected):
@@ -132,7 +142,7 @@ def test_errors_reach_the_cli_as_one_line(tmp_path):
 
 
 def test_front_matter_gives_the_title(tmp_path):
-    path = _write(tmp_path, "x.md", f"---\ntitle: \"A Softer Evening\"\ndate: 2024-01-01\n---\n\n{BODY}\n")
+    path = _write(tmp_path, "x.md", f'---\ntitle: "A Softer Evening"\ndate: 2024-01-01\n---\n\n{BODY}\n')
     article = read_article(path)
     assert article.title == "A Softer Evening"
     assert "2024" not in article.text and "title" not in article.text
@@ -162,20 +172,55 @@ def test_hard_wrapped_prose_is_not_mistaken_for_chrome(tmp_path):
 
 
 CHROME_LINES = [
-    "Back To Top", "Begin typing your search term above and press enter to search. Press ESC to cancel.",
-    "Skip to main content", "Home | About | Blog | Contact", "Home › Wellbeing › Grief", "Menu",
-    "By Jane Doe", "By Jane Doe, Contributing Writer", "Written by Sam O'Neill", "By Ann Lee · 5 min read",
-    "Posted on March 3, 2024", "Updated March 3, 2024", "Published: 2024-03-03", "Tuesday, 3 March 2024",
-    "12/05/2023", "7 min read", "Reading time: 4 minutes", "Share on Facebook", "Share this:", "Tweet",
-    "Pin it", "Email", "Share on Facebook   Tweet   Pin   Email", "Follow us on Instagram",
-    "Leave a Reply", "Leave a comment", "No comments yet", "12 Comments", "Continue reading →",
-    "Read more »", "READ: 5 Habits That Ruin Relationships", "Read also: Why We Cry",
-    "Your email address will not be published. Required fields are marked *", "Post Comment",
-    "This website uses cookies to improve your experience.", "We use cookies to personalise content.",
-    "Accept all cookies", "Subscribe to our newsletter", "Advertisement", "Sponsored content",
-    "Related Posts", "You May Also Like", "Tags: grief, healing", "Filed under Healing",
-    "Copyright © 2024 Calm Media. All rights reserved.", "Privacy Policy", "Photo: Unsplash",
-    "Previous post", "Next article: Sleeping Better",
+    "Back To Top",
+    "Begin typing your search term above and press enter to search. Press ESC to cancel.",
+    "Skip to main content",
+    "Home | About | Blog | Contact",
+    "Home › Wellbeing › Grief",
+    "Menu",
+    "By Jane Doe",
+    "By Jane Doe, Contributing Writer",
+    "Written by Sam O'Neill",
+    "By Ann Lee · 5 min read",
+    "Posted on March 3, 2024",
+    "Updated March 3, 2024",
+    "Published: 2024-03-03",
+    "Tuesday, 3 March 2024",
+    "12/05/2023",
+    "7 min read",
+    "Reading time: 4 minutes",
+    "Share on Facebook",
+    "Share this:",
+    "Tweet",
+    "Pin it",
+    "Email",
+    "Share on Facebook   Tweet   Pin   Email",
+    "Follow us on Instagram",
+    "Leave a Reply",
+    "Leave a comment",
+    "No comments yet",
+    "12 Comments",
+    "Continue reading →",
+    "Read more »",
+    "READ: 5 Habits That Ruin Relationships",
+    "Read also: Why We Cry",
+    "Your email address will not be published. Required fields are marked *",
+    "Post Comment",
+    "This website uses cookies to improve your experience.",
+    "We use cookies to personalise content.",
+    "Accept all cookies",
+    "Subscribe to our newsletter",
+    "Advertisement",
+    "Sponsored content",
+    "Related Posts",
+    "You May Also Like",
+    "Tags: grief, healing",
+    "Filed under Healing",
+    "Copyright © 2024 Calm Media. All rights reserved.",
+    "Privacy Policy",
+    "Photo: Unsplash",
+    "Previous post",
+    "Next article: Sleeping Better",
 ]
 PROSE_LINES = [
     "Back to the breath, again and again, without hurry.",
@@ -205,7 +250,9 @@ def test_prose_is_not_chrome_or_spam(line):
 
 
 def test_html_entities_in_text_become_characters(tmp_path):
-    article = read_article(_write(tmp_path, "a.txt", TEXT_ARTICLE.replace("Nothing needs", "Nothing &amp; no one needs")))
+    article = read_article(
+        _write(tmp_path, "a.txt", TEXT_ARTICLE.replace("Nothing needs", "Nothing &amp; no one needs"))
+    )
     assert "Nothing & no one needs" in article.text and "&amp;" not in article.text
 
 
@@ -232,6 +279,10 @@ def test_kind_prose_with_spam_like_words_is_kept():
     from audiogen.read import load_filter_rules
 
     rules = load_filter_rules()
-    for prose in ("You can claim your right to rest.", "Order your thoughts gently, one at a time.",
-                  "A free afternoon can be a gift to yourself.", "Code words for feelings are still feelings."):
+    for prose in (
+        "You can claim your right to rest.",
+        "Order your thoughts gently, one at a time.",
+        "A free afternoon can be a gift to yourself.",
+        "Code words for feelings are still feelings.",
+    ):
         assert not rules.is_spam(prose), prose

@@ -13,7 +13,8 @@ from audiogen.timing import plan_timeline, spread_budget
 def test_markup_parses_every_cue():
     cues = parse_markup(
         "[chapter Arrival]\n[bell]\nHello there. Breathe.\n[pause 4s]\n[pause 5s..40s x2]\n"
-        "[voice rate=0.8 volume=0.9]\nSlowly now.\n[voice]\n[breath 4-2-6 x3]\n[optional 2]\nMaybe.\n[/optional]\n"
+        "[voice rate=0.8 volume=0.9]\nSlowly now.\n[voice]\n[breath 4-2-6 x3]\n"
+        "[optional 2]\nMaybe.\n[/optional]\n"
     )
     kinds = [type(c) for c in cues]
     assert kinds == [Chapter, Bell, Speech, Speech, Pause, ElasticPause, Speech, Breath, Speech]
@@ -25,8 +26,15 @@ def test_markup_parses_every_cue():
 
 @pytest.mark.parametrize(
     "markup, line",
-    [("Hi.\n[pause soon]", 2), ("[whistle]", 1), ("[breath 4-2 x3]", 1), ("ok\n\n[voice rate=9]", 3),
-     ("[chapter Arrival", 1), ("Say [this] aloud.", 1), ("[/optional]", 1)],
+    [
+        ("Hi.\n[pause soon]", 2),
+        ("[whistle]", 1),
+        ("[breath 4-2 x3]", 1),
+        ("ok\n\n[voice rate=9]", 3),
+        ("[chapter Arrival", 1),
+        ("Say [this] aloud.", 1),
+        ("[/optional]", 1),
+    ],
 )
 def test_malformed_markup_names_template_and_line(markup, line):
     with pytest.raises(MarkupError, match=rf"demo\.j2, line {line}:"):
@@ -45,7 +53,10 @@ def _clips(script, seconds=2.0):
 
 
 def test_timeline_lands_on_target_and_drops_optional_cues():
-    markup = "[chapter A]\nOne.\n[pause 1s..30s]\n[optional 3]\nTwo.\n[pause 10s]\n[/optional]\nThree.\n[pause 1s..30s]\n"
+    markup = (
+        "[chapter A]\nOne.\n[pause 1s..30s]\n[optional 3]\nTwo.\n[pause 10s]\n[/optional]\n"
+        "Three.\n[pause 1s..30s]\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     clips = _clips(script)
     full = plan_timeline(script, clips, 60, lead_in=1, tail=2)
@@ -64,7 +75,8 @@ from click.testing import CliRunner  # noqa: E402
 
 from audiogen.cli import main  # noqa: E402
 from audiogen.errors import InputError, TemplateError  # noqa: E402
-from audiogen.models import Bell as BellCue, SessionSpec, Themes  # noqa: E402
+from audiogen.models import Bell as BellCue  # noqa: E402
+from audiogen.models import SessionSpec, Themes  # noqa: E402
 from audiogen.profile import apply_profile, load_profile  # noqa: E402
 from audiogen.scripting import build_script  # noqa: E402
 from audiogen.scripting.templating import scaled_count, speakable_text  # noqa: E402
@@ -88,7 +100,10 @@ def _user_template(tmp_path, body: str, name: str = "mine") -> Path:
 
 
 def test_missing_variable_names_template_line_and_variable(tmp_path):
-    folder = _user_template(tmp_path, '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\n{{ nothing_here }}\n{% endblock %}\n')
+    folder = _user_template(
+        tmp_path,
+        '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\n{{ nothing_here }}\n{% endblock %}\n',
+    )
     with pytest.raises(TemplateError, match=r"mine\.j2, line 4: 'nothing_here' is undefined"):
         build_script(THEMES, 5, "mine", templates_dir=folder)
 
@@ -112,7 +127,10 @@ def test_sandbox_escape_attempts_are_refused(tmp_path, expression):
 
 
 def test_malformed_markup_points_at_the_template_source_line(tmp_path):
-    body = '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\nBreathe here.\n[pause {{ minutes }} soon]\n{% endblock %}\n'
+    body = (
+        '{% extends "_base.j2" %}\n{% block core %}\n[chapter Core]\nBreathe here.\n'
+        "[pause {{ minutes }} soon]\n{% endblock %}\n"
+    )
     folder = _user_template(tmp_path, body)
     with pytest.raises(MarkupError, match=r"mine\.j2, line 5 \(script line \d+\): a pause is"):
         build_script(THEMES, 5, "mine", templates_dir=folder)
@@ -133,7 +151,9 @@ def test_malformed_markup_points_at_the_template_source_line(tmp_path):
 )
 def test_cli_template_errors_are_one_line_with_exit_code_4(tmp_path, body, expected):
     folder = _user_template(tmp_path, body)
-    result = CliRunner().invoke(main, ["script", "--templates", str(folder), "--template", "mine", "--minutes", "5"])
+    result = CliRunner().invoke(
+        main, ["script", "--templates", str(folder), "--template", "mine", "--minutes", "5"]
+    )
     assert result.exit_code == 4, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "mine.j2, line 2" in lines[0] and expected in lines[0], lines
@@ -180,7 +200,10 @@ def test_scaled_counts_grow_with_the_session():
 
 
 def test_shortest_length_named_in_the_error_really_fits():
-    markup = "Hello there, welcome.\n[pause 2s..30s]\n[optional 1]\nA longer part that can go.\n[/optional]\nGoodbye.\n"
+    markup = (
+        "Hello there, welcome.\n[pause 2s..30s]\n[optional 1]\nA longer part that can go.\n"
+        "[/optional]\nGoodbye.\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     clips = _clips(script, 5.0)
     with pytest.raises(TimingError) as error:
@@ -191,11 +214,20 @@ def test_shortest_length_named_in_the_error_really_fits():
 
 
 def test_drop_order_is_highest_level_first():
-    markup = "".join(f"[optional {n}]\nLevel {n}.\n[/optional]\n" for n in (1, 2, 3, 4)) + "Always.\n[pause 1s..60s]\n"
+    markup = (
+        "".join(f"[optional {n}]\nLevel {n}.\n[/optional]\n" for n in (1, 2, 3, 4))
+        + "Always.\n[pause 1s..60s]\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     clips = _clips(script, 2.0)  # each sentence takes 2 s + 0.8 s gap
     kept = lambda timeline: [p.clip.utterance.text for p in timeline.clips]  # noqa: E731
-    assert kept(plan_timeline(script, clips, 20, lead_in=0, tail=0)) == ["Level 1.", "Level 2.", "Level 3.", "Level 4.", "Always."]
+    assert kept(plan_timeline(script, clips, 20, lead_in=0, tail=0)) == [
+        "Level 1.",
+        "Level 2.",
+        "Level 3.",
+        "Level 4.",
+        "Always.",
+    ]
     two = plan_timeline(script, clips, 10, lead_in=0, tail=0)
     assert kept(two) == ["Level 1.", "Level 2.", "Always."] and two.dropped_levels == (4, 3)
 
@@ -217,10 +249,18 @@ def test_fade_markup_is_read_once_and_checked():
 
 def test_profile_fills_in_what_the_command_line_leaves_out(tmp_path):
     profile = tmp_path / "sam.toml"
-    profile.write_text('name = "Sam"\nintention = "to rest"\nrate = 100\nvoice = "en-gb"\ntemplate = "sleep"\nminutes = 7\n')
+    profile.write_text(
+        'name = "Sam"\nintention = "to rest"\nrate = 100\nvoice = "en-gb"\ntemplate = "sleep"\nminutes = 7\n'
+    )
     loaded = load_profile(profile)
-    assert loaded == {"listener": "Sam", "intention": "to rest", "rate": 100, "voice": "en-gb", "template": "sleep",
-                      "minutes": 7}
+    assert loaded == {
+        "listener": "Sam",
+        "intention": "to rest",
+        "rate": 100,
+        "voice": "en-gb",
+        "template": "sleep",
+        "minutes": 7,
+    }
     spec = apply_profile(SessionSpec(article=None, minutes=10, listener="Kim"), loaded, given={"listener"})
     assert spec.listener == "Kim" and spec.intention == "to rest" and spec.template == "sleep"
     assert spec.minutes == 7 and spec.voice.rate == 100 and spec.voice.voice == "en-gb"
@@ -251,7 +291,10 @@ def test_bad_profile_names_file_and_key(tmp_path, content, expected):
 
 
 def test_chapter_starts_at_its_first_sound_not_before_a_pause():
-    markup = "[chapter A]\n[pause 3s]\nOne.\n[chapter B]\n[pause 2s..20s]\n[bell]\n[pause 1s]\nTwo.\n[chapter C]\n[pause 2s]\n[breath 4-0-6 x1]\n"
+    markup = (
+        "[chapter A]\n[pause 3s]\nOne.\n[chapter B]\n[pause 2s..20s]\n[bell]\n[pause 1s]\nTwo.\n"
+        "[chapter C]\n[pause 2s]\n[breath 4-0-6 x1]\n"
+    )
     script = Script("t", "demo", markup, parse_markup(markup))
     timeline = plan_timeline(script, _clips(script, 1.0), 40, lead_in=1, tail=2)
     starts = {c.title: c.start for c in timeline.chapters}

@@ -30,9 +30,20 @@ import pytest
 from click.testing import CliRunner
 
 from audiogen.cli import main
-from audiogen.serve import TOKEN_FILE, announcement, bound_port, library_token, make_server, serve_in_thread, subscribe_urls
+from audiogen.serve import (
+    TOKEN_FILE,
+    announcement,
+    bound_port,
+    library_token,
+    make_server,
+    serve_in_thread,
+    subscribe_urls,
+)
 
-NS = {"itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd", "podcast": "https://podcastindex.org/namespace/1.0"}
+NS = {
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+    "podcast": "https://podcastindex.org/namespace/1.0",
+}
 TIMEOUT = 30  # seconds any one request may take before the test fails, not a measurement
 
 
@@ -109,7 +120,9 @@ def test_whole_files_ranges_and_head(server, out, catalog):
     status, headers, body = fetch(port, f"/{name}", "HEAD")
     assert status == 200 and body == b"" and int(headers["content-length"]) == len(audio)
     # The feed's versioned address (?v=hash) is the same file.
-    status, _, body = fetch(port, f"/{name}?v={catalog['sessions'][0]['audio_sha256'][:16]}", headers={"Range": "bytes=0-99"})
+    status, _, body = fetch(
+        port, f"/{name}?v={catalog['sessions'][0]['audio_sha256'][:16]}", headers={"Range": "bytes=0-99"}
+    )
     assert status == 206 and body == audio[:100]
 
 
@@ -131,8 +144,14 @@ def test_etag_and_last_modified_make_requests_conditional(server, catalog):
 
 def test_every_public_file_has_its_media_type(server, out, catalog):
     port = server[0]
-    expected = {".mp3": "audio/mpeg", ".jpg": "image/jpeg", ".vtt": "text/vtt", ".txt": "text/plain",
-                ".lrc": "text/plain", ".chapters.json": "application/json+chapters"}
+    expected = {
+        ".mp3": "audio/mpeg",
+        ".jpg": "image/jpeg",
+        ".vtt": "text/vtt",
+        ".txt": "text/plain",
+        ".lrc": "text/plain",
+        ".chapters.json": "application/json+chapters",
+    }
     session = catalog["sessions"][0]
     assert len(session["files"]) == len(expected)
     for file_name in session["files"]:
@@ -140,9 +159,14 @@ def test_every_public_file_has_its_media_type(server, out, catalog):
         status, headers, body = fetch(port, f"/{file_name}")
         assert status == 200 and body == (out / file_name).read_bytes(), file_name
         assert headers["content-type"].split(";")[0] == expected[suffix], file_name
-    for path, kind in (("/playlist.m3u8", "audio/mpegurl"), ("/catalog.json", "application/json"),
-                       ("/cover.jpg", "image/jpeg"), ("/index.html", "text/html"), ("/", "text/html"),
-                       ("/feed.xml", "application/rss+xml")):
+    for path, kind in (
+        ("/playlist.m3u8", "audio/mpegurl"),
+        ("/catalog.json", "application/json"),
+        ("/cover.jpg", "image/jpeg"),
+        ("/index.html", "text/html"),
+        ("/", "text/html"),
+        ("/feed.xml", "application/rss+xml"),
+    ):
         status, headers, _ = fetch(port, path)
         assert status == 200 and headers["content-type"].split(";")[0] == kind, path
 
@@ -154,7 +178,9 @@ def test_feed_is_made_per_request_with_the_address_the_client_used(server, catal
     parsed = feedparser.parse(body)
     assert parsed.bozo == 0
     urls = [e.enclosures[0].href for e in parsed.entries]
-    assert urls == [f"http://192.168.1.50:8000/{s['file']}?v={s['audio_sha256'][:16]}" for s in catalog["sessions"]]
+    assert urls == [
+        f"http://192.168.1.50:8000/{s['file']}?v={s['audio_sha256'][:16]}" for s in catalog["sessions"]
+    ]
     channel = ET.fromstring(body).find("channel")
     assert channel.find("itunes:image", NS).get("href") == "http://192.168.1.50:8000/cover.jpg"
     for item in channel.findall("item"):
@@ -190,10 +216,25 @@ def test_nothing_but_the_public_files(copy, tmp_path):
     linked.symlink_to(outside)
     with running(copy) as (port, _, _):
         refused = [
-            "/.audiogen-build.lock", "/.healing-over-bitterness-1min.key", "/.healing-over-bitterness-1min.mp3.part",
-            "/.catalog.json.1234.tmp", "/notes.txt", "/sub", "/sub/", "/sub/a.mp3", "/../secret.txt",
-            "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt", "//etc/passwd", "/..\\secret.txt",
-            f"/{linked.name}", "/library.toml", "/nothing.mp3", "/feed.xml/x", f"/{TOKEN_FILE}",
+            "/.audiogen-build.lock",
+            "/.healing-over-bitterness-1min.key",
+            "/.healing-over-bitterness-1min.mp3.part",
+            "/.catalog.json.1234.tmp",
+            "/notes.txt",
+            "/sub",
+            "/sub/",
+            "/sub/a.mp3",
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/..%2fsecret.txt",
+            "/%2e%2e%2fsecret.txt",
+            "//etc/passwd",
+            "/..\\secret.txt",
+            f"/{linked.name}",
+            "/library.toml",
+            "/nothing.mp3",
+            "/feed.xml/x",
+            f"/{TOKEN_FILE}",
         ]
         for path in refused:
             status, _, body = fetch(port, path)
@@ -208,8 +249,12 @@ def test_an_unreadable_file_is_one_line_and_a_403(copy):
     (copy / name).chmod(0)
     # Root reads any file; without its capabilities (setpriv), root is held to the file's mode as anyone.
     drop = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"] if os.geteuid() == 0 else []
-    process = subprocess.Popen([*drop, sys.executable, "-m", "audiogen", "serve", str(copy), "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*drop, sys.executable, "-m", "audiogen", "serve", str(copy), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", process.stdout.readline())[1])
         assert fetch(port, f"/{name}")[0] == 403
@@ -225,8 +270,14 @@ def test_an_unreadable_file_is_one_line_and_a_403(copy):
 def test_token_puts_the_whole_library_behind_a_random_path(out, catalog):
     token = "Zq3-x_9aPq7LmN2b"
     with running(out, token) as (port, _, _):
-        for path in ("/feed.xml", "/", "/index.html", f"/{catalog['sessions'][0]['file']}", "/wrong/feed.xml",
-                     f"/{token[:-1]}/feed.xml"):
+        for path in (
+            "/feed.xml",
+            "/",
+            "/index.html",
+            f"/{catalog['sessions'][0]['file']}",
+            "/wrong/feed.xml",
+            f"/{token[:-1]}/feed.xml",
+        ):
             assert fetch(port, path)[0] == 404, path
         status, headers, _ = fetch(port, f"/{token}")
         assert status == 308 and headers["location"] == f"/{token}/"
@@ -234,7 +285,10 @@ def test_token_puts_the_whole_library_behind_a_random_path(out, catalog):
         assert status == 200
         urls = [e.enclosures[0].href for e in feedparser.parse(body).entries]
         assert urls and all(u.startswith(f"http://127.0.0.1:{port}/{token}/") for u in urls)
-        assert fetch(port, urllib.parse.urlsplit(urls[0]).path + "?" + urllib.parse.urlsplit(urls[0]).query)[0] == 200
+        assert (
+            fetch(port, urllib.parse.urlsplit(urls[0]).path + "?" + urllib.parse.urlsplit(urls[0]).query)[0]
+            == 200
+        )
         status, _, page = fetch(port, f"/{token}/")
         page = page.decode("utf-8")
         assert f'href="http://127.0.0.1:{port}/{token}/feed.xml"' in page
@@ -277,16 +331,20 @@ def test_fifty_concurrent_range_requests_are_all_answered_exactly(server, out, c
         answers = list(pool.map(one, ranges, timeout=4 * TIMEOUT))
     assert len(answers) == 50
     for (start, end), (status, body) in zip(ranges, answers):
-        assert status == 206 and body == audio[start:end + 1]
+        assert status == 206 and body == audio[start : end + 1]
 
 
 def test_gpodder_subscribes_downloads_every_episode_and_resumes_by_range(out, catalog, tmp_path):
     gpo = shutil.which("gpo")
     assert gpo, "install Debian's gpodder package (.ci/setup --test does)"
-    env = dict(os.environ, GPODDER_HOME=str(tmp_path / "gpodder"), GPODDER_DOWNLOAD_DIR=str(tmp_path / "downloads"))
+    env = dict(
+        os.environ, GPODDER_HOME=str(tmp_path / "gpodder"), GPODDER_DOWNLOAD_DIR=str(tmp_path / "downloads")
+    )
 
     def run(*args: str) -> str:
-        done = subprocess.run([gpo, *args], env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [gpo, *args], env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
@@ -310,7 +368,9 @@ def test_gpodder_subscribes_downloads_every_episode_and_resumes_by_range(out, ca
     for session in sessions:
         assert (podcast_dir / session["file"]).read_bytes() == (out / session["file"]).read_bytes()
     audio_requests = [line for line in log if ".mp3" in line]
-    assert any(sessions[0]["file"] in line and f" 206 {len(first) - half}" in line for line in audio_requests), log
+    assert any(
+        sessions[0]["file"] in line and f" 206 {len(first) - half}" in line for line in audio_requests
+    ), log
     assert any(sessions[1]["file"] in line and " 200 " in line for line in audio_requests), log
 
 
@@ -329,13 +389,19 @@ def test_announcement_on_a_network_address_prints_urls_and_a_qr_code(out):
 
 
 def serve_process(folder: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "audiogen", "serve", str(folder), "--port", "0", *options],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "audiogen", "serve", str(folder), "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = [process.stdout.readline() for _ in range(2)]
     return process, "".join(lines)
 
 
-@pytest.mark.parametrize("stop, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize(
+    "stop, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
 def test_command_line_serves_logs_each_request_and_stops_cleanly(copy, stop, code, word):
     process, printed = serve_process(copy, "--token", "-v")
     try:
@@ -350,7 +416,10 @@ def test_command_line_serves_logs_each_request_and_stops_cleanly(copy, stop, cod
     assert process.returncode == code
     assert stderr.strip().splitlines()[-1] == f"audiogen: {word}"
     requests = [line for line in stderr.splitlines() if line.startswith("127.0.0.1 ")]
-    assert requests == [f'127.0.0.1 "GET {parts.path}" 200 {requests[0].split()[-1]}', '127.0.0.1 "GET /feed.xml" 404 11']
+    assert requests == [
+        f'127.0.0.1 "GET {parts.path}" 200 {requests[0].split()[-1]}',
+        '127.0.0.1 "GET /feed.xml" 404 11',
+    ]
     assert "Traceback" not in stderr
     assert url[2] == (copy / ".audiogen-serve.token").read_text("utf-8").strip()
 
@@ -371,7 +440,9 @@ def test_refusals_at_start_are_one_line_with_their_exit_code(out, tmp_path):
     finally:
         taken.close()
     assert code == 11 and f"--port {port}" in line and "in use" in line
-    code, line = serve(str(out), "--host", "203.0.113.77")  # a documentation address (TEST-NET-3): bound to no interface
+    code, line = serve(
+        str(out), "--host", "203.0.113.77"
+    )  # a documentation address (TEST-NET-3): bound to no interface
     assert code == 11 and "--host 203.0.113.77" in line
     (tmp_path / "plain").mkdir()
     code, line = serve(str(tmp_path / "plain"))

@@ -21,9 +21,22 @@ from conftest import ROOT
 SAMPLE = ROOT / "audiogen" / "samples" / "sample_article.md"
 # A value other than the default for each setting a profile or a manifest entry may carry.
 OTHER_VALUES = {
-    "minutes": 7, "template": "sleep", "listener": "Sam", "intention": "to rest", "engine": "espeak-ng",
-    "voice": "en-gb", "rate": 101, "pitch": 33, "voice_warmth": 0.5, "background": "brown",
-    "background_gain": -3.5, "mono": True, "seed": 9, "narrator": "Ada", "cover": False, "transcript": False,
+    "minutes": 7,
+    "template": "sleep",
+    "listener": "Sam",
+    "intention": "to rest",
+    "engine": "espeak-ng",
+    "voice": "en-gb",
+    "rate": 101,
+    "pitch": 33,
+    "voice_warmth": 0.5,
+    "background": "brown",
+    "background_gain": -3.5,
+    "mono": True,
+    "seed": 9,
+    "narrator": "Ada",
+    "cover": False,
+    "transcript": False,
     "language": "en",
 }
 
@@ -41,7 +54,12 @@ def test_every_session_setting_has_a_test_value_and_every_setting_an_option():
     for setting in settings.SETTINGS:
         assert setting.option in options, f"render lacks {setting.option}"
         # None: no value (a path, a name) or the speech engine's own default (voice, pitch)
-        assert setting.default is not None or setting.kind is str or setting.kind is Path or setting.name == "pitch"
+        assert (
+            setting.default is not None
+            or setting.kind is str
+            or setting.kind is Path
+            or setting.name == "pitch"
+        )
 
 
 def test_a_profile_can_set_every_session_setting(tmp_path):
@@ -58,8 +76,12 @@ def test_a_profile_can_set_every_session_setting(tmp_path):
 
 
 def test_a_manifest_can_set_every_session_setting_as_a_default(tmp_path):
-    defaults = {k: v for k, v in OTHER_VALUES.items() if k not in ("listener", "minutes", "voice")}  # pitch: espeak-ng
-    body = "\n".join(f"{k} = {v!r}".replace("True", "true").replace("False", "false") for k, v in defaults.items())
+    defaults = {
+        k: v for k, v in OTHER_VALUES.items() if k not in ("listener", "minutes", "voice")
+    }  # pitch: espeak-ng
+    body = "\n".join(
+        f"{k} = {v!r}".replace("True", "true").replace("False", "false") for k, v in defaults.items()
+    )
     (tmp_path / "a.md").write_text(SAMPLE.read_text())
     manifest = tmp_path / "library.toml"
     manifest.write_text(f"[defaults]\n{body}\n\n[[sessions]]\narticles = 'a.md'\n")
@@ -71,8 +93,10 @@ def test_a_manifest_can_set_every_session_setting_as_a_default(tmp_path):
 def test_a_manifest_reports_each_bad_setting_with_its_key_path(tmp_path):
     (tmp_path / "a.md").write_text(SAMPLE.read_text())
     manifest = tmp_path / "library.toml"
-    manifest.write_text("[defaults]\nvoice_warmth = 5\nmono = 'yes'\n\n[listeners.kim]\nbackground_gain = 40\n\n"
-                        "[[sessions]]\narticles = 'a.md'\ncover = 1\n")
+    manifest.write_text(
+        "[defaults]\nvoice_warmth = 5\nmono = 'yes'\n\n[listeners.kim]\nbackground_gain = 40\n\n"
+        "[[sessions]]\narticles = 'a.md'\ncover = 1\n"
+    )
     with pytest.raises(ManifestError) as caught:
         load_manifest(manifest)
     lines = [line.split(": ", 1)[1] for line in caught.value.problems]
@@ -89,7 +113,9 @@ def test_a_profile_words_a_bad_setting_its_own_way(tmp_path):
         load_profile(profile)
     message = str(caught.value)
     assert str(profile) in message
-    assert "voice_warmth must be 0 to 1, not 3" in message and "mono must be true or false, not 'yes'" in message
+    assert (
+        "voice_warmth must be 0 to 1, not 3" in message and "mono must be true or false, not 'yes'" in message
+    )
 
 
 def test_script_checks_the_rate_as_render_does():
@@ -108,9 +134,24 @@ def test_global_options_are_accepted_after_the_subcommand(flag):
 
 
 def test_quiet_after_render_silences_progress(tmp_path):
-    result = CliRunner().invoke(main, ["render", str(SAMPLE), "-m", "1", "--engine", "espeak-ng",
-                                                       "--background", "none", "-o", str(tmp_path), "-q",
-                                                       "--cache-dir", str(tmp_path / "cache")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(SAMPLE),
+            "-m",
+            "1",
+            "--engine",
+            "espeak-ng",
+            "--background",
+            "none",
+            "-o",
+            str(tmp_path),
+            "-q",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert result.exit_code == 0, result.output + result.stderr
     assert result.stderr == "" and result.stdout.strip().endswith(".mp3")
 

@@ -22,7 +22,7 @@ def _payload(writer: int, key_index: int) -> bytes:
 
 def _write_many(folder: str, writer: int, keys: list[str]) -> None:
     cache = SpeechCache(folder)
-    for round_ in range(3):
+    for _round in range(3):
         for index, key in enumerate(keys):
             temp = cache.temp_path(key)
             temp.write_bytes(_payload(writer, index))
@@ -104,7 +104,9 @@ def test_cache_info_and_clear_commands(tmp_path):
     runner = CliRunner()
     info = runner.invoke(main, ["cache", "info", "--cache-dir", str(tmp_path)])
     assert info.exit_code == 0
-    assert f"folder: {tmp_path}" in info.output and "clips:  3" in info.output and "MB of 2048 MB" in info.output
+    assert (
+        f"folder: {tmp_path}" in info.output and "clips:  3" in info.output and "MB of 2048 MB" in info.output
+    )
     cleared = runner.invoke(main, ["cache", "clear", "--cache-dir", str(tmp_path)])
     assert cleared.exit_code == 0 and "removed 3 cached clips" in cleared.output
     assert SpeechCache(tmp_path).info().clips == 0

@@ -34,8 +34,20 @@ CALM = [
 
 
 def _render(tmp_path: Path, *args: str):
-    return CliRunner().invoke(main, ["-q", "render", "--minutes", "1", "--out", str(tmp_path / "out"),
-                                     "--cache-dir", str(tmp_path / "cache"), *args])
+    return CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *args,
+        ],
+    )
 
 
 def test_a_rendered_session_in_the_default_voice_is_heard_back_word_for_word(tmp_path):
@@ -46,17 +58,40 @@ def test_a_rendered_session_in_the_default_voice_is_heard_back_word_for_word(tmp
     assert abs(len(samples) / 44100 - 60) <= 0.6, "within 1 % of the length asked for"
     import pyloudnorm
 
-    assert pyloudnorm.Meter(44100).integrated_loudness(samples.astype(np.float64)) == pytest.approx(-16.0, abs=0.5)
-    true_peak = subprocess.run(
-        ["ffmpeg", "-v", "info", "-nostats", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
-        capture_output=True, text=True,
-    ).stderr.rsplit("True peak:", 1)[1].split("Peak:")[1].split()[0]
+    assert pyloudnorm.Meter(44100).integrated_loudness(samples.astype(np.float64)) == pytest.approx(
+        -16.0, abs=0.5
+    )
+    true_peak = (
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "info",
+                "-nostats",
+                "-i",
+                str(path),
+                "-af",
+                "ebur128=peak=true",
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        .stderr.rsplit("True peak:", 1)[1]
+        .split("Peak:")[1]
+        .split()[0]
+    )
     assert float(true_peak) <= -1.0
     from mutagen.id3 import ID3
 
     assert str(ID3(path)["TPE1"]) == "audiogen (heart)"
-    reference = [line.split("  ", 2)[-1] for line in path.with_suffix(".txt").read_text().splitlines()
-                 if line.startswith("  ") and line.strip()[:2].isdigit()]
+    reference = [
+        line.split("  ", 2)[-1]
+        for line in path.with_suffix(".txt").read_text().splitlines()
+        if line.startswith("  ") and line.strip()[:2].isdigit()
+    ]
     mono = samples.mean(axis=1)
     wer = word_error_rate(" ".join(reference), transcribe(mono, 44100))
     print(f"\nrecognizer word error rate, 1-minute session with the bed: {100 * wer:.1f} %")
@@ -85,14 +120,21 @@ def test_the_slow_default_speed_is_still_heard_word_for_word(tmp_path):
 def test_speed_follows_the_calibration_and_phrases_keep_their_marks():
     assert hibari_speed(20) == 0.4 and hibari_speed(400) == 1.2  # clamped where the voice smears or rushes
     assert 0.5 < hibari_speed(120) < 0.55
-    assert phrases("Breathe in, and out; slowly \u2014 there.") == ["Breathe in,", "and out;", "slowly \u2014", "there."]
+    assert phrases("Breathe in, and out; slowly \u2014 there.") == [
+        "Breathe in,",
+        "and out;",
+        "slowly \u2014",
+        "there.",
+    ]
 
 
 def test_pitch_with_hibari_is_one_line_naming_the_engine(tmp_path):
     result = _render(tmp_path, "--pitch", "40")
     assert result.exit_code == 6
-    assert result.output.strip() == ("audiogen: error: --pitch 40: the hibari engine has no pitch control; "
-                                     "leave the pitch out, or choose --engine pyttsx3")
+    assert result.output.strip() == (
+        "audiogen: error: --pitch 40: the hibari engine has no pitch control; "
+        "leave the pitch out, or choose --engine pyttsx3"
+    )
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     profile = tmp_path / "sam.toml"
     profile.write_text("name = 'Sam'\npitch = 45\n")
@@ -102,7 +144,9 @@ def test_pitch_with_hibari_is_one_line_naming_the_engine(tmp_path):
     assert result.exit_code == 0, result.output
     with pytest.raises(VoiceError, match="hibari engine has no pitch control"):
         with_engine_defaults(VoiceSettings(pitch=50))
-    assert with_engine_defaults(VoiceSettings(engine="pyttsx3")) == VoiceSettings(engine="pyttsx3", voice="en-us+f4", pitch=40)
+    assert with_engine_defaults(VoiceSettings(engine="pyttsx3")) == VoiceSettings(
+        engine="pyttsx3", voice="en-us+f4", pitch=40
+    )
 
 
 def test_a_manifest_pitch_for_hibari_names_its_key(tmp_path):
@@ -111,8 +155,12 @@ def test_a_manifest_pitch_for_hibari_names_its_key(tmp_path):
     manifest.write_text("[defaults]\npitch = 45\n\n[[sessions]]\narticles = ['a.md']\nminutes = 5\n")
     with pytest.raises(ManifestError) as caught:
         load_manifest(manifest)
-    assert any("defaults.pitch: 45: the hibari engine has no pitch control" in line for line in caught.value.problems)
-    manifest.write_text("[defaults]\npitch = 45\nengine = 'pyttsx3'\n\n[[sessions]]\narticles = ['a.md']\nminutes = 5\n")
+    assert any(
+        "defaults.pitch: 45: the hibari engine has no pitch control" in line for line in caught.value.problems
+    )
+    manifest.write_text(
+        "[defaults]\npitch = 45\nengine = 'pyttsx3'\n\n[[sessions]]\narticles = ['a.md']\nminutes = 5\n"
+    )
     assert load_manifest(manifest).sessions
 
 
@@ -138,9 +186,25 @@ def test_a_render_without_any_network_namespace(tmp_path):
     assert probe.returncode == 0, f"unshare -n needs root here: {probe.stderr.decode()}"
     env = dict(os.environ, PYTHONPATH=str(ROOT), HIBARI_HOME=str(tmp_path / "hibari-home"))
     result = subprocess.run(
-        ["unshare", "-n", sys.executable, "-m", "audiogen", "-q", "render", "--minutes", "1",
-         "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-m",
+            "audiogen",
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip().splitlines()[-1]).stat().st_size > 100_000
@@ -157,7 +221,7 @@ def test_a_damaged_model_stops_the_render_with_exit_8(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
-BLOCK_ONNXRUNTIME = '''
+BLOCK_ONNXRUNTIME = """
 import sys
 
 class _NoOnnxruntime:
@@ -167,7 +231,7 @@ class _NoOnnxruntime:
         return None
 
 sys.meta_path.insert(0, _NoOnnxruntime())
-'''
+"""
 
 
 def test_without_onnxruntime_the_render_stops_with_exit_8_and_names_the_way_out(tmp_path):
@@ -176,9 +240,23 @@ def test_without_onnxruntime_the_render_stops_with_exit_8_and_names_the_way_out(
     (site / "sitecustomize.py").write_text(BLOCK_ONNXRUNTIME)  # runs in the speech worker too
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
     result = subprocess.run(
-        [sys.executable, "-m", "audiogen", "-q", "render", "--minutes", "1", "--out", str(tmp_path / "out"),
-         "--cache-dir", str(tmp_path / "cache")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "audiogen",
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 8
     assert result.stderr.strip().splitlines() == [
@@ -199,10 +277,14 @@ def test_a_warm_track_starts_no_engine_and_the_key_names_the_model(tmp_path, mon
     (record,) = (tmp_path / "engines").glob("*.json")
     version = json.loads(record.read_text())["version"]
     model = hibari_model_files()["heart"]
-    assert version.startswith("hibari-0.2.") and hashlib.sha256(model.read_bytes()).hexdigest()[:16] in version
+    assert (
+        version.startswith("hibari-0.2.") and hashlib.sha256(model.read_bytes()).hexdigest()[:16] in version
+    )
     started: list[str] = []
     original = SpeechWorker.start
-    monkeypatch.setattr(SpeechWorker, "start", lambda self: (started.append(self.engine_name), original(self)))
+    monkeypatch.setattr(
+        SpeechWorker, "start", lambda self: (started.append(self.engine_name), original(self))
+    )
     messages: list[str] = []
     again = synthesize_track(utterances, VoiceSettings(), tmp_path, report=messages.append)
     assert started == [] and "0 synthesised" in messages[0]
@@ -222,8 +304,8 @@ def test_transcript_cues_start_where_the_voice_starts(tmp_path):
     assert len(cues) >= 10
 
     def level_db(start: float, end: float) -> float:
-        part = samples[int(start * 24000):int(end * 24000)]
-        return 20 * np.log10(np.sqrt(np.mean(part ** 2)) + 1e-9)
+        part = samples[int(start * 24000) : int(end * 24000)]
+        return 20 * np.log10(np.sqrt(np.mean(part**2)) + 1e-9)
 
     for start, _, words in cues:  # (the bells ring on: a bell's tail may precede a cue)
         before, after = level_db(start - 0.1, start - 0.01), level_db(start, start + 0.3)

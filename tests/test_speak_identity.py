@@ -11,8 +11,7 @@ import pytest
 
 from audiogen.errors import VoiceError
 from audiogen.models import Utterance, VoiceSettings
-from audiogen.speak import SpeechCache, engine_identity, synthesize_track
-from audiogen.speak import identity
+from audiogen.speak import SpeechCache, engine_identity, identity, synthesize_track
 from audiogen.speak.identity import RECORDS_FOLDER, engine_facts
 from audiogen.speak.voices import resolve_voice
 from audiogen.speak.worker import SpeechWorker
@@ -54,8 +53,9 @@ def warm(cold_cache, tmp_path, starts):
 
 def _track(cache: Path, engine: str = "pyttsx3", texts=TEXTS, **settings):
     messages: list[str] = []
-    track = synthesize_track([Utterance(t) for t in texts], VoiceSettings(engine=engine, **settings), cache,
-                             report=messages.append)
+    track = synthesize_track(
+        [Utterance(t) for t in texts], VoiceSettings(engine=engine, **settings), cache, report=messages.append
+    )
     return track, messages[0]
 
 
@@ -84,8 +84,9 @@ def test_a_warm_track_starts_no_engine_and_matches_the_cold_one(tmp_path, starts
     assert starts == [] and "0 synthesised" in message
     # The keys are those a cold run in an empty cache makes.
     other, _ = _track(tmp_path / "elsewhere", engine, voice="en-us+f3")
-    assert [c.path.relative_to(tmp_path / "elsewhere") for c in other.clips] == \
-        [c.path.relative_to(cache) for c in cold.clips]
+    assert [c.path.relative_to(tmp_path / "elsewhere") for c in other.clips] == [
+        c.path.relative_to(cache) for c in cold.clips
+    ]
 
 
 def test_a_missing_clip_starts_the_engine_once_for_that_clip(warm, starts):
@@ -121,7 +122,9 @@ def test_a_changed_engine_program_starts_the_engine_again(tmp_path, starts, monk
 
 def test_a_changed_environment_starts_the_engine_again(warm, starts, monkeypatch):
     cache, cold = warm
-    data_folder = next(Path(f) for f, _ in json.loads(_records(cache)[0].read_text())["files"] if Path(f).is_dir())
+    data_folder = next(
+        Path(f) for f, _ in json.loads(_records(cache)[0].read_text())["files"] if Path(f).is_dir()
+    )
     monkeypatch.setenv("ESPEAK_DATA_PATH", str(data_folder.parent))  # the same data, named explicitly
     again, message = _track(cache)
     assert starts == ["pyttsx3"] and "0 synthesised" in message
@@ -129,14 +132,20 @@ def test_a_changed_environment_starts_the_engine_again(warm, starts, monkeypatch
     assert len(_records(cache)) == 2
 
 
-@pytest.mark.parametrize("damage", [
-    lambda text: "{not json",
-    lambda text: json.dumps({**json.loads(text), "voices": "gmw/en-us"}),
-    lambda text: json.dumps({**json.loads(text), "facts": {}}),
-    lambda text: json.dumps({**json.loads(text), "files": []}),
-    lambda text: json.dumps({**json.loads(text), "files": [[f, "0"] for f, _ in json.loads(text)["files"]]}),
-    lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "version"}),
-], ids=["garbage", "voices-string", "other-facts", "no-files", "changed-data", "no-version"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: "{not json",
+        lambda text: json.dumps({**json.loads(text), "voices": "gmw/en-us"}),
+        lambda text: json.dumps({**json.loads(text), "facts": {}}),
+        lambda text: json.dumps({**json.loads(text), "files": []}),
+        lambda text: json.dumps(
+            {**json.loads(text), "files": [[f, "0"] for f, _ in json.loads(text)["files"]]}
+        ),
+        lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "version"}),
+    ],
+    ids=["garbage", "voices-string", "other-facts", "no-files", "changed-data", "no-version"],
+)
 def test_a_damaged_record_is_ignored_and_replaced(warm, starts, damage):
     cache, cold = warm
     record = _records(cache)[0]
@@ -184,7 +193,9 @@ def test_unknown_voices_fail_the_same_with_a_record(warm, starts):
 
 def test_no_cache_and_plug_in_engines_start_the_engine_as_before(warm, tmp_path, starts, monkeypatch):
     cache, _ = warm
-    track = synthesize_track([Utterance("Rest now.")], VoiceSettings(engine="pyttsx3"), cache, use_cache=False)
+    track = synthesize_track(
+        [Utterance("Rest now.")], VoiceSettings(engine="pyttsx3"), cache, use_cache=False
+    )
     assert starts == ["pyttsx3"] and track.clips[0].path.exists()
     monkeypatch.setenv("AUDIOGEN_TEST_ENGINE_DIR", str(tmp_path))
     engine = "speech_test_engines:CountingEngine"

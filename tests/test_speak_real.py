@@ -25,7 +25,10 @@ SAMPLE_RATES = {"hibari": 24000, "pyttsx3": 22050}
 
 def _sentences(count: int) -> list[str]:
     """Short, distinct sentences: one sentence per clip, nothing shared to hide a loss."""
-    return [f"Rest by the {COLOURS[i % 10]} {PLACES[(i // 10) % 10]}, breath {i // 100 + 1}." for i in range(count)]
+    return [
+        f"Rest by the {COLOURS[i % 10]} {PLACES[(i // 10) % 10]}, breath {i // 100 + 1}."
+        for i in range(count)
+    ]
 
 
 @ENGINES
@@ -34,8 +37,9 @@ def test_three_hundred_sentences_none_lost(tmp_path, engine):
     assert len(set(texts)) == 300
     messages: list[str] = []
     started = time.monotonic()
-    track = synthesize_track([Utterance(t) for t in texts], VoiceSettings(engine=engine), tmp_path,
-                             report=messages.append)
+    track = synthesize_track(
+        [Utterance(t) for t in texts], VoiceSettings(engine=engine), tmp_path, report=messages.append
+    )
     seconds = time.monotonic() - started
     print(f"\n300 sentences synthesised in {seconds:.1f} s ({seconds / 300 * 1000:.0f} ms a sentence)")
     assert [c.utterance.text for c in track.clips] == texts
@@ -76,16 +80,30 @@ def test_a_re_render_with_another_background_and_length_synthesises_nothing(tmp_
     engine_dir.mkdir()
     monkeypatch.setenv("AUDIOGEN_TEST_ENGINE_DIR", str(engine_dir))
     cache = tmp_path / "cache"
-    common = ["-q", "render", "--engine", "speech_test_engines:CountingEngine", "--voice", "en-us+f3",
-              "--voice-warmth", "0.5", "--cache-dir", str(cache)]
+    common = [
+        "-q",
+        "render",
+        "--engine",
+        "speech_test_engines:CountingEngine",
+        "--voice",
+        "en-us+f3",
+        "--voice-warmth",
+        "0.5",
+        "--cache-dir",
+        str(cache),
+    ]
     runner = CliRunner()
-    first = runner.invoke(main, [*common, "--minutes", "1", "--background", "pink", "--out", str(tmp_path / "a")])
+    first = runner.invoke(
+        main, [*common, "--minutes", "1", "--background", "pink", "--out", str(tmp_path / "a")]
+    )
     assert first.exit_code == 0, first.output
     calls = synth_calls(engine_dir)
     assert len(calls) > 10 and len(set(calls)) == len(calls), "each sentence synthesised once"
     # Every sentence is cached twice: the engine's clip and its warm variant.
     assert SpeechCache(cache).info().clips == 2 * len(calls)
-    second = runner.invoke(main, [*common, "--minutes", "2", "--background", "brown+drone", "--out", str(tmp_path / "b")])
+    second = runner.invoke(
+        main, [*common, "--minutes", "2", "--background", "brown+drone", "--out", str(tmp_path / "b")]
+    )
     assert second.exit_code == 0, second.output
     assert synth_calls(engine_dir) == calls, "the re-render synthesised nothing"
 
@@ -102,7 +120,9 @@ def test_voice_warmth_is_a_separate_cached_variant_with_less_harshness(tmp_path,
     plain = synthesize_track([utterance], VoiceSettings(engine=engine), tmp_path).clips[0]
     plain_bytes = plain.path.read_bytes()
     warm_clip = synthesize_track([utterance], VoiceSettings(engine=engine, warmth=1.0), tmp_path).clips[0]
-    assert warm_clip.path != plain.path and plain.path.read_bytes() == plain_bytes, "the engine's clip is kept as it was"
+    assert warm_clip.path != plain.path and plain.path.read_bytes() == plain_bytes, (
+        "the engine's clip is kept as it was"
+    )
     assert warm_clip.duration == pytest.approx(plain.duration + TAIL_SECONDS, abs=0.01)
     dry, rate = read_wav(plain.path)
     wet, _ = read_wav(warm_clip.path)
@@ -112,14 +132,19 @@ def test_voice_warmth_is_a_separate_cached_variant_with_less_harshness(tmp_path,
     assert harsh_wet < harsh_dry - 1.5
     assert np.max(np.abs(wet)) <= np.max(np.abs(dry)) + 1e-4, "never louder at the peak"
     messages: list[str] = []
-    again = synthesize_track([utterance], VoiceSettings(engine=engine, warmth=1.0), tmp_path,
-                             report=messages.append).clips[0]
+    again = synthesize_track(
+        [utterance], VoiceSettings(engine=engine, warmth=1.0), tmp_path, report=messages.append
+    ).clips[0]
     assert again.path == warm_clip.path and "0 synthesised" in messages[0]
 
 
 def test_warmth_filters_have_the_gains_they_claim():
     rate = 22050
-    for kind, freq, gain, probe_hz in (("low", 250, 3.0, 20), ("high", 6000, -4.0, 10_500), ("peak", 3200, -3.0, 3200)):
+    for kind, freq, gain, probe_hz in (
+        ("low", 250, 3.0, 20),
+        ("high", 6000, -4.0, 10_500),
+        ("peak", 3200, -3.0, 3200),
+    ):
         b, a = _biquad(kind, freq, gain, rate)
         z = np.exp(1j * 2 * np.pi * probe_hz / rate)
         response = abs(np.polyval(b[::-1], 1 / z) / np.polyval(a[::-1], 1 / z))
@@ -132,8 +157,9 @@ def test_rate_changes_between_sentences_are_never_dropped(tmp_path, engine):
     """pyttsx3 2.99's stop() used to cancel queued rate changes: alternate rates in one engine."""
     texts = [f"Let the breath settle, count {n}, and rest." for n in range(8)]
     rates = [1.3, 0.7] * 4
-    track = synthesize_track([Utterance(t, rate=r) for t, r in zip(texts, rates)], VoiceSettings(engine=engine),
-                             tmp_path)
+    track = synthesize_track(
+        [Utterance(t, rate=r) for t, r in zip(texts, rates)], VoiceSettings(engine=engine), tmp_path
+    )
     fast = [c.duration for c in track.clips if c.utterance.rate > 1]
     slow = [c.duration for c in track.clips if c.utterance.rate < 1]
     assert max(fast) * 1.4 < min(slow), (fast, slow)

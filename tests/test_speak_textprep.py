@@ -14,18 +14,36 @@ CASES = [
     ("Wake at 7:30 and rest.", "Wake at seven thirty and rest."),
     ("Meet at 12:05, or at 9:00.", "Meet at twelve oh five, or at nine o'clock."),
     ("It was 7 p.m.", "It was seven P M."),
-    ("On the 21st day, the 3rd week, the 100th time.", "On the twenty-first day, the third week, the one hundredth time."),
+    (
+        "On the 21st day, the 3rd week, the 100th time.",
+        "On the twenty-first day, the third week, the one hundredth time.",
+    ),
     ("About 45% of us, 2.5% of them.", "About forty-five percent of us, two point five percent of them."),
-    ("Feelings, e.g. grief, i.e. loss, etc. pass.", "Feelings, for example grief, that is loss, et cetera pass."),
-    ("We spoke with Dr. Lee, Mr. Hart and Mrs. Moss.", "We spoke with Doctor Lee, Mister Hart and Missus Moss."),
+    (
+        "Feelings, e.g. grief, i.e. loss, etc. pass.",
+        "Feelings, for example grief, that is loss, et cetera pass.",
+    ),
+    (
+        "We spoke with Dr. Lee, Mr. Hart and Mrs. Moss.",
+        "We spoke with Doctor Lee, Mister Hart and Missus Moss.",
+    ),
     ("Keep tea, blankets, etc.", "Keep tea, blankets, et cetera."),
     ("You & me, 10 + 2 = 12.", "You and me, ten plus two equals twelve."),
     ("Wait... then breathe — slowly - now.", "Wait, then breathe, slowly, now."),
-    ("In 1990 and since 2023, through the 1980s and '90s.", "In nineteen ninety and since twenty twenty-three, through the nineteen eighties and nineties."),
+    (
+        "In 1990 and since 2023, through the 1980s and '90s.",
+        "In nineteen ninety and since twenty twenty-three, through the nineteen eighties and nineties.",
+    ),
     ("On May 5, 2021 we met.", "On May fifth, twenty twenty-one we met."),
-    ("Take 3-5 breaths, 1/2 as long, 3x a day.", "Take three to five breaths, one half as long, three times a day."),
+    (
+        "Take 3-5 breaths, 1/2 as long, 3x a day.",
+        "Take three to five breaths, one half as long, three times a day.",
+    ),
     ("Rest for 20 min.", "Rest for twenty minutes."),
-    ("It costs $5.50 for 1,250 people.", "It costs five dollars and fifty cents for one thousand two hundred and fifty people."),
+    (
+        "It costs $5.50 for 1,250 people.",
+        "It costs five dollars and fifty cents for one thousand two hundred and fifty people.",
+    ),
     ("The #1 rule: care 24/7.", "The number one rule: care twenty-four seven."),
     ("YOU ARE ENOUGH, AS YOU ARE.", "You are enough, as you are."),
     ("Say it with LOVE, not FEAR.", "Say it with love, not fear."),
@@ -56,19 +74,36 @@ def test_capitals_are_words_unless_they_are_known_acronyms():
 
 @pytest.mark.parametrize(
     "n, words",
-    [(0, "zero"), (13, "thirteen"), (42, "forty-two"), (105, "one hundred and five"),
-     (2000, "two thousand"), (1_000_001, "one million and one"), (-3, "minus three")],
+    [
+        (0, "zero"),
+        (13, "thirteen"),
+        (42, "forty-two"),
+        (105, "one hundred and five"),
+        (2000, "two thousand"),
+        (1_000_001, "one million and one"),
+        (-3, "minus three"),
+    ],
 )
 def test_cardinal(n, words):
     assert cardinal(n) == words
 
 
-@pytest.mark.parametrize("n, words", [(1, "first"), (2, "second"), (12, "twelfth"), (20, "twentieth"), (43, "forty-third")])
+@pytest.mark.parametrize(
+    "n, words", [(1, "first"), (2, "second"), (12, "twelfth"), (20, "twentieth"), (43, "forty-third")]
+)
 def test_ordinal(n, words):
     assert ordinal(n) == words
 
 
-@pytest.mark.parametrize("n, words", [(1905, "nineteen oh five"), (1900, "nineteen hundred"), (2008, "two thousand eight"), (2024, "twenty twenty-four")])
+@pytest.mark.parametrize(
+    "n, words",
+    [
+        (1905, "nineteen oh five"),
+        (1900, "nineteen hundred"),
+        (2008, "two thousand eight"),
+        (2024, "twenty twenty-four"),
+    ],
+)
 def test_year(n, words):
     assert year(n) == words
 

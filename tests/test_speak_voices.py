@@ -39,7 +39,9 @@ def test_voice_names_resolve_to_one_canonical_id(requested, resolved):
 
 
 def test_an_ambiguous_fragment_lists_the_matches():
-    with pytest.raises(VoiceError, match=r"'america' matches 2 voices: gmw/en-us \(English \(America\)\), gmw/en-us-nyc"):
+    with pytest.raises(
+        VoiceError, match=r"'america' matches 2 voices: gmw/en-us \(English \(America\)\), gmw/en-us-nyc"
+    ):
         resolve_voice("america", VOICES, VARIANTS)
 
 
@@ -70,7 +72,9 @@ def test_the_real_engine_lists_voices_and_variants():
 def test_an_unknown_voice_fails_before_any_speech(tmp_path):
     # espeak itself would silently fall back to its default voice.
     with pytest.raises(VoiceError, match=r"unknown voice for engine 'pyttsx3'; close matches"):
-        synthesize_track([Utterance("Rest now.")], VoiceSettings(engine="pyttsx3", voice="englsh-us"), tmp_path)
+        synthesize_track(
+            [Utterance("Rest now.")], VoiceSettings(engine="pyttsx3", voice="englsh-us"), tmp_path
+        )
     assert not list(tmp_path.rglob("*.wav"))
 
 
@@ -98,8 +102,20 @@ def test_voices_command_lists_every_engine_and_marks_the_defaults():
 
 
 def test_render_with_an_unknown_voice_is_one_line_and_exit_6(tmp_path):
-    result = CliRunner().invoke(main, ["render", "--voice", "nosuchvoice", "--minutes", "1", "--out", str(tmp_path),
-                                       "--cache-dir", str(tmp_path / "cache")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            "--voice",
+            "nosuchvoice",
+            "--minutes",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert result.exit_code == 6
     assert result.output.strip().startswith("audiogen: error: --voice 'nosuchvoice': unknown voice")
     assert len(result.output.strip().splitlines()) == 1

@@ -8,8 +8,7 @@ import pytest
 
 from audiogen.errors import OutputError, ToolMissingError, VoiceError
 from audiogen.models import Utterance, VoiceSettings
-from audiogen.speak import synthesize_track, voice_catalog
-from audiogen.speak import worker
+from audiogen.speak import synthesize_track, voice_catalog, worker
 from audiogen.speak.worker import SpeechWorker
 from speech_test_engines import hangs, synth_calls
 
@@ -42,8 +41,11 @@ def test_a_hung_engine_is_killed_restarted_and_the_sentence_retried(engine_dir, 
 def test_an_engine_that_always_hangs_fails_with_a_clear_message(engine_dir, tmp_path):
     with pytest.raises(VoiceError, match=r"hung or crashed 2 times on the sentence 'Let the breath hang"):
         synthesize_track(
-            [Utterance(t) for t in SENTENCES], _settings("AlwaysHangEngine"), tmp_path / "cache",
-            timeout=1.0, retries=1,
+            [Utterance(t) for t in SENTENCES],
+            _settings("AlwaysHangEngine"),
+            tmp_path / "cache",
+            timeout=1.0,
+            retries=1,
         )
     assert hangs(engine_dir) == 2, "bounded: one try and one retry"
 
@@ -64,8 +66,12 @@ def test_an_engine_error_is_retried_in_a_fresh_engine(engine_dir, tmp_path):
 
 
 def test_an_implausible_clip_is_retried_then_refused(engine_dir, tmp_path):
-    with pytest.raises(VoiceError, match=r"wrote .* implausible for 7 words at 120 wpm for 'You arrive.* 2 times"):
-        synthesize_track([Utterance(SENTENCES[0])], _settings("TruncatingEngine"), tmp_path / "cache", retries=1)
+    with pytest.raises(
+        VoiceError, match=r"wrote .* implausible for 7 words at 120 wpm for 'You arrive.* 2 times"
+    ):
+        synthesize_track(
+            [Utterance(SENTENCES[0])], _settings("TruncatingEngine"), tmp_path / "cache", retries=1
+        )
     assert len(synth_calls(engine_dir)) == 2
     assert not list((tmp_path / "cache").rglob("*.wav")), "a refused clip is never cached"
 
@@ -89,7 +95,9 @@ def test_an_engine_that_is_not_installed_says_so(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("engine", ["no-such-engine", "no_such_module:Engine"])
 def test_an_unknown_engine_lists_the_available_ones(engine, tmp_path):
-    with pytest.raises(VoiceError, match=r"--engine: .*(available: espeak-ng, hibari, pyttsx3|cannot be loaded)"):
+    with pytest.raises(
+        VoiceError, match=r"--engine: .*(available: espeak-ng, hibari, pyttsx3|cannot be loaded)"
+    ):
         synthesize_track([Utterance("Rest now.")], VoiceSettings(engine=engine), tmp_path)
 
 
@@ -111,4 +119,6 @@ def test_the_pip_espeak_library_stands_in_for_the_system_one(tmp_path, monkeypat
         speech.synthesize("Rest now, gently.", target, "gmw/en-us+f4", 120, 40)
         assert target.stat().st_size > 10_000
         maps = Path(f"/proc/{speech._process.pid}/maps").read_text()
-    assert str(Path(espeakng_loader.get_library_path()).resolve()) in maps, "the worker speaks with the pip library"
+    assert str(Path(espeakng_loader.get_library_path()).resolve()) in maps, (
+        "the worker speaks with the pip library"
+    )

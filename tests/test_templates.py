@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +21,21 @@ SOURCE_IDS = [a.stem for a in ARTICLES] + ["built-in-sample"]
 PHASES = ("Arrival", "Breath", "Affirmations")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _themes(article: Path | None):
     return article_themes(SessionSpec(article=article))[1]
 
 
 def test_at_least_six_practice_templates_besides_the_general_one():
-    assert {"self-compassion-break", "rain", "loving-kindness", "grief-body-scan", "letting-go", "sleep",
-            "gentle-reflection"} <= set(TEMPLATES)
+    assert {
+        "self-compassion-break",
+        "rain",
+        "loving-kindness",
+        "grief-body-scan",
+        "letting-go",
+        "sleep",
+        "gentle-reflection",
+    } <= set(TEMPLATES)
     for info in list_templates():
         assert info.description, info.name
         assert info.labels, f"{info.name} declares the theme labels it is made for"
@@ -65,7 +72,10 @@ def test_phases_scale_with_the_length(template):
         script = build_script(_themes(article), minutes, template)
         timeline = estimated_timeline(script, spec)
         ends = [c.start for c in timeline.chapters[1:]] + [timeline.duration]
-        plans[minutes] = (len(timeline.clips), {c.title: end - c.start for c, end in zip(timeline.chapters, ends)})
+        plans[minutes] = (
+            len(timeline.clips),
+            {c.title: end - c.start for c, end in zip(timeline.chapters, ends)},
+        )
     assert plans[5][0] < plans[30][0] < plans[90][0]
     for title, seconds in plans[5][1].items():
         assert plans[30][1][title] > seconds, title
@@ -88,7 +98,7 @@ def test_sleep_slows_softens_fades_long_and_never_wakes_you():
     volumes = [u.volume for u in speech]
     assert rates == sorted(rates, reverse=True) and rates[-1] < rates[0]
     assert volumes == sorted(volumes, reverse=True) and volumes[-1] < volumes[0]
-    tail = script.cues[[i for i, c in enumerate(script.cues) if isinstance(c, Chapter)][-1]:]
+    tail = script.cues[[i for i, c in enumerate(script.cues) if isinstance(c, Chapter)][-1] :]
     assert not any(isinstance(c, Bell) for c in tail), "no closing bell"
     assert not any("open your eyes" in c.utterance.text for c in tail if isinstance(c, Speech))
     spec = SessionSpec(article=None, minutes=20, template="sleep")
@@ -118,7 +128,8 @@ def test_practice_templates_carry_their_practice():
 
 def _render(tmp_path, speech_cache, *args):
     result = CliRunner().invoke(
-        main, ["-q", "render", *args, "--minutes", "1", "--out", str(tmp_path), "--cache-dir", str(speech_cache)]
+        main,
+        ["-q", "render", *args, "--minutes", "1", "--out", str(tmp_path), "--cache-dir", str(speech_cache)],
     )
     assert result.exit_code == 0, result.output
     return Path(result.output.strip().splitlines()[-1])

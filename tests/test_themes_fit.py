@@ -15,7 +15,13 @@ from audiogen.models import Article, Section
 from audiogen.read import detect_language, identify_language, read_article
 from audiogen.scripting.templating import choose_template
 from audiogen.theming import (
-    extract_themes, is_harsh, is_past_tense, leave_out_reason, normalise_for_speech, speakable_form, split_sentences,
+    extract_themes,
+    is_harsh,
+    is_past_tense,
+    leave_out_reason,
+    normalise_for_speech,
+    speakable_form,
+    split_sentences,
     to_second_person,
 )
 from conftest import ROOT
@@ -38,26 +44,39 @@ def _spoken(sentence: str) -> str:
     "written, spoken",
     [
         # pronouns that agree: one listener has one mind, one body, one heart
-        ("When we are hurting, our minds replay the same scene.", "When you are hurting, your mind replays the same scene."),
+        (
+            "When we are hurting, our minds replay the same scene.",
+            "When you are hurting, your mind replays the same scene.",
+        ),
         ("Our hearts are tender after a loss.", "Your heart is tender after a loss."),
         ("Our bodies hold the tension in our shoulders.", "Your body holds the tension in your shoulders."),
         ("We can let our minds rest.", "You can let your mind rest."),
         ("We often carry our worries to bed.", "You often carry your worries to bed."),  # worries stay many
         # contractions said in full, with the verb they stand for
-        ("How do you relate to someone who\u00b4s going through heartbreak?",
-         "How do you relate to someone who is going through heartbreak?"),
-        ("Who's going to tell you that you are allowed to rest?", "Who is going to tell you that you are allowed to rest?"),
+        (
+            "How do you relate to someone who\u00b4s going through heartbreak?",
+            "How do you relate to someone who is going through heartbreak?",
+        ),
+        (
+            "Who's going to tell you that you are allowed to rest?",
+            "Who is going to tell you that you are allowed to rest?",
+        ),
         ("There's been so much for you to carry.", "There has been so much for you to carry."),
         # a list heading run into its item keeps only the item
-        ("Challenge negative thoughts Challenge negative thoughts and beliefs about yourself.",
-         "Challenge negative thoughts and beliefs about yourself."),
+        (
+            "Challenge negative thoughts Challenge negative thoughts and beliefs about yourself.",
+            "Challenge negative thoughts and beliefs about yourself.",
+        ),
         ("Rest Rest when your body asks for it.", "Rest when your body asks for it."),
         # no dangling connective at the start
         ("However, you can rest now.", "You can rest now."),
         ("So you can let the day end gently.", "You can let the day end gently."),
         ("Yet you keep showing up for yourself.", "You keep showing up for yourself."),
         ("Also, your breath is always here.", "Your breath is always here."),
-        ("So many feelings can arrive at once.", "So many feelings can arrive at once."),  # "so" that means "very" stays
+        (
+            "So many feelings can arrive at once.",
+            "So many feelings can arrive at once.",
+        ),  # "so" that means "very" stays
     ],
 )
 def test_rewrites_leave_no_scars(written, spoken):
@@ -73,7 +92,10 @@ def test_rewrites_leave_no_scars(written, spoken):
         ("Participants had been separated for an average of 3.6 months.", "studies"),
         ("Decades of findings in psychology show that shame predicts low mood.", "studies"),
         ("Heartbreak at forty feels exactly like heartbreak at sixteen.", "studies"),
-        ("Reaching out is the bravest thing you can do, relationship coach Dana Whitfield tells us.", "attributions"),
+        (
+            "Reaching out is the bravest thing you can do, relationship coach Dana Whitfield tells us.",
+            "attributions",
+        ),
         ("According to one therapist, rest matters more than advice.", "attributions"),
         ("Sign up for our free course and get daily tips in your inbox.", "calls_to_action"),
         ("The group meets on the first Monday of every month.", "calls_to_action"),
@@ -101,7 +123,10 @@ def test_orders_and_borrowed_pronouns_are_left_out():
     assert speakable_form("So you should try to keep a regular sleep schedule.") is None
     assert speakable_form("People need to understand that these reactions are normal.") is None
     assert speakable_form("When you feel it rise, you can pause and ask what it is protecting.") is None
-    assert speakable_form("You do not have to solve anything tonight.") == "You do not have to solve anything tonight."
+    assert (
+        speakable_form("You do not have to solve anything tonight.")
+        == "You do not have to solve anything tonight."
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,14 +152,22 @@ def test_harsh_means_harsh_words_not_the_feelings_a_meditation_meets():
 
 def test_past_tense_comes_from_the_inflection_tables():
     assert [w for w in ("cared", "broke", "was", "felt", "spent", "went") if is_past_tense(w)] == [
-        "cared", "broke", "was", "felt", "spent", "went"]
+        "cared",
+        "broke",
+        "was",
+        "felt",
+        "spent",
+        "went",
+    ]
     assert not any(is_past_tense(w) for w in ("care", "read", "put", "let", "is", "deserve", "hurt"))
 
 
 def test_sentences_split_where_abbreviations_do_not_end_them():
     paragraph = "Dr. Amara Osei works in St. Louis with people mourning plans, e.g. a marriage. You can rest."
     assert split_sentences(paragraph) == [
-        "Dr. Amara Osei works in St. Louis with people mourning plans, e.g. a marriage.", "You can rest."]
+        "Dr. Amara Osei works in St. Louis with people mourning plans, e.g. a marriage.",
+        "You can rest.",
+    ]
 
 
 def _article(*paragraphs: str, title: str = "A Quiet Evening", heading: str = "") -> Article:
@@ -148,10 +181,23 @@ def test_affirmations_are_positive_present_and_four_words_or_more():
         "You are allowed to rest here. You deserve the same kindness you give your friends.",
     )
     themes = extract_themes(article)
-    found = [a for a in themes.affirmations if a in (
-        "You can journal.", "You're human.", "You cared deeply.", "I've been there.", "You can pause and ask what it is protecting.")]
+    found = [
+        a
+        for a in themes.affirmations
+        if a
+        in (
+            "You can journal.",
+            "You're human.",
+            "You cared deeply.",
+            "I've been there.",
+            "You can pause and ask what it is protecting.",
+        )
+    ]
     assert found == []
-    assert themes.affirmations[:2] == ("You are allowed to rest here.", "You deserve the same kindness you give your friends.")
+    assert themes.affirmations[:2] == (
+        "You are allowed to rest here.",
+        "You deserve the same kindness you give your friends.",
+    )
 
 
 def test_questions_are_reflections_not_the_articles_how_to_headings():
@@ -183,9 +229,13 @@ def test_an_article_with_no_line_fit_for_a_meditation_still_makes_a_whole_sessio
     themes = extract_themes(read_article(page))
     assert themes.insights == ()
     assert len(themes.questions) >= 2 and len(themes.affirmations) >= 4  # the taxonomy's own fill in
-    assert CliRunner().invoke(main, ["script", str(page), "--minutes", "5"]).exit_code == 0  # its own template: sleep
+    assert (
+        CliRunner().invoke(main, ["script", str(page), "--minutes", "5"]).exit_code == 0
+    )  # its own template: sleep
     for minutes in ("1", "5"):
-        result = CliRunner().invoke(main, ["script", str(page), "--minutes", minutes, "--template", "gentle-reflection"])
+        result = CliRunner().invoke(
+            main, ["script", str(page), "--minutes", minutes, "--template", "gentle-reflection"]
+        )
         assert result.exit_code == 0, result.output
         markup, timeline = result.output.split("# planned timeline")
         for fragment in ("percent", "survey", "Ortiz", "Individuals", "newsletter", "Journal"):
@@ -202,7 +252,11 @@ def test_language_detection():
     spanish = read_article(SPANISH, language="en").text
     french = read_article(FRENCH, language="en").text
     mostly_english = read_article(MOSTLY_ENGLISH).text
-    assert (detect_language(spanish), detect_language(french), detect_language(mostly_english)) == ("es", "fr", "en")
+    assert (detect_language(spanish), detect_language(french), detect_language(mostly_english)) == (
+        "es",
+        "fr",
+        "en",
+    )
     # py3langid alone agrees: the Spanish phrase does not make the article Spanish.
     assert identify_language(mostly_english) == "en"
     assert identify_language(spanish) == "es"
@@ -235,9 +289,15 @@ def test_a_library_build_fails_the_foreign_session_alone(tmp_path, speech_cache)
     shutil.copy(FRENCH, tmp_path / "articles" / FRENCH.name)
     manifest = tmp_path / "library.toml"
     manifest.write_text('[library]\nname = "Mixed"\n[[sessions]]\narticles = "articles/*.md"\nminutes = 1\n')
-    result = CliRunner().invoke(main, ["build", str(manifest), "--workers", "1", "--cache-dir", str(speech_cache)])
+    result = CliRunner().invoke(
+        main, ["build", str(manifest), "--workers", "1", "--cache-dir", str(speech_cache)]
+    )
     assert result.exit_code == 10, result.stderr
-    failed = [line for line in result.stderr.splitlines() if line.startswith("failed lacher-prise-apres-un-deuil-1min: ")]
+    failed = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith("failed lacher-prise-apres-un-deuil-1min: ")
+    ]
     assert failed and "French (fr)" in failed[-1]
     assert sorted(p.name for p in (tmp_path / "library").glob("*.mp3")) == ["sample-article-1min.mp3"]
 
@@ -248,7 +308,10 @@ def test_a_library_build_fails_the_foreign_session_alone(tmp_path, speech_cache)
 def test_a_tie_between_labels_goes_to_the_stronger_evidence_not_the_alphabet():
     # grief and anger score the same (six hits each); grief is named by six different words,
     # anger by one word six times: grief is the article's subject, and its template is chosen.
-    grief = "Grief visits. Mourning takes time. The funeral was quiet. The bereaved rest. A widow sleeps. She died in spring."
+    grief = (
+        "Grief visits. Mourning takes time. The funeral was quiet. The bereaved rest. A widow sleeps. "
+        "She died in spring."
+    )
     anger = " ".join(["Anger comes and goes."] * 6)
     filler = " ".join(["You can sit by the window and watch the light move across the floor."] * 12)
     themes = extract_themes(_article(f"{anger} {grief} {filler}"))

@@ -9,22 +9,38 @@ is written under a temporary name and renamed into place once all are complete.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from mutagen import MutagenError
 
 from audiogen.errors import OutputError
 from audiogen.export.files import Staging, check_out_dir
-from audiogen.export.formats import FORMATS, AudioFormat, audio_format, encode_audio, ffmetadata_chapters, missing_encoder
+from audiogen.export.formats import (
+    FORMATS,
+    AudioFormat,
+    audio_format,
+    encode_audio,
+    ffmetadata_chapters,
+    missing_encoder,
+)
 from audiogen.export.tags import write_tags
 from audiogen.export.timings import heard_chapters, spoken_lines
 from audiogen.export.transcript import transcripts
 from audiogen.models import ChapterMark, ExportedFiles, Tags, Timeline
 
-__all__ = ["FORMATS", "Tags", "FormatInfo", "list_formats", "check_format", "encode", "export_session", "render_cover"]
+__all__ = [
+    "FORMATS",
+    "Tags",
+    "FormatInfo",
+    "list_formats",
+    "check_format",
+    "encode",
+    "export_session",
+    "render_cover",
+]
 
 COVER_SUFFIX = ".jpg"
 
@@ -74,22 +90,32 @@ def _encode_tagged(
     """Encode into `path` (a temporary file) and tag it; `duration` None: as long as the blocks are."""
     metadata = None
     if fmt.name == "wav" and tags is not None:  # RIFF INFO, which only the encoder writes
-        metadata = {"title": tags.title, "artist": tags.artist, "album": tags.album, "genre": tags.genre,
-                    "comment": tags.comment, "date": tags.year}
+        metadata = {
+            "title": tags.title,
+            "artist": tags.artist,
+            "album": tags.album,
+            "genre": tags.genre,
+            "comment": tags.comment,
+            "date": tags.year,
+        }
     try:
         if fmt.name == "m4a" and chapters:  # the MP4 chapter track is made by the muxer
             last_end = duration if duration is not None else chapters[-1].start + 1
             with tempfile.TemporaryDirectory(prefix="audiogen-chapters-") as folder:
                 chapters_file = Path(folder) / "chapters.txt"
                 chapters_file.write_text(ffmetadata_chapters(chapters, last_end), encoding="utf-8")
-                written = encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, chapters_file, target.name)
+                written = encode_audio(
+                    blocks, path, fmt, kbps, sample_rate, channels, metadata, chapters_file, target.name
+                )
         else:
             written = encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, name=target.name)
         if tags is not None:
             write_tags(path, fmt.name, tags, chapters, duration if duration is not None else written, cover)
     except (OSError, MutagenError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise OutputError(f"{target}: cannot write the file ({reason}); check the folder and free space") from None
+        raise OutputError(
+            f"{target}: cannot write the file ({reason}); check the folder and free space"
+        ) from None
 
 
 def encode(
@@ -108,7 +134,19 @@ def encode(
     target = Path(target)
     check_out_dir(target.parent)
     with Staging() as staging:
-        _encode_tagged(blocks, target, staging.path(target), audio, kbps, sample_rate, channels, tags, chapters, duration, None)
+        _encode_tagged(
+            blocks,
+            target,
+            staging.path(target),
+            audio,
+            kbps,
+            sample_rate,
+            channels,
+            tags,
+            chapters,
+            duration,
+            None,
+        )
         staging.commit()
     return target
 
@@ -140,7 +178,18 @@ def export_session(
             staging.write_bytes(cover_path, cover_bytes)
         for path, text in zip(text_paths, texts.values()):
             staging.write_text(path, text)
-        _encode_tagged(blocks, target, staging.path(target), audio, kbps, sample_rate, channels, tags, chapters,
-                       timeline.duration, cover_bytes)
+        _encode_tagged(
+            blocks,
+            target,
+            staging.path(target),
+            audio,
+            kbps,
+            sample_rate,
+            channels,
+            tags,
+            chapters,
+            timeline.duration,
+            cover_bytes,
+        )
         staging.commit()
     return ExportedFiles(target, chapters, cover_path, text_paths)

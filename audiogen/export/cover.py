@@ -54,7 +54,9 @@ def _background(top: Color, bottom: Color, light: Color, rng: np.random.Generato
     """A vertical gradient, a few blurred discs of light, and two soft hills at the bottom."""
     t = np.linspace(0.0, 1.0, SIZE, dtype=np.float32)[:, None, None] ** 1.3
     column = (1 - t) * np.array(top, np.float32) + t * np.array(bottom, np.float32)
-    image = Image.fromarray(np.round(column).astype(np.uint8), "RGB").resize((SIZE, SIZE), Image.Resampling.NEAREST)
+    image = Image.fromarray(np.round(column).astype(np.uint8), "RGB").resize(
+        (SIZE, SIZE), Image.Resampling.NEAREST
+    )
 
     small = SIZE // 4  # the glow is all soft edges: drawn and blurred at a quarter of the size
     glow = Image.new("L", (small, small), 0)
@@ -100,7 +102,9 @@ def _title_lines(title: str, draw: ImageDraw.ImageDraw) -> tuple[ImageFont.FreeT
 
 def render_cover(tags: Tags, duration: float, subtitle: str | None = None) -> bytes:
     """The cover as JPEG bytes; `subtitle` replaces the length line (a library's cover)."""
-    top, bottom, light = next((PALETTES[label] for label in tags.themes if label in PALETTES), DEFAULT_PALETTE)
+    top, bottom, light = next(
+        (PALETTES[label] for label in tags.themes if label in PALETTES), DEFAULT_PALETTE
+    )
     seed = hashlib.sha256("\n".join([tags.title, *tags.themes]).encode("utf-8")).digest()
     rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
     image = _background(top, bottom, light, rng)

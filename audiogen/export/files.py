@@ -20,7 +20,9 @@ def check_out_dir(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{out_dir}: cannot create the output folder ({exc.strerror}); choose another --out") from None
+        raise OutputError(
+            f"{out_dir}: cannot create the output folder ({exc.strerror}); choose another --out"
+        ) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise OutputError(f"{out_dir}: output folder is not writable; choose another --out")
 
@@ -48,7 +50,7 @@ def sweep_stale(target: Path) -> None:
     target = Path(target)
     prefix = f".{target.stem}.{_owner().rsplit('-', 1)[0]}-"
     for temp in target.parent.glob(f"{glob.escape(prefix)}*.part*"):
-        pid = temp.name[len(prefix):].split("-", 1)[0]
+        pid = temp.name[len(prefix) :].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             temp.unlink(missing_ok=True)
 

@@ -7,9 +7,9 @@ import queue
 import re
 import subprocess
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -30,7 +30,9 @@ class AudioFormat:
     muxer: str
     encoder: str
     arguments: tuple[str, ...] = ()
-    bitrates: tuple[int, int] | tuple[int, ...] | None = None  # kbps: (low, high), a set, or None for lossless
+    bitrates: tuple[int, int] | tuple[int, ...] | None = (
+        None  # kbps: (low, high), a set, or None for lossless
+    )
     sample_rate: int | None = None  # a rate the codec requires, else the session's
 
     @property
@@ -60,20 +62,39 @@ class AudioFormat:
 FORMATS: dict[str, AudioFormat] = {
     f.name: f
     for f in (
-        AudioFormat("mp3", "MP3, constant bitrate, ID3v2.3 tags: plays everywhere (default)",
-                    "mp3", "libmp3lame", ("-compression_level", "5"), MP3_BITRATES),
+        AudioFormat(
+            "mp3",
+            "MP3, constant bitrate, ID3v2.3 tags: plays everywhere (default)",
+            "mp3",
+            "libmp3lame",
+            ("-compression_level", "5"),
+            MP3_BITRATES,
+        ),
         AudioFormat("ogg", "Ogg Vorbis, Vorbis comments", "ogg", "libvorbis", (), (48, 320)),
-        AudioFormat("opus", "Ogg Opus at 48 kHz (the only rate Opus plays at), Vorbis comments",
-                    "opus", "libopus", ("-application", "audio"), (24, 256), 48000),
-        AudioFormat("m4a", "AAC in MP4 (iTunes-style atoms), for Apple players", "ipod", "aac",
-                    ("-movflags", "+faststart"), (64, 320)),
+        AudioFormat(
+            "opus",
+            "Ogg Opus at 48 kHz (the only rate Opus plays at), Vorbis comments",
+            "opus",
+            "libopus",
+            ("-application", "audio"),
+            (24, 256),
+            48000,
+        ),
+        AudioFormat(
+            "m4a",
+            "AAC in MP4 (iTunes-style atoms), for Apple players",
+            "ipod",
+            "aac",
+            ("-movflags", "+faststart"),
+            (64, 320),
+        ),
         AudioFormat("flac", "FLAC, lossless 16-bit, Vorbis comments", "flac", "flac", DITHER_TO_S16),
         AudioFormat("wav", "WAV, 16-bit PCM, RIFF INFO and ID3 tags", "wav", "pcm_s16le", DITHER_TO_S16),
     )
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ffmpeg_encoders(ffmpeg: str) -> frozenset[str]:
     """The audio encoders this ffmpeg was built with (`ffmpeg -encoders`)."""
     listing = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
@@ -125,13 +146,23 @@ def ffmetadata_chapters(chapters: tuple[ChapterMark, ...], duration: float) -> s
     for i, chapter in enumerate(chapters):
         end = chapters[i + 1].start if i + 1 < len(chapters) else duration
         title = re.sub(r"([=;#\\\n])", r"\\\1", chapter.title)
-        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(chapter.start * 1000)}",
-                  f"END={round(end * 1000)}", f"title={title}"]
+        lines += [
+            "[CHAPTER]",
+            "TIMEBASE=1/1000",
+            f"START={round(chapter.start * 1000)}",
+            f"END={round(end * 1000)}",
+            f"title={title}",
+        ]
     return "\n".join(lines) + "\n"
 
 
-_WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "File too large",
-                   "Read-only file system", "Permission denied")
+_WRITE_FAILURES = (
+    "No space left on device",
+    "Disk quota exceeded",
+    "File too large",
+    "Read-only file system",
+    "Permission denied",
+)
 
 
 class _Feeder:
@@ -187,8 +218,22 @@ def encode_audio(
     `metadata` goes into the container by ffmpeg itself (only WAV's RIFF INFO needs that);
     `chapters_file` is an ffmetadata file whose chapters ffmpeg writes (MP4 chapter track).
     """
-    command = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-nostdin",
-               "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0"]
+    command = [
+        ffmpeg_path(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-nostdin",
+        "-f",
+        "f32le",
+        "-ar",
+        str(sample_rate),
+        "-ac",
+        str(channels),
+        "-i",
+        "pipe:0",
+    ]
     if chapters_file is not None:
         command += ["-f", "ffmetadata", "-i", str(chapters_file), "-map", "0:a", "-map_chapters", "1"]
     command += ["-c:a", fmt.encoder, *fmt.arguments, "-ar", str(fmt.sample_rate or sample_rate)]
@@ -219,7 +264,9 @@ def encode_audio(
         # A full or read-only disk is the output's problem, not the audio's: say so, with the folder.
         for reason in _WRITE_FAILURES:
             if reason in stderr:
-                raise OutputError(f"{path.parent / (name or path.name)}: cannot write the file ({reason}); "
-                                  "free some space or choose another --out")
+                raise OutputError(
+                    f"{path.parent / (name or path.name)}: cannot write the file ({reason}); "
+                    "free some space or choose another --out"
+                )
         raise AudioError(f"ffmpeg could not encode {name or path.name}: {cause}")
     return frames / sample_rate

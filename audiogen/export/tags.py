@@ -16,7 +16,22 @@ import io
 from pathlib import Path
 
 from mutagen.flac import FLAC, Picture
-from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLEN, TPE1, TRCK, CTOCFlags, PictureType
+from mutagen.id3 import (
+    APIC,
+    CHAP,
+    COMM,
+    CTOC,
+    ID3,
+    TALB,
+    TCON,
+    TDRC,
+    TIT2,
+    TLEN,
+    TPE1,
+    TRCK,
+    CTOCFlags,
+    PictureType,
+)
 from mutagen.mp4 import MP4, MP4Cover
 from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
@@ -47,17 +62,26 @@ def _chapter_frames(chapters: tuple[ChapterMark, ...], duration: float) -> list:
     players) lists chapters in file order. Element IDs are never shown to listeners, so
     each is padded until all CHAP frames have the same size: the IDs then set the order.
     """
+
     def chap(element_id: str, chapter: ChapterMark, end: float) -> CHAP:
-        return CHAP(element_id=element_id, start_time=round(chapter.start * 1000), end_time=round(end * 1000),
-                    sub_frames=[TIT2(encoding=UTF16, text=chapter.title)])
+        return CHAP(
+            element_id=element_id,
+            start_time=round(chapter.start * 1000),
+            end_time=round(end * 1000),
+            sub_frames=[TIT2(encoding=UTF16, text=chapter.title)],
+        )
 
     ends = _ends(chapters, duration)
     ids = [f"chp{i:03d}" for i in range(len(chapters))]
     sizes = [_frame_size(chap(i, c, e)) for i, c, e in zip(ids, chapters, ends)]
     ids = [element_id + "_" * (max(sizes) - size) for element_id, size in zip(ids, sizes)]
     frames = [chap(i, c, e) for i, c, e in zip(ids, chapters, ends)]
-    toc = CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
-               sub_frames=[TIT2(encoding=UTF16, text="Chapters")])
+    toc = CTOC(
+        element_id="toc",
+        flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+        child_element_ids=ids,
+        sub_frames=[TIT2(encoding=UTF16, text="Chapters")],
+    )
     return [toc, *frames]
 
 
@@ -76,7 +100,9 @@ def id3_frames(tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, c
     if tags.comment:
         frames.append(COMM(encoding=UTF16, lang="eng", desc="", text=tags.comment))
     if cover:
-        frames.append(APIC(encoding=UTF16, mime="image/jpeg", type=PictureType.COVER_FRONT, desc="Cover", data=cover))
+        frames.append(
+            APIC(encoding=UTF16, mime="image/jpeg", type=PictureType.COVER_FRONT, desc="Cover", data=cover)
+        )
     if chapters:
         frames += _chapter_frames(chapters, duration)
     return frames
@@ -84,7 +110,9 @@ def id3_frames(tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, c
 
 def _chapter_time(seconds: float) -> str:
     millis = round(seconds * 1000)
-    return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
+    return (
+        f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
+    )
 
 
 def vorbis_comments(tags: Tags, chapters: tuple[ChapterMark, ...]) -> dict[str, str]:
@@ -151,7 +179,12 @@ def _write_mp4(path: Path, tags: Tags, cover: bytes | None) -> None:
     if audio.tags is None:
         audio.add_tags()
     audio.tags.clear()
-    atoms = {"\xa9nam": [tags.title], "\xa9ART": [tags.artist], "\xa9alb": [tags.album], "\xa9gen": [tags.genre]}
+    atoms = {
+        "\xa9nam": [tags.title],
+        "\xa9ART": [tags.artist],
+        "\xa9alb": [tags.album],
+        "\xa9gen": [tags.genre],
+    }
     if tags.year:
         atoms["\xa9day"] = [tags.year]
     if tags.track:
@@ -165,7 +198,12 @@ def _write_mp4(path: Path, tags: Tags, cover: bytes | None) -> None:
 
 
 def write_tags(
-    path: Path, fmt: str, tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, cover: bytes | None = None
+    path: Path,
+    fmt: str,
+    tags: Tags,
+    chapters: tuple[ChapterMark, ...],
+    duration: float,
+    cover: bytes | None = None,
 ) -> None:
     """Replace whatever tags the encoder wrote with ours (chapters and cover included)."""
     if fmt in ("mp3", "wav"):

@@ -24,15 +24,22 @@ def webvtt(lines: tuple[SpokenLine, ...]) -> str:
     """WebVTT: one numbered cue per spoken line, from its first to its last voiced sound."""
     cues = ["WEBVTT"]
     for number, line in enumerate(lines, 1):
-        text = line.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # WebVTT markup characters
+        text = (
+            line.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        )  # WebVTT markup characters
         cues.append(f"{number}\n{_clock(line.start)} --> {_clock(max(line.end, line.start + 0.001))}\n{text}")
     return "\n\n".join(cues) + "\n"
 
 
 def lrc(lines: tuple[SpokenLine, ...], tags: Tags, duration: float) -> str:
     """LRC (centisecond timestamps): a line shows from its onset; long pauses show nothing."""
-    out = [f"[ti:{tags.title}]", f"[ar:{tags.artist}]", f"[al:{tags.album}]",
-           f"[length:{_clock(duration, 0, hours=False)}]", "[re:audiogen]"]
+    out = [
+        f"[ti:{tags.title}]",
+        f"[ar:{tags.artist}]",
+        f"[al:{tags.album}]",
+        f"[length:{_clock(duration, 0, hours=False)}]",
+        "[re:audiogen]",
+    ]
     for i, line in enumerate(lines):
         out.append(f"[{_clock(line.start, 2, hours=False)}]{line.text}")
         next_start = lines[i + 1].start if i + 1 < len(lines) else duration
@@ -41,7 +48,9 @@ def lrc(lines: tuple[SpokenLine, ...], tags: Tags, duration: float) -> str:
     return "\n".join(out) + "\n"
 
 
-def plain_text(lines: tuple[SpokenLine, ...], chapters: tuple[ChapterMark, ...], tags: Tags, duration: float) -> str:
+def plain_text(
+    lines: tuple[SpokenLine, ...], chapters: tuple[ChapterMark, ...], tags: Tags, duration: float
+) -> str:
     """Readable text: the title, then each chapter's heading and its lines, each with its time."""
     minutes = round(duration / 60)
     about = [f"{minutes} minute{'s' if minutes != 1 else ''}", *tags.themes]

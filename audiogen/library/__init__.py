@@ -10,9 +10,15 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {
-    "LibrarySettings": "manifest", "Manifest": "manifest", "PlannedSession": "manifest", "load_manifest": "manifest",
-    "ProgressDisplay": "progress", "summary_lines": "progress",
-    "BuildSummary": "runner", "SessionOutcome": "runner", "build_library": "runner",
+    "LibrarySettings": "manifest",
+    "Manifest": "manifest",
+    "PlannedSession": "manifest",
+    "load_manifest": "manifest",
+    "ProgressDisplay": "progress",
+    "summary_lines": "progress",
+    "BuildSummary": "runner",
+    "SessionOutcome": "runner",
+    "build_library": "runner",
 }
 __all__ = sorted(_HOMES)
 

@@ -35,15 +35,30 @@ CHAPTERS_VERSION = "1.2.0"
 CATEGORY, SUBCATEGORY = "Health & Fitness", "Mental Health"
 # Media types of every file a library holds, by suffix (the server sends the same ones).
 MEDIA_TYPES = {
-    ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
-    ".wav": "audio/wav", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
-    ".vtt": "text/vtt", ".lrc": "text/plain", ".txt": "text/plain", ".json": "application/json",
-    ".m3u8": "audio/mpegurl", ".html": "text/html", ".xml": "application/rss+xml",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".flac": "audio/flac",
+    ".wav": "audio/wav",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".vtt": "text/vtt",
+    ".lrc": "text/plain",
+    ".txt": "text/plain",
+    ".json": "application/json",
+    ".m3u8": "audio/mpegurl",
+    ".html": "text/html",
+    ".xml": "application/rss+xml",
 }
 # Transcripts a podcast app can show, best first: WebVTT as timed captions, then plain text.
 # LRC stays out of the feed: it has no registered media type and no podcast app reads it.
 FEED_TRANSCRIPTS = ((".vtt", "text/vtt", "captions"), (".txt", "text/plain", None))
-SUMMARY_CHARACTERS = 200  # whole sentences of the transcript quoted in an item's description, at least this much
+SUMMARY_CHARACTERS = (
+    200  # whole sentences of the transcript quoted in an item's description, at least this much
+)
 
 
 def media_type(file_name: str) -> str:
@@ -61,7 +76,9 @@ def chapters_json(entry: dict) -> str:
     document = {
         "version": CHAPTERS_VERSION,
         "title": entry["title"],
-        "chapters": [{"startTime": chapter["start"], "title": chapter["title"]} for chapter in entry["chapters"]],
+        "chapters": [
+            {"startTime": chapter["start"], "title": chapter["title"]} for chapter in entry["chapters"]
+        ],
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
@@ -118,8 +135,9 @@ def _pc(tag: str) -> str:
     return f"{{{PODCAST_NS}}}{tag}"
 
 
-def feed_xml(catalog: dict, base_url: str, feed_url: str,
-             transcripts: dict[str, list[tuple[str, str]]] | None = None) -> bytes:
+def feed_xml(
+    catalog: dict, base_url: str, feed_url: str, transcripts: dict[str, list[tuple[str, str]]] | None = None
+) -> bytes:
     """The RSS document for a library whose folder is at `base_url` (ending in "/").
 
     `catalog` is catalog.json's data; `transcripts` maps a session's name to its transcript
@@ -134,8 +152,10 @@ def feed_xml(catalog: dict, base_url: str, feed_url: str,
     _sub(channel, "title", catalog["library"])
     _sub(channel, "link", base_url)
     description = podcast.get("description") or (
-        f"{len(sessions)} guided meditation{'s' if len(sessions) != 1 else ''} made by audiogen from articles "
-        "about emotional life.")
+        f"{len(sessions)} guided meditation{'s' if len(sessions) != 1 else ''} "
+        "made by audiogen from articles "
+        "about emotional life."
+    )
     _sub(channel, "description", description)
     _sub(channel, "language", podcast.get("language", "en"))
     _sub(channel, "generator", f"audiogen {__version__}")
@@ -168,8 +188,13 @@ def feed_xml(catalog: dict, base_url: str, feed_url: str,
         _sub(item, "description", _description(entry, transcripts.get(entry["name"], [])))
         _sub(item, "guid", f"audiogen:{catalog['library']}/{entry['name']}", isPermaLink="false")
         _sub(item, "pubDate", format_datetime(built_time(entry["built"])))
-        _sub(item, "enclosure", url=enclosure_url(base_url, entry), length=str(entry["bytes"]),
-             type=media_type(entry["file"]))
+        _sub(
+            item,
+            "enclosure",
+            url=enclosure_url(base_url, entry),
+            length=str(entry["bytes"]),
+            type=media_type(entry["file"]),
+        )
         _sub(item, "link", f"{base_url}index.html#{urllib.parse.quote(entry['name'])}")
         _sub(item, _it("title"), entry["title"])
         _sub(item, _it("duration"), _duration(entry["duration"]))
@@ -185,7 +210,13 @@ def feed_xml(catalog: dict, base_url: str, feed_url: str,
             name = entry["name"] + suffix
             if name in files:
                 extra = {"rel": rel} if rel else {}
-                _sub(item, _pc("transcript"), url=url(name), type=kind,
-                     language=podcast.get("language", "en"), **extra)
+                _sub(
+                    item,
+                    _pc("transcript"),
+                    url=url(name),
+                    type=kind,
+                    language=podcast.get("language", "en"),
+                    **extra,
+                )
     ET.indent(rss, space=" ")
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True) + b"\n"

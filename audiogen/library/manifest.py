@@ -81,8 +81,9 @@ def default_timeout(minutes: float) -> float:
 _LIBRARY_OWN = {
     "name": Setting("name", "album", str, "album tag, playlist and page title", scope=LIBRARY),
     "out": Setting("out", "out_dir", Path, "library folder", scope=LIBRARY, path_is_dir=True),
-    "session_timeout": Setting("session_timeout", "", float, "seconds a session may take", 10, 24 * 3600,
-                               scope=LIBRARY),
+    "session_timeout": Setting(
+        "session_timeout", "", float, "seconds a session may take", 10, 24 * 3600, scope=LIBRARY
+    ),
     "base_url": Setting("base_url", "", str, "the library folder's public address", scope=LIBRARY),
     "description": Setting("description", "", str, "the podcast feed's description", scope=LIBRARY),
     "author": Setting("author", "", str, "the podcast feed's author and owner", scope=LIBRARY),
@@ -96,11 +97,18 @@ SETTING_KEYS = {s.name: s for s in settings.SESSION_SETTINGS if s.name not in ("
 DEFAULTS_KEYS = {**SETTING_KEYS, "minutes": None}
 LISTENER_KEYS = {**SETTING_KEYS, "name": settings.BY_NAME["listener"]}
 # Session entries: matrix dimensions take one value or a list of values.
-MATRIX_KEYS = {"articles": Setting("articles", "article", Path, "article paths or globs"),
-               "minutes": settings.BY_NAME["minutes"], "voices": settings.BY_NAME["voice"],
-               "backgrounds": settings.BY_NAME["background"], "listeners": Setting("listeners", "listener", str, "")}
-SESSION_KEYS = {**{k: v for k, v in SETTING_KEYS.items() if k not in ("voice", "background")},
-                **{k: None for k in MATRIX_KEYS}, "name": Setting("name", "", str, "file-name pattern")}
+MATRIX_KEYS = {
+    "articles": Setting("articles", "article", Path, "article paths or globs"),
+    "minutes": settings.BY_NAME["minutes"],
+    "voices": settings.BY_NAME["voice"],
+    "backgrounds": settings.BY_NAME["background"],
+    "listeners": Setting("listeners", "listener", str, ""),
+}
+SESSION_KEYS = {
+    **{k: v for k, v in SETTING_KEYS.items() if k not in ("voice", "background")},
+    **{k: None for k in MATRIX_KEYS},
+    "name": Setting("name", "", str, "file-name pattern"),
+}
 TOP_KEYS = ("library", "defaults", "listeners", "sessions")
 
 
@@ -219,12 +227,17 @@ def _variant(spec: SessionSpec, base: SessionSpec) -> str:
     return ", ".join(parts)
 
 
-def _session_name(pattern: str | None, article: Path, spec: SessionSpec, base: SessionSpec,
-                  listener: str | None) -> str:
+def _session_name(
+    pattern: str | None, article: Path, spec: SessionSpec, base: SessionSpec, listener: str | None
+) -> str:
     fields = {
-        "article": _slug(article.stem), "minutes": _slug(float(spec.minutes)), "voice": _slug(pipeline.voice_name(spec.voice)),
-        "background": _slug(spec.sound.background), "listener": _slug(listener or "everyone"),
-        "template": _slug(spec.template or "auto"), "rate": str(spec.voice.rate),
+        "article": _slug(article.stem),
+        "minutes": _slug(float(spec.minutes)),
+        "voice": _slug(pipeline.voice_name(spec.voice)),
+        "background": _slug(spec.sound.background),
+        "listener": _slug(listener or "everyone"),
+        "template": _slug(spec.template or "auto"),
+        "rate": str(spec.voice.rate),
     }
     if pattern is None:
         # Stable names: the article and length, plus only what differs from the listener's
@@ -248,7 +261,11 @@ def _check_pattern(problems: _Problems, path: str, pattern: str) -> bool:
         return False
     unknown = [n for n in names if n not in NAME_FIELDS]
     if unknown:
-        problems.add(path, f"unknown field {{{unknown[0]}}} in name pattern; use {', '.join('{' + f + '}' for f in NAME_FIELDS)}")
+        problems.add(
+            path,
+            f"unknown field {{{unknown[0]}}} in name pattern; "
+            f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}",
+        )
         return False
     if "article" not in names:
         problems.add(path, "name pattern must contain {article} so each article gets its own files")
@@ -262,8 +279,9 @@ def _setting_key(field_name: str) -> str:
     return setting.name if setting is not None else field_name
 
 
-def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | None = None,
-                  base_url: str | None = None) -> Manifest:
+def load_manifest(
+    path: Path, out_dir: Path | None = None, cache_dir: Path | None = None, base_url: str | None = None
+) -> Manifest:
     """Read and check the whole manifest; raise ManifestError listing every problem.
     `base_url` (checked by the caller) replaces the manifest's [library] base_url."""
     path = Path(path)
@@ -281,12 +299,23 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
     for key in data:
         if key not in TOP_KEYS:
             close = difflib.get_close_matches(key, TOP_KEYS, n=1)
-            problems.add(key, f"unknown table{'; did you mean ' + repr(close[0]) + '?' if close else ''}"
-                              f" (known: {', '.join(TOP_KEYS)})")
+            problems.add(
+                key,
+                f"unknown table{'; did you mean ' + repr(close[0]) + '?' if close else ''}"
+                f" (known: {', '.join(TOP_KEYS)})",
+            )
     library = _check_table(problems, "library", data.get("library", {}), LIBRARY_KEYS)
     defaults = _check_table(problems, "defaults", data.get("defaults", {}), DEFAULTS_KEYS)
-    default_minutes = _as_list(problems, "defaults.minutes", data.get("defaults", {}).get("minutes", 10),
-                               settings.BY_NAME["minutes"]) if isinstance(data.get("defaults", {}), dict) else []
+    default_minutes = (
+        _as_list(
+            problems,
+            "defaults.minutes",
+            data.get("defaults", {}).get("minutes", 10),
+            settings.BY_NAME["minutes"],
+        )
+        if isinstance(data.get("defaults", {}), dict)
+        else []
+    )
     # A bad value was reported; a stand-in keeps the remaining settings under check.
     default_minutes = default_minutes or [("defaults.minutes", 10)]
 
@@ -297,9 +326,14 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
             library_values[key] = _resolve(base_dir, value)
     if cache_dir is not None:
         library_values["cache_dir"] = cache_dir
-    spec = settings.apply(SessionSpec(
-        article=None, out_dir=out_dir or _resolve(base_dir, library.get("out", "library")), album=name,
-    ), library_values)
+    spec = settings.apply(
+        SessionSpec(
+            article=None,
+            out_dir=out_dir or _resolve(base_dir, library.get("out", "library")),
+            album=name,
+        ),
+        library_values,
+    )
     if spec.filter_words is not None and not spec.filter_words.is_file():
         problems.add("library.filter_words", f"file not found: {spec.filter_words}")
     base_url = base_url or library.get("base_url")
@@ -317,7 +351,9 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
     listeners: dict[str, tuple[dict, dict]] = {}
     raw_listeners = data.get("listeners", {})
     if not isinstance(raw_listeners, dict):
-        problems.add("listeners", f"expected a table of listener profiles, got {settings.type_name(raw_listeners)}")
+        problems.add(
+            "listeners", f"expected a table of listener profiles, got {settings.type_name(raw_listeners)}"
+        )
         raw_listeners = {}
     for key, table in raw_listeners.items():
         profile = _check_table(problems, f"listeners.{key}", table, LISTENER_KEYS)
@@ -338,9 +374,14 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
         if not isinstance(entry, dict):
             continue
         if "articles" not in entry:
-            problems.add(f"{origin}.articles", "missing: name article paths or globs (relative to the manifest)")
-        matrix = {key: _as_list(problems, f"{origin}.{key}", entry[key], MATRIX_KEYS[key])
-                  for key in MATRIX_KEYS if key in entry}
+            problems.add(
+                f"{origin}.articles", "missing: name article paths or globs (relative to the manifest)"
+            )
+        matrix = {
+            key: _as_list(problems, f"{origin}.{key}", entry[key], MATRIX_KEYS[key])
+            for key in MATRIX_KEYS
+            if key in entry
+        }
         articles = _articles(problems, base_dir, matrix.get("articles", []))
         pattern = entry_settings.pop("name", None)
         if pattern is not None and not _check_pattern(problems, f"{origin}.name", pattern):
@@ -348,43 +389,70 @@ def load_manifest(path: Path, out_dir: Path | None = None, cache_dir: Path | Non
         for listener_path, listener in matrix.get("listeners", [(None, None)]):
             if listener is not None and listener not in listeners:
                 known = ", ".join(listeners) or "none defined"
-                problems.add(listener_path, f"unknown listener {listener!r}; add [listeners.{listener}] (known: {known})")
+                problems.add(
+                    listener_path,
+                    f"unknown listener {listener!r}; add [listeners.{listener}] (known: {known})",
+                )
                 listener = None  # still check the entry's other settings
             profile, profile_origins = listeners.get(listener, ({}, {}))
             base = _apply(spec, profile)
             entry_spec = _apply(base, entry_settings)
             entry_origins = {**origins, **profile_origins, **{k: f"{origin}.{k}" for k in entry_settings}}
             for minutes_path, minutes in matrix.get("minutes") or default_minutes:
-                for voice_path, voice in matrix.get("voices", [(entry_origins.get("voice"), entry_spec.voice.voice)]):
+                for voice_path, voice in matrix.get(
+                    "voices", [(entry_origins.get("voice"), entry_spec.voice.voice)]
+                ):
                     for bg_path, background in matrix.get(
-                            "backgrounds", [(entry_origins.get("background"), entry_spec.sound.background)]):
-                        session_origins = {**entry_origins, "minutes": minutes_path, "voice": voice_path,
-                                           "background": bg_path}
-                        session_spec = _apply(replace(entry_spec, minutes=float(minutes)),
-                                              {"voice": voice, "background": background})
+                        "backgrounds", [(entry_origins.get("background"), entry_spec.sound.background)]
+                    ):
+                        session_origins = {
+                            **entry_origins,
+                            "minutes": minutes_path,
+                            "voice": voice_path,
+                            "background": bg_path,
+                        }
+                        session_spec = _apply(
+                            replace(entry_spec, minutes=float(minutes)),
+                            {"voice": voice, "background": background},
+                        )
                         if session_spec not in checked:  # entries often share their settings
                             checked[session_spec] = pipeline.validate_spec(session_spec)
-                        for field, message in checked[session_spec].items():
-                            problems.add(session_origins.get(_setting_key(field)) or origin, message)
+                        for setting, message in checked[session_spec].items():
+                            problems.add(session_origins.get(_setting_key(setting)) or origin, message)
                         for article in articles:
                             file_name = _session_name(pattern, article, session_spec, base, listener)
                             session_path = f"{origin} ({article.name}, {minutes:g} min"
                             session_path += f", {listener})" if listener else ")"
                             if file_name in RESERVED_NAMES:
-                                problems.add(session_path, f"output name {file_name!r} is reserved for the "
-                                             "library's own files; change the name pattern")
+                                problems.add(
+                                    session_path,
+                                    f"output name {file_name!r} is reserved for the "
+                                    "library's own files; change the name pattern",
+                                )
                                 continue
                             if file_name in where:
-                                problems.add(session_path, f"output name {file_name!r} is already used by "
-                                             f"{where[file_name]}; add a name pattern or change the matrix")
+                                problems.add(
+                                    session_path,
+                                    f"output name {file_name!r} is already used by "
+                                    f"{where[file_name]}; add a name pattern or change the matrix",
+                                )
                                 continue
                             where[file_name] = session_path
                             timeout = library.get("session_timeout") or default_timeout(minutes)
-                            planned.append(PlannedSession(
-                                file_name, article, listener, replace(session_spec, article=article), origin,
-                                _variant(session_spec, base), timeout))
+                            planned.append(
+                                PlannedSession(
+                                    file_name,
+                                    article,
+                                    listener,
+                                    replace(session_spec, article=article),
+                                    origin,
+                                    _variant(session_spec, base),
+                                    timeout,
+                                )
+                            )
     if problems.lines:
         raise ManifestError(problems.lines)
-    library_settings = LibrarySettings(name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"),
-                                       podcast)
+    library_settings = LibrarySettings(
+        name, path, Path(spec.out_dir), spec.format, library.get("session_timeout"), podcast
+    )
     return Manifest(library_settings, tuple(planned))

@@ -40,7 +40,9 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def catalog_data(name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None) -> dict:
+def catalog_data(
+    name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None
+) -> dict:
     """catalog.json's content; `podcast` holds what the feed says about the library (PodcastSettings)."""
     catalog = {
         "library": name,
@@ -55,7 +57,9 @@ def catalog_data(name: str, entries: list[dict], podcast: dict | None = None, co
     return catalog
 
 
-def catalog_text(name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None) -> str:
+def catalog_text(
+    name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None
+) -> str:
     return json.dumps(catalog_data(name, entries, podcast, cover), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -83,8 +87,8 @@ def transcript_lines(out_dir: Path, files: list[str]) -> list[tuple[str, str]]:
         lines = []
         for raw in _read(by_suffix[".lrc"]).splitlines():
             match = _LRC_TAG.match(raw)
-            if match and raw[match.end():].strip():
-                lines.append((clock(int(match[1]) * 60 + int(float(match[2]))), raw[match.end():].strip()))
+            if match and raw[match.end() :].strip():
+                lines.append((clock(int(match[1]) * 60 + int(float(match[2]))), raw[match.end() :].strip()))
         return lines
     if ".txt" in by_suffix:
         return [("", p.strip()) for p in _read(by_suffix[".txt"]).split("\n\n") if p.strip()]
@@ -99,16 +103,21 @@ def _read(path: Path) -> str:
 
 
 _STYLE = """
-body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem;margin:2rem auto;
+padding:0 1rem;
 color:#243036;background:#f7f5f0}
 h1{font-weight:500;margin-bottom:.2rem}header p{color:#5b6770;margin-top:0}
 .session{background:#fff;border-radius:10px;padding:1rem 1.2rem;margin:1rem 0;box-shadow:0 1px 3px #0002;
 display:grid;grid-template-columns:auto 1fr;gap:0 1rem}
-.session>*{grid-column:2}.cover{grid-column:1;grid-row:1/span 4;width:96px;height:96px;object-fit:cover;border-radius:6px}
-.session h2{font-size:1.15rem;font-weight:600;margin:.1rem 0}.meta{color:#5b6770;font-size:.9rem;margin:.2rem 0 .5rem}
-.theme{display:inline-block;background:#e5efe9;border-radius:1rem;padding:0 .55rem;margin-right:.25rem;font-size:.8rem}
+.session>*{grid-column:2}
+.cover{grid-column:1;grid-row:1/span 4;width:96px;height:96px;object-fit:cover;border-radius:6px}
+.session h2{font-size:1.15rem;font-weight:600;margin:.1rem 0}
+.meta{color:#5b6770;font-size:.9rem;margin:.2rem 0 .5rem}
+.theme{display:inline-block;background:#e5efe9;border-radius:1rem;padding:0 .55rem;margin-right:.25rem;
+font-size:.8rem}
 audio{width:100%}details{margin-top:.4rem}summary{cursor:pointer;color:#37617a}
-.transcript p{margin:.25rem 0}.transcript time{color:#8a949b;font-variant-numeric:tabular-nums;margin-right:.6rem}
+.transcript p{margin:.25rem 0}
+.transcript time{color:#8a949b;font-variant-numeric:tabular-nums;margin-right:.6rem}
 .subscribe{background:#fff;border-radius:10px;padding:.8rem 1.2rem;box-shadow:0 1px 3px #0002}
 .subscribe svg{display:block;width:180px;height:180px;margin:.5rem 0}.subscribe code{word-break:break-all}
 """
@@ -142,11 +151,13 @@ def _session_html(out_dir: Path, entry: dict) -> str:
     details.append(e(settings.get("sound", {}).get("background", "")))
     details.append(f'from <cite title="{e(entry["article"])}">{e(entry["article_title"])}</cite>')
     themes = "".join(f'<span class="theme">{e(t)}</span>' for t in entry.get("themes", []))
-    parts = [f'<article class="session" id="{e(entry["name"])}" data-name="{e(entry["name"])}" '
-             f'data-duration="{entry["duration"]:.2f}">']
+    parts = [
+        f'<article class="session" id="{e(entry["name"])}" data-name="{e(entry["name"])}" '
+        f'data-duration="{entry["duration"]:.2f}">'
+    ]
     if cover:
         parts.append(f'<img class="cover" src="{e(cover)}" alt="">')
-    parts.append(f'<h2>{e(entry["title"])}</h2>')
+    parts.append(f"<h2>{e(entry['title'])}</h2>")
     parts.append(f'<p class="meta">{" · ".join(details)}</p>')
     if themes:
         parts.append(f'<p class="themes">{themes}</p>')
@@ -162,14 +173,21 @@ def _session_html(out_dir: Path, entry: dict) -> str:
 def _subscribe_html(feed_url: str, qr_svg: str | None) -> str:
     """The feed's address to copy into a podcast app and, when served, a QR code a phone can scan."""
     e = html.escape
-    qr = f'<div class="qr" role="img" aria-label="QR code of the feed address">{qr_svg}</div>' if qr_svg else ""
-    return (f'<section class="subscribe" id="subscribe"><p>Listen in a podcast app: subscribe to '
-            f'<a class="feed" href="{e(feed_url)}"><code>{e(feed_url)}</code></a>'
-            f'{" or scan the code with your phone" if qr_svg else ""}.</p>{qr}</section>')
+    qr = (
+        f'<div class="qr" role="img" aria-label="QR code of the feed address">{qr_svg}</div>'
+        if qr_svg
+        else ""
+    )
+    return (
+        f'<section class="subscribe" id="subscribe"><p>Listen in a podcast app: subscribe to '
+        f'<a class="feed" href="{e(feed_url)}"><code>{e(feed_url)}</code></a>'
+        f"{' or scan the code with your phone' if qr_svg else ''}.</p>{qr}</section>"
+    )
 
 
-def index_html(out_dir: Path, name: str, entries: list[dict], feed_url: str | None = None,
-               qr_svg: str | None = None) -> str:
+def index_html(
+    out_dir: Path, name: str, entries: list[dict], feed_url: str | None = None, qr_svg: str | None = None
+) -> str:
     """The page; `feed_url` (relative or absolute) adds a subscribe link, `qr_svg` its QR code."""
     e = html.escape
     total = sum(entry["duration"] for entry in entries)
@@ -188,7 +206,8 @@ def index_html(out_dir: Path, name: str, entries: list[dict], feed_url: str | No
 <body>
 <header>
 <h1>{e(name)}</h1>
-<p>{len(entries)} sessions, {clock(total)} in all · <a href="{PLAYLIST}">playlist</a> · <a href="{CATALOG}">catalog</a>{feed_link}</p>
+<p>{len(entries)} sessions, {clock(total)} in all · <a href="{PLAYLIST}">playlist</a> ·
+<a href="{CATALOG}">catalog</a>{feed_link}</p>
 {subscribe}
 </header>
 <main>
@@ -200,8 +219,9 @@ def index_html(out_dir: Path, name: str, entries: list[dict], feed_url: str | No
 """
 
 
-def write_library(out_dir: Path, name: str, entries: list[dict], podcast: dict | None = None,
-                  cover: bytes | None = None) -> list[Path]:
+def write_library(
+    out_dir: Path, name: str, entries: list[dict], podcast: dict | None = None, cover: bytes | None = None
+) -> list[Path]:
     """Playlist, catalog and index (the last of the list returned), the library's cover when
     given (None: the one in place stays), and feed.xml when `podcast["base_url"]` is set
     (removed when it is not: an old address must not linger)."""
@@ -216,13 +236,17 @@ def write_library(out_dir: Path, name: str, entries: list[dict], podcast: dict |
     feed_path = out_dir / FEED
     if base_url:
         catalog = catalog_data(name, entries, podcast, cover_name)
-        atomic_write_bytes(feed_path, feed_xml(catalog, base_url, base_url + FEED, session_transcripts(out_dir, entries)))
+        atomic_write_bytes(
+            feed_path, feed_xml(catalog, base_url, base_url + FEED, session_transcripts(out_dir, entries))
+        )
         written.append(feed_path)
     else:
         feed_path.unlink(missing_ok=True)
-    for file_name, text in ((PLAYLIST, playlist_text(name, entries)),
-                            (CATALOG, catalog_text(name, entries, podcast, cover_name)),
-                            (INDEX, index_html(out_dir, name, entries, base_url + FEED if base_url else None))):
+    for file_name, text in (
+        (PLAYLIST, playlist_text(name, entries)),
+        (CATALOG, catalog_text(name, entries, podcast, cover_name)),
+        (INDEX, index_html(out_dir, name, entries, base_url + FEED if base_url else None)),
+    ):
         atomic_write_text(out_dir / file_name, text)
         written.append(out_dir / file_name)
     return written

@@ -25,8 +25,10 @@ class ProgressDisplay:
         self.sessions, self.minutes = sessions, minutes
         self.done, self.done_minutes = skipped, skipped_minutes
         self.started = time.monotonic()
-        self._line(f"{sessions} sessions, {minutes:g} min of audio: {skipped} up to date, "
-                   f"{sessions - skipped} to build")
+        self._line(
+            f"{sessions} sessions, {minutes:g} min of audio: {skipped} up to date, "
+            f"{sessions - skipped} to build"
+        )
         self._draw()
 
     def advance(self, outcome: SessionOutcome) -> None:
@@ -60,8 +62,10 @@ class ProgressDisplay:
         return clock(max(0.0, self.finish_at - time.monotonic()))
 
     def status(self) -> str:
-        return (f"{self.done}/{self.sessions} sessions, {self.done_minutes:g}/{self.minutes:g} min of audio, "
-                f"ETA {self.eta()}")
+        return (
+            f"{self.done}/{self.sessions} sessions, {self.done_minutes:g}/{self.minutes:g} min of audio, "
+            f"ETA {self.eta()}"
+        )
 
     def _draw(self) -> None:
         if not self.terminal:
@@ -85,12 +89,16 @@ class ProgressDisplay:
 def summary_lines(summary: BuildSummary) -> list[str]:
     built, skipped, failed = (summary.with_status(s) for s in (BUILT, SKIPPED, FAILED))
     minutes = sum(o.minutes for o in built)
-    lines = [f"built {len(built)} ({minutes:g} min of audio), skipped {len(skipped)} (up to date), "
-             f"failed {len(failed)} in {clock(summary.seconds)}"]
+    lines = [
+        f"built {len(built)} ({minutes:g} min of audio), skipped {len(skipped)} (up to date), "
+        f"failed {len(failed)} in {clock(summary.seconds)}"
+    ]
     lines += [f"failed {o.name}: {o.error}" for o in failed]
     if summary.stale:
-        lines.append(f"kept {len(summary.stale)} sessions no longer in the manifest "
-                     f"({', '.join(summary.stale)}); remove them with --prune")
+        lines.append(
+            f"kept {len(summary.stale)} sessions no longer in the manifest "
+            f"({', '.join(summary.stale)}); remove them with --prune"
+        )
     if summary.pruned:
         lines.append(f"pruned {len(summary.pruned)} files: {', '.join(summary.pruned)}")
     return lines

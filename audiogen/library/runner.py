@@ -20,11 +20,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import audiogen
 from audiogen import pipeline
@@ -122,8 +123,10 @@ def _entry(task: SessionTask, result) -> dict:
     # The chapters JSON goes beside the audio first, so the files listed below include it.
     chapters = [{"start": round(c.start, 3), "title": c.title} for c in result.chapters]
     title = f"{result.title} ({session.variant})"
-    state.atomic_write_text(result.path.parent / feed.chapters_name(session.name),
-                            feed.chapters_json({"title": title, "chapters": chapters}))
+    state.atomic_write_text(
+        result.path.parent / feed.chapters_name(session.name),
+        feed.chapters_json({"title": title, "chapters": chapters}),
+    )
     return {
         "name": session.name,
         "title": title,
@@ -158,8 +161,12 @@ def build_session(task: SessionTask) -> SessionOutcome:
             entry = _entry(task, result)
             state.write_key(result.path.parent, session.name, task.key, entry)
     except SessionTimeout:
-        return SessionOutcome(session.name, FAILED, minutes,
-                              error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)")
+        return SessionOutcome(
+            session.name,
+            FAILED,
+            minutes,
+            error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)",
+        )
     except AudiogenError as exc:
         return SessionOutcome(session.name, FAILED, minutes, error=str(exc))
     except Exception as exc:  # a bug in one session must not stop the library
@@ -174,24 +181,37 @@ def _run_in_child(task: SessionTask) -> SessionOutcome:
         task_file, result_file = Path(folder) / "task.pickle", Path(folder) / "outcome.pickle"
         task_file.write_bytes(pickle.dumps(task))
         package_root = str(Path(audiogen.__file__).resolve().parent.parent)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        )
         process = subprocess.Popen(
             [sys.executable, "-m", "audiogen.library.isolated", str(task_file), str(result_file)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True, env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=env,
         )
         try:
             _, stderr = process.communicate(timeout=session.timeout + CHILD_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
-            return SessionOutcome(session.name, FAILED, session.spec.minutes,
-                                  error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)")
+            return SessionOutcome(
+                session.name,
+                FAILED,
+                session.spec.minutes,
+                error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)",
+            )
         if result_file.is_file():
             return pickle.loads(result_file.read_bytes())
         last = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
-        return SessionOutcome(session.name, FAILED, session.spec.minutes,
-                              error=f"the session's process exited with code {process.returncode}: {last[0]}")
+        return SessionOutcome(
+            session.name,
+            FAILED,
+            session.spec.minutes,
+            error=f"the session's process exited with code {process.returncode}: {last[0]}",
+        )
 
 
 INTERRUPTED = "the build was interrupted before this session started"
@@ -241,8 +261,12 @@ def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
     if scheduler is None:
         context = pool_context()
         stopped = context.Event()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_adopt,
-                                 initargs=(dict(os.environ), os.getcwd(), stopped)) as executor:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_adopt,
+            initargs=(dict(os.environ), os.getcwd(), stopped),
+        ) as executor:
             try:
                 yield executor
             except BaseException as exc:
@@ -260,7 +284,9 @@ def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
         import dask
         from distributed import Client
     except ImportError:
-        raise ToolMissingError("--scheduler needs Dask: pip install 'audiogen[dask]' (dask[distributed])") from None
+        raise ToolMissingError(
+            "--scheduler needs Dask: pip install 'audiogen[dask]' (dask[distributed])"
+        ) from None
     # Without a configured scratch folder Dask writes into the current directory.
     scratch = dask.config.get("temporary-directory", None) or tempfile.gettempdir()
     with dask.config.set({"temporary-directory": scratch}):
@@ -286,9 +312,13 @@ def _with_feed_fields(out_dir: Path, entry: dict) -> dict:
         return entry
     state.atomic_write_text(Path(out_dir) / feed.chapters_name(name), feed.chapters_json(entry))
     stat = audio.stat()
-    entry = {**entry, "files": state.session_files(out_dir, name),
-             "built": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds"),
-             "bytes": stat.st_size, "audio_sha256": feed.file_digest(audio)}
+    entry = {
+        **entry,
+        "files": state.session_files(out_dir, name),
+        "built": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds"),
+        "bytes": stat.st_size,
+        "audio_sha256": feed.file_digest(audio),
+    }
     state.write_key(out_dir, name, entry["key"], entry)
     return entry
 
@@ -304,7 +334,9 @@ def _library_cover(out_dir: Path, name: str, entries: list[dict]) -> tuple[bytes
     themes = tuple(t for t, _ in counts.most_common(3))
     minutes = max(1, round(sum(entry["duration"] for entry in entries) / 60))
     subtitle = f"{len(entries)} session{'s' if len(entries) != 1 else ''} · {minutes} minutes"
-    record = json.dumps({"name": name, "themes": themes, "subtitle": subtitle, "audiogen": audiogen.__version__})
+    record = json.dumps(
+        {"name": name, "themes": themes, "subtitle": subtitle, "audiogen": audiogen.__version__}
+    )
     try:
         if (out_dir / feed.COVER).is_file() and (out_dir / COVER_RECORD).read_text("utf-8") == record:
             return None, record
@@ -350,16 +382,24 @@ def build_library(
             entry = state.is_current(out_dir, session.name, key)
             if entry is not None:
                 entry = _with_feed_fields(out_dir, entry)
-                outcomes[session.name] = SessionOutcome(session.name, SKIPPED, session.spec.minutes, entry=entry)
+                outcomes[session.name] = SessionOutcome(
+                    session.name, SKIPPED, session.spec.minutes, entry=entry
+                )
             else:
                 tasks.append(SessionTask(session, key, _article_label(session.article, settings.manifest)))
         skipped = list(outcomes.values())
-        progress.start(len(manifest.sessions), sum(s.spec.minutes for s in manifest.sessions),
-                       len(skipped), sum(o.minutes for o in skipped))
+        progress.start(
+            len(manifest.sessions),
+            sum(s.spec.minutes for s in manifest.sessions),
+            len(skipped),
+            sum(o.minutes for o in skipped),
+        )
         if tasks:
             # Longest first: the pool finishes sooner when short sessions fill the gaps at the end.
             tasks.sort(key=lambda t: -t.session.spec.minutes)
-            with open_executor(max(1, min(workers or os.cpu_count() or 1, len(tasks))), scheduler) as executor:
+            with open_executor(
+                max(1, min(workers or os.cpu_count() or 1, len(tasks))), scheduler
+            ) as executor:
                 futures = {executor.submit(run_task, task): task for task in tasks}
                 try:
                     for future in _completed(futures, progress):
@@ -367,8 +407,12 @@ def build_library(
                         try:
                             outcome = future.result()
                         except Exception as exc:  # the worker itself died (killed, out of memory)
-                            outcome = SessionOutcome(task.session.name, FAILED, task.session.spec.minutes,
-                                                     error=f"worker lost: {type(exc).__name__}: {exc}")
+                            outcome = SessionOutcome(
+                                task.session.name,
+                                FAILED,
+                                task.session.spec.minutes,
+                                error=f"worker lost: {type(exc).__name__}: {exc}",
+                            )
                         outcomes[outcome.name] = outcome
                         progress.advance(outcome)
                 except BaseException:

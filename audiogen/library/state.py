@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from audiogen import __version__, safefiles
 from audiogen.errors import OutputError
@@ -29,7 +30,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         safefiles.atomic_write_bytes(path, data)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write the file ({exc.strerror}); check the folder and free space") from None
+        raise OutputError(
+            f"{path}: cannot write the file ({exc.strerror}); check the folder and free space"
+        ) from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -102,7 +105,9 @@ def read_key(out_dir: Path, name: str) -> dict | None:
 
 
 def write_key(out_dir: Path, name: str, key: str, entry: dict) -> None:
-    atomic_write_text(key_path(out_dir, name), json.dumps({"key": key, "entry": entry}, indent=1, ensure_ascii=False))
+    atomic_write_text(
+        key_path(out_dir, name), json.dumps({"key": key, "entry": entry}, indent=1, ensure_ascii=False)
+    )
 
 
 def is_current(out_dir: Path, name: str, key: str) -> dict | None:
@@ -118,7 +123,9 @@ def is_current(out_dir: Path, name: str, key: str) -> dict | None:
 
 def session_files(out_dir: Path, name: str) -> list[str]:
     """The audio and whatever else a render put beside it (transcripts, cover), by file name."""
-    return sorted(p.name for p in Path(out_dir).glob(f"{name}.*") if p.is_file() and ".part" not in p.suffixes)
+    return sorted(
+        p.name for p in Path(out_dir).glob(f"{name}.*") if p.is_file() and ".part" not in p.suffixes
+    )
 
 
 def remove_leftovers(out_dir: Path) -> int:
@@ -135,7 +142,7 @@ def stale_sessions(out_dir: Path, names: set[str]) -> list[str]:
     """Sessions with a key file in the folder that the manifest no longer names."""
     stale = []
     for path in sorted(Path(out_dir).glob(".*.key")):
-        name = path.name[1:-len(".key")]
+        name = path.name[1 : -len(".key")]
         if name not in names:
             stale.append(name)
     return stale
@@ -163,8 +170,12 @@ def build_lock(out_dir: Path) -> Iterator[None]:
         out_dir.mkdir(parents=True, exist_ok=True)
         handle = safefiles.locked_file(out_dir / LOCK_NAME, wait=False)
     except BlockingIOError:
-        raise OutputError(f"{out_dir}: another build is writing to this library; wait for it or use another --out") from None
+        raise OutputError(
+            f"{out_dir}: another build is writing to this library; wait for it or use another --out"
+        ) from None
     except OSError as exc:
-        raise OutputError(f"{out_dir}: cannot create the library folder ({exc.strerror}); choose another --out") from None
+        raise OutputError(
+            f"{out_dir}: cannot create the library folder ({exc.strerror}); choose another --out"
+        ) from None
     with handle:
         yield

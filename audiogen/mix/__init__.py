@@ -16,12 +16,34 @@ from audiogen.mix.blocks import bed_gain_db, mix_blocks, output_channels, prepar
 from audiogen.mix.limiter import TruePeakLimiter, limited, limiter_ceiling_db
 from audiogen.mix.loudness import LoudnessMeter, TruePeakEnvelope, gated_loudness, measure, metered
 from audiogen.mix.master import (
-    Codec, MasterPlan, codec_loudness_change, master, mastered_blocks, plan_master, probe_excerpt,
+    Codec,
+    MasterPlan,
+    codec_loudness_change,
+    master,
+    mastered_blocks,
+    plan_master,
+    probe_excerpt,
 )
 
 __all__ = [
-    "Codec", "LoudnessMeter", "MasterPlan", "TruePeakEnvelope", "TruePeakLimiter", "bed_gain_db",
-    "codec_loudness_change", "gated_loudness", "limited", "limiter_ceiling_db", "master", "mastered_blocks",
-    "measure", "metered", "mix_blocks", "output_channels", "plan_master", "prepare_clip", "probe_excerpt",
+    "Codec",
+    "LoudnessMeter",
+    "MasterPlan",
+    "TruePeakEnvelope",
+    "TruePeakLimiter",
+    "bed_gain_db",
+    "codec_loudness_change",
+    "gated_loudness",
+    "limited",
+    "limiter_ceiling_db",
+    "master",
+    "mastered_blocks",
+    "measure",
+    "metered",
+    "mix_blocks",
+    "output_channels",
+    "plan_master",
+    "prepare_clip",
+    "probe_excerpt",
     "speech_spans",
 ]

@@ -7,8 +7,8 @@ the stream reaches it and released when the stream has passed it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from math import gcd
-from typing import Iterator
 
 import numpy as np
 
@@ -31,7 +31,8 @@ CHAPTER_BELL_GAP = 3.0  # no extra chapter bell this close to a bell the script 
 
 
 def levelled_clip(clip: Clip, sample_rate: int | None) -> np.ndarray:
-    """The clip at `sample_rate` (None: its own) with its voiced part at VOICE_LEVEL_DB, times its volume; float32."""
+    """The clip at `sample_rate` (None: its own) with its voiced part at VOICE_LEVEL_DB, times its
+    volume; float32."""
     samples, rate = read_clip(clip.path)
     if sample_rate is not None and rate != sample_rate:
         g = gcd(sample_rate, rate)
@@ -50,7 +51,8 @@ def levelled_clip(clip: Clip, sample_rate: int | None) -> np.ndarray:
 
 
 def prepare_clip(clip: Clip, settings: SoundSettings, ceiling_db: float = VOICE_PEAK_DB) -> np.ndarray:
-    """Resample (polyphase, band-limited), set the speech level, limit true peaks to `ceiling_db`; float32 mono.
+    """Resample (polyphase, band-limited), set the speech level, limit true peaks to `ceiling_db`;
+    float32 mono.
 
     The limiter is the stream's own look-ahead true-peak limiter; mastering
     lowers the ceiling so that the voice's peaks fit under the output's ceiling
@@ -74,7 +76,9 @@ def prepare_clip(clip: Clip, settings: SoundSettings, ceiling_db: float = VOICE_
 def speech_spans(timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
     """Where the bed is ducked: each sentence widened by the pre-roll and release, merged and sorted."""
     merged: list[list[float]] = []
-    for a, b in sorted((start - DUCK_PREROLL, end + DUCK_RELEASE) for start, end in timeline.speech_intervals):
+    for a, b in sorted(
+        (start - DUCK_PREROLL, end + DUCK_RELEASE) for start, end in timeline.speech_intervals
+    ):
         if merged and a <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], b)
         else:
@@ -83,8 +87,12 @@ def speech_spans(timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
     return spans[:, 0], spans[:, 1]
 
 
-def bed_gain_db(times: np.ndarray, spans: tuple[np.ndarray, np.ndarray], settings: SoundSettings,
-                bed_level_db: float = 0.0) -> np.ndarray:
+def bed_gain_db(
+    times: np.ndarray,
+    spans: tuple[np.ndarray, np.ndarray],
+    settings: SoundSettings,
+    bed_level_db: float = 0.0,
+) -> np.ndarray:
     """Bed gain in dB at `times` (seconds): ducked under speech, rising in long silences.
 
     `bed_level_db` is the bed's own RMS level: the gain puts the bed
@@ -101,7 +109,9 @@ def bed_gain_db(times: np.ndarray, spans: tuple[np.ndarray, np.ndarray], setting
     else:
         since = until = np.full(len(times), np.inf)
     # After speech the bed waits, then rises slowly; before speech it dips quickly, just ahead of the voice.
-    rise = np.minimum(np.clip((since - RISE_DELAY) / RISE_RAMP, 0.0, 1.0), np.clip(until / DUCK_ATTACK, 0.0, 1.0))
+    rise = np.minimum(
+        np.clip((since - RISE_DELAY) / RISE_RAMP, 0.0, 1.0), np.clip(until / DUCK_ATTACK, 0.0, 1.0)
+    )
     rise = 0.5 - 0.5 * np.cos(np.pi * rise)  # an S-curve: no audible corner
     base = VOICE_LEVEL_DB - settings.bed_below_voice_db + settings.background_gain_db - bed_level_db
     return base + settings.bed_rise_in_silence_db * rise
@@ -208,8 +218,9 @@ def mix_blocks(
                     out[a - start : b - start] += samples[a - offset : b - offset]
             if start / rate < settings.fade_in or (end - 1) / rate > timeline.duration - settings.fade_out:
                 times = (start + np.arange(n)) / rate
-                out *= fade_gain(times, timeline.duration, settings.fade_in, settings.fade_out).astype(np.float32)[:, None]
+                out *= fade_gain(times, timeline.duration, settings.fade_in, settings.fade_out).astype(
+                    np.float32
+                )[:, None]
             yield out * gain if gain_db else out
     finally:
         bed.close()
-

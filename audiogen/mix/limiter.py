@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -75,8 +75,13 @@ class TruePeakLimiter:
         return self.process(np.zeros((self.latency, self.audio.shape[1]), dtype=np.float32))
 
 
-def limited(blocks: Iterable[np.ndarray], sample_rate: int, channels: int, ceiling_db: float,
-            limiter: TruePeakLimiter | None = None) -> Iterator[np.ndarray]:
+def limited(
+    blocks: Iterable[np.ndarray],
+    sample_rate: int,
+    channels: int,
+    ceiling_db: float,
+    limiter: TruePeakLimiter | None = None,
+) -> Iterator[np.ndarray]:
     """The blocks through a true-peak limiter (`limiter`, to read its figures afterwards, or a new one)."""
     limiter = limiter or TruePeakLimiter(sample_rate, channels, 10 ** (ceiling_db / 20))
     for block in blocks:
@@ -89,4 +94,3 @@ def limited(blocks: Iterable[np.ndarray], sample_rate: int, channels: int, ceili
 def limiter_ceiling_db(settings: SoundSettings) -> float:
     """The limiter's ceiling: the output's true-peak limit less the encoder's headroom."""
     return settings.true_peak - ENCODER_HEADROOM_DB
-

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 from array import array
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from audiogen.dsp import IIRFilter, kaiser_lowpass, window_max
+
 
 def channel_peak(block: np.ndarray) -> np.ndarray:
     """Largest absolute value across channels at each frame (much faster than max(axis=1) on 2 columns)."""
@@ -41,7 +42,9 @@ class TruePeakEnvelope:
     def __init__(self, sample_rate: int, channels: int) -> None:
         taps = kaiser_lowpass(48, 21000 * sample_rate / 44100, self.FACTOR * sample_rate, 6.0)
         self.phases = [(taps[k :: self.FACTOR] * self.FACTOR).astype(np.float32) for k in range(self.FACTOR)]
-        self.kernel = np.stack([h[::-1] for h in self.phases], axis=1)  # (taps, phases): one product per window
+        self.kernel = np.stack(
+            [h[::-1] for h in self.phases], axis=1
+        )  # (taps, phases): one product per window
         self.history = np.zeros((len(self.phases[0]) - 1, channels), dtype=np.float32)
 
     def envelope(self, block: np.ndarray, floor: float = 0.0) -> np.ndarray:
@@ -87,12 +90,20 @@ def k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     w = 2.0 * np.pi * 1500.0 / sample_rate
     gain, alpha = 10 ** (4.0 / 40), np.sin(w) / (2.0 * (1 / np.sqrt(2)))
     root, cos = np.sqrt(gain), np.cos(w)
-    shelf_b = gain * np.array([(gain + 1) + (gain - 1) * cos + 2 * root * alpha,
-                               -2 * ((gain - 1) + (gain + 1) * cos),
-                               (gain + 1) + (gain - 1) * cos - 2 * root * alpha])
-    shelf_a = np.array([(gain + 1) - (gain - 1) * cos + 2 * root * alpha,
-                        2 * ((gain - 1) - (gain + 1) * cos),
-                        (gain + 1) - (gain - 1) * cos - 2 * root * alpha])
+    shelf_b = gain * np.array(
+        [
+            (gain + 1) + (gain - 1) * cos + 2 * root * alpha,
+            -2 * ((gain - 1) + (gain + 1) * cos),
+            (gain + 1) + (gain - 1) * cos - 2 * root * alpha,
+        ]
+    )
+    shelf_a = np.array(
+        [
+            (gain + 1) - (gain - 1) * cos + 2 * root * alpha,
+            2 * ((gain - 1) - (gain + 1) * cos),
+            (gain + 1) - (gain - 1) * cos - 2 * root * alpha,
+        ]
+    )
     w = 2.0 * np.pi * 38.0 / sample_rate
     alpha, cos = np.sin(w) / (2.0 * 0.5), np.cos(w)
     pass_b = np.array([(1 + cos) / 2, -(1 + cos), (1 + cos) / 2])
@@ -178,8 +189,8 @@ def metered(blocks: Iterable[np.ndarray], meter: LoudnessMeter) -> Iterator[np.n
         yield block
 
 
-
 FILTER_TAIL_SECONDS = 0.2  # a part's K-weighted energy rings on this long after it ends
+
 
 def k_filtered(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Samples (frames, or frames x channels) K-weighted from rest, float32, in the same shape."""

@@ -13,22 +13,42 @@ from __future__ import annotations
 import functools
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 from audiogen.errors import AudioError
 from audiogen.mix.blocks import (
-    BELL_LEVEL_DB, BLOCK_SECONDS, ENVELOPE_RATE, VOICE_PEAK_DB, all_bells, bed_gain_db, fade_gain, levelled_clip,
-    mix_blocks, speech_spans,
+    BELL_LEVEL_DB,
+    BLOCK_SECONDS,
+    ENVELOPE_RATE,
+    VOICE_PEAK_DB,
+    all_bells,
+    bed_gain_db,
+    fade_gain,
+    levelled_clip,
+    mix_blocks,
+    speech_spans,
 )
 from audiogen.mix.limiter import (
-    LIMITER_HOLD, LIMITER_RAMP, TruePeakLimiter, limited, limiter_ceiling_db, limiter_gain,
+    LIMITER_HOLD,
+    LIMITER_RAMP,
+    TruePeakLimiter,
+    limited,
+    limiter_ceiling_db,
+    limiter_gain,
 )
 from audiogen.mix.loudness import (
-    FILTER_TAIL_SECONDS, STEP_SECONDS, LoudnessMeter, TruePeakEnvelope, gated_loudness, k_weighted, measure,
+    FILTER_TAIL_SECONDS,
+    STEP_SECONDS,
+    LoudnessMeter,
+    TruePeakEnvelope,
+    gated_loudness,
+    k_weighted,
+    measure,
     metered,
 )
 from audiogen.models import BedFactory, BedSource, MasterStats, SoundSettings, Timeline
@@ -70,7 +90,7 @@ class _StepEnergies:
         count = max(0, min(len(sums), len(self.power) - first))
         self.power[first : first + count] += sums[:count]
 
-    def loudness(self, settings: SoundSettings, *others: "_StepEnergies") -> float:
+    def loudness(self, settings: SoundSettings, *others: _StepEnergies) -> float:
         """Integrated loudness of these parts and `others` together, faded as the mix is."""
         centres = np.minimum((np.arange(len(self.power)) + 0.5) * STEP_SECONDS, self.duration)
         fades = fade_gain(centres, self.duration, settings.fade_in, settings.fade_out)
@@ -115,7 +135,9 @@ def _bed_step_powers(bed: BedSource, count: int, settings: SoundSettings) -> np.
     return powers
 
 
-def _background_energies(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings) -> _StepEnergies:
+def _background_energies(
+    timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings
+) -> _StepEnergies:
     """Bells and bed: the bed's K-weighted power (see `_bed_step_powers`) follows the ducking."""
     rate, channels = settings.sample_rate, settings.channels
     steps = _StepEnergies(timeline.duration)
@@ -125,7 +147,9 @@ def _background_energies(timeline: Timeline, bed_factory: BedFactory, settings: 
         for placed_bell in all_bells(timeline, bed.chapter_bell):
             if placed_bell.kind not in strikes:
                 strike = bed.bell(placed_bell.kind) * np.float32(10 ** (BELL_LEVEL_DB / 20))
-                strikes[placed_bell.kind] = _squares(k_weighted(strike.mean(axis=1) if channels == 1 else strike, rate))
+                strikes[placed_bell.kind] = _squares(
+                    k_weighted(strike.mean(axis=1) if channels == 1 else strike, rate)
+                )
             steps.add_squares(strikes[placed_bell.kind], placed_bell.start, rate)
         if not bed.silent:
             power = _bed_step_powers(bed, len(steps.power), settings)
@@ -155,9 +179,11 @@ class _ClipLook:
     peaks: np.ndarray  # largest true-peak estimate in each frame
     energy: np.ndarray  # K-weighted sum of squares in each frame, over every channel it fills
     peak: float
-    step_samples: float  # samples in a 100 ms step at the clip's rate: a step's mean square is its sum over this
+    step_samples: (
+        float  # samples in a 100 ms step at the clip's rate: a step's mean square is its sum over this
+    )
 
-    def step_energies(self, ceiling: float, steps: "_StepEnergies") -> None:
+    def step_energies(self, ceiling: float, steps: _StepEnergies) -> None:
         """Add this clip, its true peaks limited to `ceiling` (linear), to `steps`."""
         energy = self.energy
         if self.peak > ceiling:
@@ -168,7 +194,9 @@ class _ClipLook:
         # Each frame counts in the 100 ms step its first sample falls in.
         index = ((self.start + np.arange(len(energy)) * self.frame_seconds) / STEP_SECONDS).astype(np.int64)
         keep = index < len(steps.power)
-        steps.power += np.bincount(index[keep], weights=energy[keep], minlength=len(steps.power)) / self.step_samples
+        steps.power += (
+            np.bincount(index[keep], weights=energy[keep], minlength=len(steps.power)) / self.step_samples
+        )
 
 
 def _frame_reduce(values: np.ndarray, frame: int, reduce) -> np.ndarray:
@@ -187,8 +215,16 @@ def _look_at_clips(timeline: Timeline, channels: int) -> list[_ClipLook]:
         envelope = TruePeakEnvelope(rate, 1).envelope(samples[:, None])
         # Each channel of the mix carries the voice: its K-weighted energy counts `channels` times.
         squares = k_weighted(samples, rate) ** 2 * channels
-        looks.append(_ClipLook(placed.start, frame / rate, _frame_reduce(envelope, frame, np.max),
-                               _frame_reduce(squares, frame, np.sum), float(envelope.max()), STEP_SECONDS * rate))
+        looks.append(
+            _ClipLook(
+                placed.start,
+                frame / rate,
+                _frame_reduce(envelope, frame, np.max),
+                _frame_reduce(squares, frame, np.sum),
+                float(envelope.max()),
+                STEP_SECONDS * rate,
+            )
+        )
     return looks
 
 
@@ -214,7 +250,9 @@ class MasterPlan:
     predicted_lufs: float  # what the stream will measure (before the encoder)
 
 
-def plan_master(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, codec_change: float = 0.0) -> MasterPlan:
+def plan_master(
+    timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, codec_change: float = 0.0
+) -> MasterPlan:
     """Choose the master gain and the voice's peak ceiling from the session's parts; nothing is mixed.
 
     The gain G must bring the integrated loudness to the target, and the voice's
@@ -237,7 +275,7 @@ def plan_master(timeline: Timeline, bed_factory: BedFactory, settings: SoundSett
         voice = _voice_energies(looks, timeline.duration, 10 ** (ceiling_db(gain) / 20))
         return voice.loudness(settings, background)
 
-    @functools.lru_cache(maxsize=None)  # the chosen gain's miss is asked for again at the end
+    @functools.cache  # the chosen gain's miss is asked for again at the end
     def miss(gain: float) -> float:  # grows with the gain: limiting never takes back a whole dB per dB
         return loudness(gain) + gain - target
 
@@ -254,7 +292,9 @@ def plan_master(timeline: Timeline, bed_factory: BedFactory, settings: SoundSett
         while high_miss < 0 and high < most:
             low, low_miss, high = high, high_miss, min(most, high + 3.0)
             high_miss = miss(high)
-        gain = high  # if even that falls short, the target cannot be met under the ceiling: the loudest that can
+        gain = (
+            high  # if even that falls short, the target cannot be met under the ceiling: the loudest that can
+        )
         for _ in range(20 if high_miss >= 0 else 0):  # regula falsi, Illinois variant: a handful of looks
             gain = high - high_miss * (high - low) / (high_miss - low_miss)
             result = miss(gain)
@@ -272,9 +312,9 @@ def plan_master(timeline: Timeline, bed_factory: BedFactory, settings: SoundSett
 MISS_TOLERANCE = 0.3  # LU: a second pass runs when the encoded stream misses the target by more
 
 
-
-
-def mastered_blocks(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, plan: MasterPlan) -> Iterator[np.ndarray]:
+def mastered_blocks(
+    timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, plan: MasterPlan
+) -> Iterator[np.ndarray]:
     """The final stream: the mix at the planned gain through the true-peak limiter."""
     mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)
     return limited(mixed, settings.sample_rate, settings.channels, limiter_ceiling_db(settings))
@@ -298,7 +338,9 @@ def _excerpt(blocks: Iterator[np.ndarray], sample_rate: int, duration: float) ->
 def probe_excerpt(timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings) -> np.ndarray:
     """A piece of the mastered session for measuring what the encoder does to it."""
     plan = plan_master(timeline, bed_factory, settings)
-    return _excerpt(mastered_blocks(timeline, bed_factory, settings, plan), settings.sample_rate, timeline.duration)
+    return _excerpt(
+        mastered_blocks(timeline, bed_factory, settings, plan), settings.sample_rate, timeline.duration
+    )
 
 
 def _pieces(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
@@ -316,11 +358,26 @@ def codec_loudness_change(excerpt: np.ndarray, sample_rate: int, codec: Codec) -
     channels = excerpt.shape[1]
     with tempfile.TemporaryDirectory(prefix="audiogen-codec-") as folder:
         encoded = codec([excerpt], Path(folder) / "probe")
-        command = [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(encoded),
-                   "-f", "f32le", "-ac", str(channels), "-ar", str(sample_rate), "pipe:1"]
+        command = [
+            ffmpeg_path(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(encoded),
+            "-f",
+            "f32le",
+            "-ac",
+            str(channels),
+            "-ar",
+            str(sample_rate),
+            "pipe:1",
+        ]
         result = subprocess.run(command, capture_output=True)
     if result.returncode != 0:
-        raise AudioError(f"ffmpeg could not decode its own test encoding: {result.stderr.decode(errors='replace').strip()}")
+        raise AudioError(
+            f"ffmpeg could not decode its own test encoding: {result.stderr.decode(errors='replace').strip()}"
+        )
     decoded = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, channels)
     before, _ = measure(_pieces(excerpt, sample_rate), sample_rate, channels)
     after, _ = measure(_pieces(decoded, sample_rate), sample_rate, channels)
@@ -351,7 +408,7 @@ def master(
     rate, channels = settings.sample_rate, settings.channels
     plan = plan_master(timeline, bed_factory, settings, codec_change)
     target = settings.loudness - codec_change  # what the PCM stream must measure
-    for attempt in range(2):
+    for _attempt in range(2):
         meter = LoudnessMeter(rate, channels, true_peak=False)
         limiter = TruePeakLimiter(rate, channels, 10 ** (limiter_ceiling_db(settings) / 20))
         mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)

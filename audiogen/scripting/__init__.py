@@ -48,4 +48,6 @@ def build_script(
         return f"{source} (script line {line_no})" if source else None
 
     parsed = parse_script_markup(markup, f"{name}.j2", locate)
-    return Script(title=themes.title, template=name, markup=markup, cues=parsed.cues, fade_out=parsed.fade_out)
+    return Script(
+        title=themes.title, template=name, markup=markup, cues=parsed.cues, fade_out=parsed.fade_out
+    )

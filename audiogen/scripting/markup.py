@@ -1,26 +1,26 @@
 """The script markup: one line, one cue. Parsed exactly once, into typed cues.
 
-    [chapter Arrival]            a chapter mark (and a chapter in the audio file)
-    [bell]  [bell soft]          a singing-bowl strike
-    [pause 4s]                   a fixed pause
-    [pause 5s..40s]              an elastic pause: takes its share of the silence budget
-    [pause 5s..40s x2]           ... with twice the share of a plain elastic pause
-    [breath 4-2-6 x3]            three breath cycles: in 4 s, hold 2 s, out 6 s, with cue words
-    [breath 4-0-6 x4 words="In|Out"]   custom cue words (one per non-zero phase)
-    [voice rate=0.85 volume=0.9] slower and softer speech from here on
-    [voice]                      back to the session's normal voice
-    [optional 2] ... [/optional] cues that may be dropped when the session is short;
-                                 higher levels go first (see the README)
-    [fade 120s]                  the session ends with a long fade-out (once per script),
-                                 e.g. a sleep session that drifts off instead of waking up
-    Any other line               spoken text, one sentence at a time
+[chapter Arrival]            a chapter mark (and a chapter in the audio file)
+[bell]  [bell soft]          a singing-bowl strike
+[pause 4s]                   a fixed pause
+[pause 5s..40s]              an elastic pause: takes its share of the silence budget
+[pause 5s..40s x2]           ... with twice the share of a plain elastic pause
+[breath 4-2-6 x3]            three breath cycles: in 4 s, hold 2 s, out 6 s, with cue words
+[breath 4-0-6 x4 words="In|Out"]   custom cue words (one per non-zero phase)
+[voice rate=0.85 volume=0.9] slower and softer speech from here on
+[voice]                      back to the session's normal voice
+[optional 2] ... [/optional] cues that may be dropped when the session is short;
+                             higher levels go first (see the README)
+[fade 120s]                  the session ends with a long fade-out (once per script),
+                             e.g. a sleep session that drifts off instead of waking up
+Any other line               spoken text, one sentence at a time
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from audiogen.errors import MarkupError
 from audiogen.models import Bell, Breath, Chapter, Cue, ElasticPause, Pause, Speech, Utterance
@@ -60,7 +60,9 @@ def parse_markup(markup: str, template: str = "<script>", locate: Locate | None 
     return parse_script_markup(markup, template, locate).cues
 
 
-def parse_script_markup(markup: str, template: str = "<script>", locate: Locate | None = None) -> ParsedMarkup:
+def parse_script_markup(
+    markup: str, template: str = "<script>", locate: Locate | None = None
+) -> ParsedMarkup:
     """Parse markup once into cues and session requests ([fade]).
 
     `locate` maps a rendered line to its template source line, so an error points
@@ -118,16 +120,26 @@ def parse_script_markup(markup: str, template: str = "<script>", locate: Locate 
             elif name == "breath":
                 breath = _BREATH.match(args)
                 if not breath:
-                    raise fail(line_no, line, 'a breath is [breath IN-HOLD-OUT xCOUNT] e.g. [breath 4-2-6 x3]')
+                    raise fail(
+                        line_no, line, "a breath is [breath IN-HOLD-OUT xCOUNT] e.g. [breath 4-2-6 x3]"
+                    )
                 inhale, hold, exhale = (float(breath.group(i)) for i in (1, 2, 3))
                 count = int(breath.group(4))
                 if inhale <= 0 or exhale <= 0 or not 1 <= count <= 30:
                     raise fail(line_no, line, "breath phases must be positive and the count 1 to 30")
                 words = _breath_words(breath.group(5), hold > 0)
                 if words is None:
-                    raise fail(line_no, line, "words= needs one word per phase, e.g. words=\"In|Hold|Out\"")
+                    raise fail(line_no, line, 'words= needs one word per phase, e.g. words="In|Hold|Out"')
                 cues.append(
-                    Breath(inhale, hold, exhale, count, tuple(Utterance(w, rate, volume) for w in words), line_no, optional)
+                    Breath(
+                        inhale,
+                        hold,
+                        exhale,
+                        count,
+                        tuple(Utterance(w, rate, volume) for w in words),
+                        line_no,
+                        optional,
+                    )
                 )
             elif name == "fade":
                 fade = _PAUSE_FIXED.match(args)
@@ -155,7 +167,9 @@ def parse_script_markup(markup: str, template: str = "<script>", locate: Locate 
         if "[" in line or "]" in line:
             raise fail(line_no, line, "brackets inside spoken text (a tag must stand alone on its line)")
         for sentence in split_sentences(line):
-            cues.append(Speech(Utterance(sentence, rate, volume), line=line_no, optional=optional, gap=SENTENCE_GAP))
+            cues.append(
+                Speech(Utterance(sentence, rate, volume), line=line_no, optional=optional, gap=SENTENCE_GAP)
+            )
     if optional_stack:
         _, line_no, line = optional_stack[-1]
         raise fail(line_no, line, "never closed with [/optional]")

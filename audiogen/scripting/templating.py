@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -89,7 +89,9 @@ def choose_template(themes: Themes, user_dir: Path | None = None, requested: str
     names = [t.name for t in templates]
     if requested:
         if requested not in names:
-            raise TemplateError(f"unknown template {requested!r}; known: {', '.join(names)} (see `audiogen templates`)")
+            raise TemplateError(
+                f"unknown template {requested!r}; known: {', '.join(names)} (see `audiogen templates`)"
+            )
         return requested
     # The first label the article carries that a template is made for wins.
     for label in themes.labels:
@@ -148,7 +150,9 @@ def render_template(name: str, context: dict, user_dir: Path | None = None) -> s
     try:
         return env.get_template(f"{name}.j2").render(**context)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: {exc.message}") from None
+        raise TemplateError(
+            f"{exc.filename or exc.name}, line {exc.lineno}: template syntax error: {exc.message}"
+        ) from None
     except jinja2.TemplateNotFound as exc:
         where = f"{user_dir} or the built-in templates" if user_dir is not None else "the built-in templates"
         raise TemplateError(f"template {exc.name!r} not found in {where}") from None

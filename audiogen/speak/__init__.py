@@ -13,15 +13,20 @@ import atexit
 import shutil
 import tempfile
 import wave
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from audiogen.errors import VoiceError
 from audiogen.models import Clip, Utterance, VoiceSettings, VoiceTrack
 from audiogen.speak.cache import CacheInfo, SpeechCache, clip_key, default_cache_dir, variant_key
 from audiogen.speak.engines import (
-    DEFAULT_ENGINE, EngineUnavailable, VoiceInfo, engine_class, engine_defaults, engine_names,
+    DEFAULT_ENGINE,
+    EngineUnavailable,
+    VoiceInfo,
+    engine_class,
+    engine_defaults,
+    engine_names,
 )
 from audiogen.speak.identity import EngineIdentity, EngineRecords, engine_facts
 from audiogen.speak.textprep import prepare_for_speech
@@ -30,9 +35,21 @@ from audiogen.speak.warmth import TAIL_SECONDS, warm_file
 from audiogen.speak.worker import DEFAULT_TIMEOUT, RETRIES, EngineFailed, SpeechWorker
 
 __all__ = [
-    "synthesize_track", "list_voices", "voice_catalog", "VoiceCatalog", "SpeechCache", "CacheInfo",
-    "default_cache_dir", "prepare_for_speech", "engine_names", "engine_identity", "EngineIdentity",
-    "DEFAULT_ENGINE", "EngineUnavailable", "with_engine_defaults", "engine_defaults",
+    "synthesize_track",
+    "list_voices",
+    "voice_catalog",
+    "VoiceCatalog",
+    "SpeechCache",
+    "CacheInfo",
+    "default_cache_dir",
+    "prepare_for_speech",
+    "engine_names",
+    "engine_identity",
+    "EngineIdentity",
+    "DEFAULT_ENGINE",
+    "EngineUnavailable",
+    "with_engine_defaults",
+    "engine_defaults",
 ]
 
 MIN_RATE, MAX_RATE = 60, 260
@@ -63,7 +80,9 @@ def with_engine_defaults(settings: VoiceSettings) -> VoiceSettings:
             f"--pitch {settings.pitch}: the {settings.engine} engine has no pitch control; "
             "leave the pitch out, or choose --engine pyttsx3"
         )
-    return replace(settings, voice=settings.voice or voice, pitch=pitch if settings.pitch is None else settings.pitch)
+    return replace(
+        settings, voice=settings.voice or voice, pitch=pitch if settings.pitch is None else settings.pitch
+    )
 
 
 def voice_catalog(engine: str = DEFAULT_ENGINE) -> VoiceCatalog:
@@ -77,7 +96,10 @@ def list_voices(engine: str = DEFAULT_ENGINE) -> list[VoiceInfo]:
 
 
 def _ask_engine(
-    worker: SpeechWorker, facts: dict | None, records: EngineRecords | None, recorded: EngineIdentity | None = None
+    worker: SpeechWorker,
+    facts: dict | None,
+    records: EngineRecords | None,
+    recorded: EngineIdentity | None = None,
 ) -> EngineIdentity:
     """A started engine's version, voices and variants; recorded for later runs where the engine
     has facts to key them by and the answer differs from `recorded`."""
@@ -144,7 +166,11 @@ class _Speaker:
     """
 
     def __init__(
-        self, settings: VoiceSettings, cache: SpeechCache, timeout: float, retries: int,
+        self,
+        settings: VoiceSettings,
+        cache: SpeechCache,
+        timeout: float,
+        retries: int,
         records: EngineRecords | None,
     ) -> None:
         self.settings = settings
@@ -264,7 +290,9 @@ def synthesize_track(
 ) -> VoiceTrack:
     """One checked clip per utterance; `timeout` is a sentence's base time limit in seconds."""
     if not MIN_RATE <= settings.rate <= MAX_RATE:
-        raise VoiceError(f"--rate {settings.rate}: out of range; choose {MIN_RATE} to {MAX_RATE} words per minute")
+        raise VoiceError(
+            f"--rate {settings.rate}: out of range; choose {MIN_RATE} to {MAX_RATE} words per minute"
+        )
     if settings.pitch is not None and not 0 <= settings.pitch <= 99:
         raise VoiceError(f"--pitch {settings.pitch}: out of range; choose 0 to 99")
     if not 0 <= settings.warmth <= 1:
@@ -300,5 +328,7 @@ def synthesize_track(
     if use_cache:
         cache.trim(keep={c.path for c in clips})
     if report and speaker is not None:
-        report(f"speech: {len(clips)} sentences, {speaker.synthesised} synthesised, the rest from {cache.folder}")
+        report(
+            f"speech: {len(clips)} sentences, {speaker.synthesised} synthesised, the rest from {cache.folder}"
+        )
     return VoiceTrack(tuple(clips), settings)

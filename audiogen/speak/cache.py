@@ -70,7 +70,10 @@ class SpeechCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"{self.folder}: cannot create the speech cache ({exc.strerror}); pass --cache-dir or --no-cache") from None
+            raise OutputError(
+                f"{self.folder}: cannot create the speech cache ({exc.strerror}); "
+                "pass --cache-dir or --no-cache"
+            ) from None
         if not os.access(self.folder, os.W_OK):
             raise OutputError(f"{self.folder}: speech cache is not writable; pass --cache-dir or --no-cache")
         self.hits = 0

@@ -89,7 +89,9 @@ def bundled_espeak_library() -> tuple[Path, Path] | None:
         import espeakng_loader
     except ImportError:
         if wanted == "bundled":
-            raise EngineUnavailable(f"{ESPEAK_LIBRARY_ENV}=bundled needs `pip install espeakng-loader`") from None
+            raise EngineUnavailable(
+                f"{ESPEAK_LIBRARY_ENV}=bundled needs `pip install espeakng-loader`"
+            ) from None
         return None  # pyttsx3 then says espeak-ng is missing
     return Path(espeakng_loader.get_library_path()), Path(espeakng_loader.get_data_path())
 
@@ -162,7 +164,9 @@ class Pyttsx3Engine:
             with contextlib.redirect_stdout(io.StringIO()):
                 self._engine = pyttsx3.init()
         except Exception as exc:
-            raise EngineUnavailable(f"pyttsx3 cannot start a speech driver ({exc}); install espeak-ng") from None
+            raise EngineUnavailable(
+                f"pyttsx3 cannot start a speech driver ({exc}); install espeak-ng"
+            ) from None
         self._pyttsx3_version = getattr(pyttsx3, "__version__", "") or metadata.version("pyttsx3")
         driver = self._engine.proxy._driver
         driver.stop = lambda: None
@@ -207,7 +211,9 @@ class Pyttsx3Engine:
         found = []
         for v in _espeak.ListVoices(ctypes.pointer(spec)):
             gender = {1: "Male", 2: "Female"}.get(v.gender)
-            found.append(VoiceInfo(v.identifier.decode("utf-8").split("/")[-1], v.name.decode("utf-8"), (), gender))
+            found.append(
+                VoiceInfo(v.identifier.decode("utf-8").split("/")[-1], v.name.decode("utf-8"), (), gender)
+            )
         return found
 
     def identity_files(self) -> list[str]:
@@ -232,7 +238,9 @@ class Pyttsx3Engine:
             self._engine.setProperty("pitch", pitch)
         self._current = (voice, rate, pitch)
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         self._apply(voice, rate, pitch)
         self._say_to_file(text, path, timeout)
 
@@ -278,7 +286,9 @@ class EspeakCliEngine:
         return found
 
     def variants(self) -> list[VoiceInfo]:
-        out = subprocess.run([self._exe, "--voices=variant"], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run(
+            [self._exe, "--voices=variant"], capture_output=True, text=True, timeout=20
+        ).stdout
         found = []
         for line in out.splitlines()[1:]:
             parts = line.split()
@@ -293,7 +303,9 @@ class EspeakCliEngine:
         data = out.partition("Data at:")[2].strip()
         return [os.path.realpath(self._exe)] + ([os.path.realpath(data)] if data else [])
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int, timeout: float = 60.0
+    ) -> None:
         if not folder_is_writable(path.parent):
             raise PermissionError(f"{path.parent} is not writable")
         subprocess.run(
@@ -307,7 +319,15 @@ class EspeakCliEngine:
 HIBARI_PACKAGE = "hibari-tts"  # on PyPI; imported as `hibari`
 # Measured over the distinct sentences of a 20-minute session (benchmarks/bench_voice.py, README
 # "Pace"): hibari's words a minute inside a sentence at each speed. `--rate` maps to a speed through it.
-HIBARI_PACE = ((0.4, 94.8), (0.5, 117.7), (0.6, 141.5), (0.7, 165.2), (0.8, 189.7), (1.0, 236.5), (1.2, 260.6))
+HIBARI_PACE = (
+    (0.4, 94.8),
+    (0.5, 117.7),
+    (0.6, 141.5),
+    (0.7, 165.2),
+    (0.8, 189.7),
+    (1.0, 236.5),
+    (1.2, 260.6),
+)
 HIBARI_SPEEDS = (0.4, 1.2)  # beyond these the voice smears (slow) or rushes (fast): clamped
 # Phrases spoken apart with a pause at commas, semicolons, colons and dashes, against the model's
 # own pauses there (about 0.33 s at calm speeds): measured, they slowed the pace no more and were
@@ -333,7 +353,9 @@ def phrases(text: str) -> list[str]:
     return [p for p in (part.strip() for part in _PHRASE_BREAK.split(text)) if any(c.isalnum() for c in p)]
 
 
-def trim_silence(samples: np.ndarray, rate: int, lead: float = EDGE_LEAD, tail: float = EDGE_TAIL) -> np.ndarray:
+def trim_silence(
+    samples: np.ndarray, rate: int, lead: float = EDGE_LEAD, tail: float = EDGE_TAIL
+) -> np.ndarray:
     """`samples` with the silence before the first and after the last sound cut to `lead` and `tail`."""
     frame = max(1, rate // 100)
     usable = len(samples) // frame * frame
@@ -408,8 +430,10 @@ class HibariEngine:
                 self._voices[voice] = self._hibari.Hibari(voice=voice, model=str(path), threads=1)
             except Exception as exc:  # onnxruntime's own errors (InvalidProtobuf, ...) and OSError
                 raise EngineUnavailable(
-                    f"the neural voice's model {path} cannot be loaded ({type(exc).__name__}: {str(exc)[:160]}); "
-                    f"reinstall it (`pip install --force-reinstall {HIBARI_PACKAGE}`), or choose --engine pyttsx3"
+                    f"the neural voice's model {path} cannot be loaded "
+                    f"({type(exc).__name__}: {str(exc)[:160]}); "
+                    f"reinstall it (`pip install --force-reinstall {HIBARI_PACKAGE}`), "
+                    "or choose --engine pyttsx3"
                 ) from None
         return self._voices[voice]
 
@@ -436,14 +460,20 @@ class HibariEngine:
         package = Path(self._hibari.__file__).parent
         return [str(p) for p in self._models.values()] + [str(package / "tts.py"), str(package / "dsp.py")]
 
-    def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int | None, timeout: float = 60.0) -> None:
+    def synthesize(
+        self, text: str, path: Path, voice: str, rate: int, pitch: int | None, timeout: float = 60.0
+    ) -> None:
         if pitch is not None:
             raise ValueError("hibari has no pitch control")
         if not folder_is_writable(path.parent):
             raise PermissionError(f"{path.parent} is not writable")
-        self._hibari.write_wav(str(path), self.audio(text, voice, hibari_speed(rate)), self._hibari.SAMPLE_RATE)
+        self._hibari.write_wav(
+            str(path), self.audio(text, voice, hibari_speed(rate)), self._hibari.SAMPLE_RATE
+        )
 
-    def audio(self, text: str, voice: str, speed: float, phrase_pause: float = PHRASE_PAUSE_SECONDS) -> np.ndarray:
+    def audio(
+        self, text: str, voice: str, speed: float, phrase_pause: float = PHRASE_PAUSE_SECONDS
+    ) -> np.ndarray:
         """`text` spoken at `speed`: whole, or with `phrase_pause` > 0 phrase by phrase with that
         many seconds between them (the alternative the benchmark measures)."""
         model = self._load(voice)

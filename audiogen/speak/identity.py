@@ -43,7 +43,12 @@ from pathlib import Path
 
 from audiogen import safefiles
 from audiogen.speak.engines import (
-    HIBARI_PACKAGE, EngineUnavailable, VoiceInfo, bundled_espeak_library, espeak_cli_executable, hibari_model_files,
+    HIBARI_PACKAGE,
+    EngineUnavailable,
+    VoiceInfo,
+    bundled_espeak_library,
+    espeak_cli_executable,
+    hibari_model_files,
     loaded_library_path,
 )
 
@@ -91,7 +96,11 @@ def path_digest(path: str | Path) -> str | None:
                 info = os.lstat(entry)
             except OSError:
                 continue
-            digest.update(f"{os.path.relpath(entry, real)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode("utf-8", "replace"))
+            digest.update(
+                f"{os.path.relpath(entry, real)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode(
+                    "utf-8", "replace"
+                )
+            )
     return digest.hexdigest()
 
 
@@ -159,7 +168,11 @@ def _hibari_facts() -> dict | None:
     files += [file_fact(package / "tts.py"), file_fact(package / "dsp.py")]
     if None in files:
         return None
-    return {"hibari": metadata.version(HIBARI_PACKAGE), "onnxruntime": metadata.version("onnxruntime"), "files": files}
+    return {
+        "hibari": metadata.version(HIBARI_PACKAGE),
+        "onnxruntime": metadata.version("onnxruntime"),
+        "files": files,
+    }
 
 
 def _adapters_digest() -> str:
@@ -185,7 +198,9 @@ def engine_facts(engine: str) -> dict | None:
         if facts is None:
             return None
         return {
-            "format": RECORD_FORMAT, "engine": engine, **facts,
+            "format": RECORD_FORMAT,
+            "engine": engine,
+            **facts,
             "env": {name: os.environ.get(name) for name in STEERING_ENV},
             "adapters": _adapters_digest(),
         }
@@ -201,8 +216,13 @@ def _voices(raw) -> tuple[VoiceInfo, ...]:
     voices = []
     for item in raw:
         vid, name, languages, gender = item
-        if not (isinstance(vid, str) and isinstance(name, str) and isinstance(languages, list)
-                and all(isinstance(lang, str) for lang in languages) and (gender is None or isinstance(gender, str))):
+        if not (
+            isinstance(vid, str)
+            and isinstance(name, str)
+            and isinstance(languages, list)
+            and all(isinstance(lang, str) for lang in languages)
+            and (gender is None or isinstance(gender, str))
+        ):
             raise TypeError("not a voice")
         voices.append(VoiceInfo(vid, name, tuple(languages), gender))
     return tuple(voices)
@@ -249,8 +269,11 @@ class EngineRecords:
         if any(d is None for _, d in digests):
             return False
         record = {
-            "facts": facts, "version": identity.version, "files": digests,
-            "voices": _voice_list(identity.voices), "variants": _voice_list(identity.variants),
+            "facts": facts,
+            "version": identity.version,
+            "files": digests,
+            "voices": _voice_list(identity.voices),
+            "variants": _voice_list(identity.variants),
         }
         try:
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,13 @@ _ONES = (
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _ORDINAL_WORDS = {
-    "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-    "nine": "ninth", "twelve": "twelfth",
+    "one": "first",
+    "two": "second",
+    "three": "third",
+    "five": "fifth",
+    "eight": "eighth",
+    "nine": "ninth",
+    "twelve": "twelfth",
 }
 _DIGIT_WORDS = {str(i): _ONES[i] for i in range(10)}
 
@@ -145,7 +150,9 @@ _MONTHS = (
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
-_YEAR_CONTEXT = r"(?i:in|since|of|by|from|until|till|to|year|around|before|after|during|" + "|".join(_MONTHS) + r")"
+_YEAR_CONTEXT = (
+    r"(?i:in|since|of|by|from|until|till|to|year|around|before|after|during|" + "|".join(_MONTHS) + r")"
+)
 _MONTH = r"(?:" + "|".join(_MONTHS) + r")"
 
 _SYMBOLS = {
@@ -159,8 +166,11 @@ _SYMBOLS = {
     "¼": " one quarter ",
     "¾": " three quarters ",
 }
-_CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
-               "€": ("euro", "euros", "cent", "cents")}
+_CURRENCIES = {
+    "$": ("dollar", "dollars", "cent", "cents"),
+    "£": ("pound", "pounds", "penny", "pence"),
+    "€": ("euro", "euros", "cent", "cents"),
+}
 
 
 def _money(symbol: str, amount: str) -> str:
@@ -219,12 +229,18 @@ def prepare_for_speech(text: str) -> str:
     text = re.sub(r"\s*(?:—|–|--+|―)\s*|\s+-\s+", ", ", text)
     text = _caps(text)
     for pattern, replacement in _ABBREVIATIONS:
-        text = re.sub(pattern, lambda m, r=replacement: r[:1].upper() + r[1:] if m.group(0)[:1].isupper() else r, text)
+        text = re.sub(
+            pattern, lambda m, r=replacement: r[:1].upper() + r[1:] if m.group(0)[:1].isupper() else r, text
+        )
     text = re.sub(r"et cetera\.(?=\s*[,;:a-z])", "et cetera", text)
     text = re.sub(r"et cetera\.(?=\s*[.!?])", "et cetera", text)
     # Numbers, most specific pattern first.
     text = re.sub(r"\b(\d{1,2}):(\d{2})(?:\s*([AaPp])\.?\s?[Mm]\.?(?=\W|$))?", _time, text)
-    text = re.sub(r"\b(\d{1,2})\s*([AaPp])\.?\s?[Mm]\.?(?=\W|$)", lambda m: clock_time(int(m.group(1)), 0, m.group(2)), text)
+    text = re.sub(
+        r"\b(\d{1,2})\s*([AaPp])\.?\s?[Mm]\.?(?=\W|$)",
+        lambda m: clock_time(int(m.group(1)), 0, m.group(2)),
+        text,
+    )
     text = re.sub(rf"\b({_MONTH}) (\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (\d{{4}})\b)?", _date, text)
     text = re.sub(r"([$£€])\s?(\d[\d,]*(?:\.\d+)?)", lambda m: _money(m.group(1), m.group(2)), text)
     text = re.sub(r"(\d[\d,]*(?:\.\d+)?)\s?%", lambda m: decimal(m.group(1)) + " percent", text)
@@ -232,8 +248,16 @@ def prepare_for_speech(text: str) -> str:
     text = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", lambda m: ordinal(int(m.group(1))), text)
     text = re.sub(r"#\s?(\d+)", lambda m: "number " + cardinal(int(m.group(1))), text)
     text = re.sub(r"\b(\d+)/(\d+)\b", lambda m: _fraction(int(m.group(1)), int(m.group(2))), text)
-    text = re.sub(r"\b(\d+)\s?[-–]\s?(\d+)\b", lambda m: f"{cardinal(int(m.group(1)))} to {cardinal(int(m.group(2)))}", text)
-    text = re.sub(rf"\b({_YEAR_CONTEXT}),? (1[1-9]\d\d|20\d\d)\b", lambda m: f"{m.group(1)} {year(int(m.group(2)))}", text)
+    text = re.sub(
+        r"\b(\d+)\s?[-–]\s?(\d+)\b",
+        lambda m: f"{cardinal(int(m.group(1)))} to {cardinal(int(m.group(2)))}",
+        text,
+    )
+    text = re.sub(
+        rf"\b({_YEAR_CONTEXT}),? (1[1-9]\d\d|20\d\d)\b",
+        lambda m: f"{m.group(1)} {year(int(m.group(2)))}",
+        text,
+    )
     text = re.sub(r"\b(\d+)x\b", lambda m: cardinal(int(m.group(1))) + " times", text)
     text = re.sub(r"\b(\d+)(?=[a-zA-Z])", lambda m: cardinal(int(m.group(1))) + " ", text)
     text = re.sub(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d+", lambda m: decimal(m.group(0)), text)

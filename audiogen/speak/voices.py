@@ -9,7 +9,7 @@ which the driver accepts though it does not list it. The result is the canonical
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from collections.abc import Sequence
 
 from audiogen.errors import VoiceError
 from audiogen.speak.engines import VoiceInfo
@@ -27,8 +27,10 @@ def _find(wanted: str, voices: Sequence[VoiceInfo]) -> list[VoiceInfo]:
         return exact[:1]
     # A voice's exact language (en-gb) names it before fragments do (en-gb-scotland, en-gb-x-rp);
     # of several, the one listing it first, in the engine's order.
-    speaking = sorted((v for v in voices if wanted in (lang.lower() for lang in v.languages)),
-                      key=lambda v: [lang.lower() for lang in v.languages].index(wanted))
+    speaking = sorted(
+        (v for v in voices if wanted in (lang.lower() for lang in v.languages)),
+        key=lambda v: [lang.lower() for lang in v.languages].index(wanted),
+    )
     if speaking:
         return speaking[:1]
     return [v for v in voices if wanted in v.id.lower() or wanted in v.name.lower()]
@@ -50,7 +52,9 @@ def resolve_voice(
     found = _find(base, voices)
     if not found:
         choices = [v.id for v in voices] + [_short_id(v) for v in voices] + [v.name for v in voices]
-        raise VoiceError(f"--voice {requested!r}: unknown voice{where}{_close(base, choices)} (see `audiogen voices`)")
+        raise VoiceError(
+            f"--voice {requested!r}: unknown voice{where}{_close(base, choices)} (see `audiogen voices`)"
+        )
     if len(found) > 1:
         listed = ", ".join(f"{v.id} ({v.name})" for v in found[:8]) + (", ..." if len(found) > 8 else "")
         raise VoiceError(f"--voice {requested!r} matches {len(found)} voices: {listed}; give one id")
@@ -58,7 +62,9 @@ def resolve_voice(
     if not plus:
         return voice
     if not variants:
-        raise VoiceError(f"--voice {requested!r}: {engine or 'this engine'} has no voice variants; drop '+{variant}'")
+        raise VoiceError(
+            f"--voice {requested!r}: {engine or 'this engine'} has no voice variants; drop '+{variant}'"
+        )
     by_name = {v.id.lower(): v.id for v in variants} | {v.name.lower(): v.id for v in variants}
     if variant.lower() not in by_name:
         raise VoiceError(

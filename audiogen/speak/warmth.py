@@ -21,7 +21,9 @@ ROOM_WET = 0.15
 TAIL_SECONDS = 0.3  # room tail kept after the last word
 
 
-def _biquad(kind: str, freq: float, gain_db: float, rate: int, q: float = 0.707) -> tuple[np.ndarray, np.ndarray]:
+def _biquad(
+    kind: str, freq: float, gain_db: float, rate: int, q: float = 0.707
+) -> tuple[np.ndarray, np.ndarray]:
     """RBJ Audio EQ Cookbook filters: 'low' and 'high' shelves, 'peak'."""
     a = 10 ** (gain_db / 40)
     w0 = 2 * math.pi * freq / rate

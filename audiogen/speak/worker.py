@@ -73,7 +73,7 @@ class SpeechWorker:
         self.version = ""
         self.restarts = 0
 
-    def __enter__(self) -> "SpeechWorker":
+    def __enter__(self) -> SpeechWorker:
         self.start()
         return self
 
@@ -88,12 +88,17 @@ class SpeechWorker:
         self._conn = parent
         if not parent.poll(STARTUP_TIMEOUT):
             self._kill()
-            raise VoiceError(f"speech engine {self.engine_name!r} did not start within {STARTUP_TIMEOUT:.0f} s")
+            raise VoiceError(
+                f"speech engine {self.engine_name!r} did not start within {STARTUP_TIMEOUT:.0f} s"
+            )
         try:
             status, payload = parent.recv()
         except EOFError:
             self._kill()
-            raise VoiceError(f"speech engine {self.engine_name!r} crashed while starting; check that espeak-ng is installed") from None
+            raise VoiceError(
+                f"speech engine {self.engine_name!r} crashed while starting; "
+                "check that espeak-ng is installed"
+            ) from None
         if status == "missing":
             self._kill()
             raise ToolMissingError(f"--engine {self.engine_name}: {payload}")
@@ -145,7 +150,8 @@ class SpeechWorker:
             except _WorkerLost as exc:
                 last = str(exc)
         raise VoiceError(
-            f"speech engine {self.engine_name!r} hung or crashed {self.retries + 1} times on {what} ({last}); "
+            f"speech engine {self.engine_name!r} hung or crashed {self.retries + 1} times "
+            f"on {what} ({last}); "
             "try another --engine or a shorter sentence"
         )
 

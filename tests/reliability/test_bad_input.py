@@ -18,8 +18,12 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> sub
     """The real command in its own process, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "audiogen", *args],
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-        env=env or dict(os.environ, PYTHONPATH=str(ROOT)), cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+        env=env or dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=cwd,
     )
 
 
@@ -50,8 +54,11 @@ BAD_ARTICLES = {
     "binary": (bytes(range(256)) * 50, "binary"),
     "png-named-txt": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 500, "png image"),
     "huge": (b"word " * (11 * 1024 * 1024), "limit"),
-    "html-without-article": (b"<html><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
-                             b"<footer>Copyright 2024</footer></body></html>", "no article text"),
+    "html-without-article": (
+        b"<html><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
+        b"<footer>Copyright 2024</footer></body></html>",
+        "no article text",
+    ),
 }
 
 
@@ -67,8 +74,12 @@ def test_bad_article(tmp_path: Path, case: str):
 
 
 def test_non_utf8_article_is_read_with_a_fallback(tmp_path: Path):
-    text = ("Grief asks for patience. " * 3 + "You are allowed to rest, and to let the café of old memories close "
-            "for a while. Healing is not a straight line, and you can be gentle with every turn it takes. ") * 3
+    text = (
+        "Grief asks for patience. "
+        * 3
+        + "You are allowed to rest, and to let the café of old memories close "
+        "for a while. Healing is not a straight line, and you can be gentle with every turn it takes. "
+    ) * 3
     article = _article(tmp_path, "latin1.txt", ("Letting Go Gently\n\n" + text).encode("cp1252"))
     result = run_cli("themes", str(article), "--json")
     assert result.returncode == 0, result.stderr
@@ -76,8 +87,17 @@ def test_non_utf8_article_is_read_with_a_fallback(tmp_path: Path):
 
 
 def test_unknown_voice_lists_close_matches(tmp_path: Path):
-    result = run_cli("render", "--minutes", "1", "--voice", "en-uss", "--out", str(tmp_path / "out"),
-                     "--cache-dir", str(tmp_path / "cache"))
+    result = run_cli(
+        "render",
+        "--minutes",
+        "1",
+        "--voice",
+        "en-uss",
+        "--out",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert_one_line_error(result, 6, "unknown voice", "en-uss")
     assert files_in(tmp_path / "out") == []
 
@@ -89,14 +109,18 @@ def test_unknown_template(tmp_path: Path):
 
 
 def test_unknown_background(tmp_path: Path):
-    result = run_cli("render", "--minutes", "1", "--background", "thunderstorm", "--out", str(tmp_path / "out"))
+    result = run_cli(
+        "render", "--minutes", "1", "--background", "thunderstorm", "--out", str(tmp_path / "out")
+    )
     assert_one_line_error(result, 7, "thunderstorm")
 
 
 def test_output_folder_cannot_be_created(tmp_path: Path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = run_cli("render", "--minutes", "1", "--out", str(blocker / "sub"), "--cache-dir", str(tmp_path / "cache"))
+    result = run_cli(
+        "render", "--minutes", "1", "--out", str(blocker / "sub"), "--cache-dir", str(tmp_path / "cache")
+    )
     assert_one_line_error(result, 9, "sub")
 
 
@@ -104,8 +128,12 @@ def test_output_folder_cannot_be_created(tmp_path: Path):
 def tiny_filesystem(tmp_path: Path):
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         yield mount_point, mounted
     finally:
@@ -116,7 +144,9 @@ def tiny_filesystem(tmp_path: Path):
 def test_disk_full_leaves_no_partial_file(tmp_path: Path):
     with tiny_filesystem(tmp_path) as (folder, mounted):
         assert mounted, "a tiny tmpfs is needed (the tests run as root in CI)"
-        result = run_cli("render", "--minutes", "1", "--out", str(folder), "--cache-dir", str(tmp_path / "cache"))
+        result = run_cli(
+            "render", "--minutes", "1", "--out", str(folder), "--cache-dir", str(tmp_path / "cache")
+        )
         assert_one_line_error(result, 9, "space", folder.name)
         assert files_in(folder) == []
 
@@ -133,7 +163,16 @@ def test_missing_ffmpeg(tmp_path: Path):
     env = dict(os.environ, PATH=str(bin_dir), PYTHONPATH=str(ROOT))
     env.pop("AUDIOGEN_FFMPEG", None)
     env["IMAGEIO_FFMPEG_EXE"] = str(tmp_path / "no-such-ffmpeg")
-    result = run_cli("render", "--minutes", "1", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"), env=env)
+    result = run_cli(
+        "render",
+        "--minutes",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        env=env,
+    )
     assert_one_line_error(result, 8, "ffmpeg")
     assert files_in(tmp_path / "out") == []
 
@@ -145,8 +184,18 @@ def test_missing_espeak_for_the_command_line_engine(tmp_path: Path):
     for tool in ("ffmpeg", "ffprobe"):
         (bin_dir / tool).symlink_to(shutil.which(tool))
     env = dict(os.environ, PATH=str(bin_dir), PYTHONPATH=str(ROOT))
-    result = run_cli("render", "--minutes", "1", "--engine", "espeak-ng", "--out", str(tmp_path / "out"),
-                     "--cache-dir", str(tmp_path / "cache"), env=env)
+    result = run_cli(
+        "render",
+        "--minutes",
+        "1",
+        "--engine",
+        "espeak-ng",
+        "--out",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        env=env,
+    )
     assert_one_line_error(result, 8, "espeak-ng")
     assert files_in(tmp_path / "out") == []
 

@@ -41,7 +41,10 @@ def test_speech_worker_killed_mid_session_is_replaced(tmp_path: Path):
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "audiogen", "-q", "render", "--minutes", "5", "--no-cache", "--out", str(out)],
-        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     killed = None
     deadline = time.monotonic() + 120
@@ -65,15 +68,33 @@ def _library(tmp_path: Path) -> tuple[Path, Path]:
     for article in [*ARTICLES, SAMPLE]:
         shutil.copy(article, tmp_path / "articles" / article.name)
     manifest = tmp_path / "library.toml"
-    manifest.write_text('[library]\nname = "Faults"\n[[sessions]]\narticles = "articles/*"\nminutes = [1, 1.5]\n')
+    manifest.write_text(
+        '[library]\nname = "Faults"\n[[sessions]]\narticles = "articles/*"\nminutes = [1, 1.5]\n'
+    )
     return manifest, tmp_path / "library"
 
 
 def _build(manifest: Path, cache: Path, **popen) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "audiogen", "build", str(manifest), "--workers", "2", "--cache-dir", str(cache), "-q"],
-        cwd=manifest.parent, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, **popen,
+        [
+            sys.executable,
+            "-m",
+            "audiogen",
+            "build",
+            str(manifest),
+            "--workers",
+            "2",
+            "--cache-dir",
+            str(cache),
+            "-q",
+        ],
+        cwd=manifest.parent,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
     )
 
 
@@ -141,8 +162,23 @@ def test_ctrl_c_stops_the_build_and_no_queued_session_starts(tmp_path: Path, spe
     manifest = _long_and_short(tmp_path, first, 2, queued)  # the 2-minute session runs, the other waits
     out = tmp_path / "library"
     process = subprocess.Popen(
-        [sys.executable, "-m", "audiogen", "build", str(manifest), "--workers", "1", "--cache-dir", str(speech_cache)],
-        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "audiogen",
+            "build",
+            str(manifest),
+            "--workers",
+            "1",
+            "--cache-dir",
+            str(speech_cache),
+        ],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 300
     while not list(out.glob(".*.part.*")) and process.poll() is None and time.monotonic() < deadline:
@@ -171,12 +207,17 @@ def _group(pgid: int) -> list[int]:
     return [int(pid) for pid in found]
 
 
-@pytest.mark.parametrize("how, code, message", [
-    ("SIGINT to the group", 130, "audiogen: interrupted"),  # Ctrl-C in a terminal
-    ("SIGTERM to the group", 143, "audiogen: terminated"),  # a service manager stopping it
-    ("SIGTERM to the build", 143, "audiogen: terminated"),  # `timeout`, `kill PID`
-])
-def test_a_stopped_build_ends_cleanly_with_an_idle_worker(how, code, message, tmp_path: Path, speech_cache: Path):
+@pytest.mark.parametrize(
+    "how, code, message",
+    [
+        ("SIGINT to the group", 130, "audiogen: interrupted"),  # Ctrl-C in a terminal
+        ("SIGTERM to the group", 143, "audiogen: terminated"),  # a service manager stopping it
+        ("SIGTERM to the build", 143, "audiogen: terminated"),  # `timeout`, `kill PID`
+    ],
+)
+def test_a_stopped_build_ends_cleanly_with_an_idle_worker(
+    how, code, message, tmp_path: Path, speech_cache: Path
+):
     """One worker renders a long session while the other, its short one done, waits idle. Every
     way of stopping the build ends it at once: one line, its exit code, no traceback (an idle
     worker used to print one), no temporary files, and no process of the build left running."""
@@ -185,7 +226,9 @@ def test_a_stopped_build_ends_cleanly_with_an_idle_worker(how, code, message, tm
     out = tmp_path / "library"
     process = _build(manifest, speech_cache)
     deadline = time.monotonic() + 300
-    while not list(out.glob("sample-article-*.mp3")) and process.poll() is None and time.monotonic() < deadline:
+    while (
+        not list(out.glob("sample-article-*.mp3")) and process.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     time.sleep(0.5)  # the short session's worker is back waiting on the queue
     assert process.poll() is None and not list(out.glob(f"{long_one.stem}*.mp3")), "nothing left to stop"
@@ -209,8 +252,23 @@ def test_a_stopped_build_ends_cleanly_with_an_idle_worker(how, code, message, tm
 def test_sigterm_stops_a_render_cleanly(tmp_path: Path, speech_cache: Path):
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "audiogen", "render", "--minutes", "3", "--cache-dir", str(speech_cache), "--out", str(out)],
-        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "audiogen",
+            "render",
+            "--minutes",
+            "3",
+            "--cache-dir",
+            str(speech_cache),
+            "--out",
+            str(out),
+        ],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 300
     while not list(out.glob(".*.part.*")) and process.poll() is None and time.monotonic() < deadline:

@@ -16,7 +16,13 @@ markup_lines = st.one_of(
     st.text(max_size=60),
     st.builds(lambda w, a: f"[{w} {a}]", st.sampled_from(TAG_WORDS), st.text(max_size=20)),
     st.builds(lambda a, b: f"[pause {a}s..{b}s]", st.integers(-5, 100), st.integers(-5, 100)),
-    st.builds(lambda a, b, c, n: f"[breath {a}-{b}-{c} x{n}]", st.integers(0, 9), st.integers(0, 9), st.integers(0, 9), st.integers(0, 40)),
+    st.builds(
+        lambda a, b, c, n: f"[breath {a}-{b}-{c} x{n}]",
+        st.integers(0, 9),
+        st.integers(0, 9),
+        st.integers(0, 9),
+        st.integers(0, 40),
+    ),
 )
 
 
@@ -32,10 +38,25 @@ def test_markup_parser_never_crashes(lines):
 article_bytes = st.one_of(
     st.binary(max_size=3000),
     st.text(max_size=3000).map(lambda t: t.encode("utf-8")),
-    st.lists(st.sampled_from(["# Title", "<html>", "<body>", "<p>", "</p>", "- item", "Back To Top",
-                              "You are kind to yourself when you rest.", "", "\x00", "[Free Gift] click here",
-                              "Grief softens when you let it be there, slowly and gently."]), max_size=60)
-    .map(lambda parts: "\n".join(parts).encode("utf-8")),
+    st.lists(
+        st.sampled_from(
+            [
+                "# Title",
+                "<html>",
+                "<body>",
+                "<p>",
+                "</p>",
+                "- item",
+                "Back To Top",
+                "You are kind to yourself when you rest.",
+                "",
+                "\x00",
+                "[Free Gift] click here",
+                "Grief softens when you let it be there, slowly and gently.",
+            ]
+        ),
+        max_size=60,
+    ).map(lambda parts: "\n".join(parts).encode("utf-8")),
 )
 
 

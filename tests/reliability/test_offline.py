@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BLOCKER = '''
+BLOCKER = """
 import socket
 
 def _refuse(*args, **kwargs):
@@ -17,7 +17,7 @@ socket.socket.connect = _refuse
 socket.socket.connect_ex = _refuse
 socket.create_connection = _refuse
 socket.getaddrinfo = _refuse
-'''
+"""
 
 
 def test_render_with_network_disabled(tmp_path: Path):
@@ -30,13 +30,29 @@ def test_render_with_network_disabled(tmp_path: Path):
     out = tmp_path / "out"
     check = subprocess.run(
         [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert "network access attempted" in check.stderr, "the blocker must be active"
     result = subprocess.run(
-        [sys.executable, "-m", "audiogen", "-q", "render", "--minutes", "1", "--out", str(out),
-         "--cache-dir", str(tmp_path / "cache")],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "audiogen",
+            "-q",
+            "render",
+            "--minutes",
+            "1",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     produced = Path(result.stdout.strip().splitlines()[-1])
