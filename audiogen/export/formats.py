@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import queue
 import re
+import signal
 import subprocess
 import threading
 from collections.abc import Iterable
@@ -200,6 +201,22 @@ class _Feeder:
         self.thread.join()
 
 
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold_interrupts() -> set | None:
+    """Block SIGINT and SIGTERM in this thread; the previous mask, or None where that cannot be done."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask (Windows)
+        return None
+
+
+def _release_interrupts(previous: set | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def encode_audio(
     blocks: Iterable[np.ndarray],
     path: Path,
@@ -242,10 +259,19 @@ def encode_audio(
     for key, value in (metadata or {}).items():
         command += ["-metadata", f"{key}={value}"]
     command += ["-f", fmt.muxer, str(path)]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    frames = 0
-    feeder = _Feeder(process.stdin)
+    # Ctrl-C and SIGTERM wait while ffmpeg starts: an interrupt inside Popen would leave it running
+    # unseen, and it would write `path` after the temporary files were removed.
+    held = _hold_interrupts()
     try:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    except BaseException:
+        _release_interrupts(held)
+        raise
+    frames = 0
+    feeder = None
+    try:
+        feeder = _Feeder(process.stdin)
+        _release_interrupts(held)  # one that came meanwhile is raised here, with ffmpeg known
         for block in blocks:
             if feeder.broken:
                 break  # ffmpeg stopped early; its exit status and message say why
@@ -253,7 +279,8 @@ def encode_audio(
             frames += len(block)
     except BaseException:
         process.kill()
-        feeder.close()
+        if feeder is not None:
+            feeder.close()
         process.wait()
         raise
     feeder.close()
