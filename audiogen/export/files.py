@@ -102,6 +102,12 @@ class Staging:
             self.discard()
 
     def discard(self) -> None:
+        targets = {target for _, target in self._pending}
         for temp, _ in self._pending:
             temp.unlink(missing_ok=True)
         self._pending.clear()
+        # Also this process's own leftovers for the same files (an encoder that was stopped while it
+        # opened its output can create the file again after the unlink above).
+        for target in targets:
+            for temp in target.parent.glob(f"{glob.escape(f'.{target.stem}.{_owner()}-')}*.part*"):
+                temp.unlink(missing_ok=True)

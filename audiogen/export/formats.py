@@ -201,20 +201,33 @@ class _Feeder:
         self.thread.join()
 
 
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _hold_interrupts() -> set | None:
-    """Block SIGINT and SIGTERM in this thread; the previous mask, or None where that cannot be done."""
+def _defer_interrupts() -> tuple[dict, list] | None:
+    """Ctrl-C and SIGTERM are noted, not acted on, until `_deliver_interrupts`. A mask would not do:
+    the process-wide signal may reach another thread (numpy's BLAS threads), and Python then runs
+    its handler in the main thread anyway. None where handlers cannot be set (not the main thread)."""
+    caught: list[int] = []
     try:
-        return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-    except (AttributeError, OSError, ValueError):  # no pthread_sigmask (Windows)
+        previous = {
+            number: signal.signal(number, lambda signum, frame: caught.append(signum))
+            for number in _INTERRUPTS
+        }
+    except ValueError:
         return None
+    return previous, caught
 
 
-def _release_interrupts(previous: set | None) -> None:
-    if previous is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+def _deliver_interrupts(deferred: tuple[dict, list] | None) -> None:
+    """Restore the handlers and raise again whatever came meanwhile, through them."""
+    if deferred is None:
+        return
+    previous, caught = deferred
+    for number, handler in previous.items():
+        signal.signal(number, handler if handler is not None else signal.SIG_DFL)  # None: set outside Python
+    for number in dict.fromkeys(caught):
+        signal.raise_signal(number)
 
 
 def encode_audio(
@@ -261,17 +274,17 @@ def encode_audio(
     command += ["-f", fmt.muxer, str(path)]
     # Ctrl-C and SIGTERM wait while ffmpeg starts: an interrupt inside Popen would leave it running
     # unseen, and it would write `path` after the temporary files were removed.
-    held = _hold_interrupts()
+    deferred = _defer_interrupts()
     try:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     except BaseException:
-        _release_interrupts(held)
+        _deliver_interrupts(deferred)
         raise
     frames = 0
     feeder = None
     try:
         feeder = _Feeder(process.stdin)
-        _release_interrupts(held)  # one that came meanwhile is raised here, with ffmpeg known
+        _deliver_interrupts(deferred)  # one that came meanwhile is raised here, with ffmpeg known
         for block in blocks:
             if feeder.broken:
                 break  # ffmpeg stopped early; its exit status and message say why
