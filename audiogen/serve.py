@@ -344,11 +344,16 @@ def serve_library(
     use_token = (not is_loopback(host)) if token is None else token
     secret = library_token(folder) if use_token else None
     server = make_server(folder, host, port, secret, log)
+    thread = serve_in_thread(server)
     try:
         announce(announcement(Path(folder), host, bound_port(server), secret).rstrip("\n"))
-        server.serve()
+        # The main thread only waits: Ctrl-C and SIGTERM are raised here, never inside cheroot's
+        # loop, where one could leave its state half-changed and stop() waiting for good.
+        while thread.is_alive():
+            thread.join(0.5)
     finally:
         server.stop()
+        thread.join(10)
 
 
 def serve_in_thread(server) -> threading.Thread:
