@@ -11,6 +11,7 @@ stereo (1 when every layer is mono, e.g. a mono music file or ``none``).
 from __future__ import annotations
 
 import abc
+import copy
 import functools
 import os
 import subprocess
@@ -485,21 +486,27 @@ class _FileLayer(_Layer):
     again for every pass, so memory stays bounded whatever their length.
     """
 
-    def __init__(self, path: Path, sample_rate: int) -> None:
+    def __init__(self, path: Path, sample_rate: int, info: _FileAnalysis, seam: np.ndarray) -> None:
+        self.path, self.sample_rate, self.info = path, sample_rate, info
+        self.channels = 1 if info.mono else 2
+        self.gain = np.float32(LAYER_RMS / info.rms)
+        self.period = info.period
+        self.seam = seam
+        self.passes = 0
+        self.position = 0  # in the current pass
+        self.process: subprocess.Popen | None = None
+
+    @classmethod
+    def maker(cls, path: Path, sample_rate: int) -> Callable[[], _FileLayer]:
+        """Makes the layer from its first frame; the file is analysed here, once, not per layer."""
         if not path.is_file():
             raise _file_error(path, "no such file")
         try:
             info = _analyse(path.resolve(), path.stat().st_mtime, sample_rate)
         except OSError as exc:
             raise _file_error(path, exc.strerror or str(exc)) from None
-        self.path, self.sample_rate, self.info = path, sample_rate, info
-        self.channels = 1 if info.mono else 2
-        self.gain = np.float32(LAYER_RMS / info.rms)
-        self.period = info.period
-        self.seam = seam_crossfade(info.tail, info.head)
-        self.passes = 0
-        self.position = 0  # in the current pass
-        self.process: subprocess.Popen | None = None
+        seam = seam_crossfade(info.tail, info.head)
+        return lambda: cls(path, sample_rate, info, seam)
 
     def _chunk(self, start: int, stop: int) -> np.ndarray:
         """Frames [start, stop) of the current pass, stop <= period."""
@@ -644,39 +651,70 @@ def _layer_kind(name: str) -> str:
     return name
 
 
+def _layer_maker(part: str, stream: np.random.SeedSequence, sample_rate: int) -> tuple[Callable, str]:
+    """A function making one layer from its first frame, and the layer's kind; a bad name fails."""
+    name = part.lower()
+    if name.startswith("binaural"):
+        make = _binaural_from(name)
+    elif name in LAYERS:
+        make = LAYERS[name][1]
+    elif _looks_like_file(part):
+        return _FileLayer.maker(Path(part).expanduser(), sample_rate), "file"
+    else:
+        raise _unknown(part)
+    # PCG64 (what default_rng picks) by name: _normal takes 64 random bits from each raw draw.
+    # A SeedSequence gives the same state each time, so every layer made here plays the same sound.
+    return lambda: make(np.random.Generator(np.random.PCG64(stream)), sample_rate), _layer_kind(name)
+
+
+def _unknown(part: str) -> AudioError:
+    return AudioError(
+        f"unknown background {part!r}; choose from {', '.join(LAYERS)}, binaural:CARRIER:BEAT or an audio "
+        "file path (join layers with '+', see `audiogen backgrounds`)"
+    )
+
+
+def _parts(spec: str) -> list[str]:
+    parts = [part.strip() for part in spec.split("+") if part.strip()]
+    if not parts:
+        raise AudioError(
+            f"empty background {spec!r}; choose from `audiogen backgrounds` (join layers with '+')"
+        )
+    return parts
+
+
+def check_background(spec: str) -> None:
+    """Fail as `Bed` would on an unknown name, bad binaural figures or a missing file, without
+    building a layer or decoding a file (a damaged file is found when a session plays it)."""
+    for part in _parts(spec):
+        name = part.lower()
+        if name.startswith("binaural"):
+            _binaural_from(name)
+        elif name in LAYERS:
+            continue
+        elif not _looks_like_file(part):
+            raise _unknown(part)
+        elif not Path(part).expanduser().is_file():
+            raise _file_error(Path(part).expanduser(), "no such file")
+
+
 class Bed:
-    """A background of any length, produced block by block ((frames, 2) float32, RMS about LAYER_RMS)."""
+    """A background of any length, produced block by block ((frames, 2) float32, RMS about LAYER_RMS).
+
+    Building one checks the spec and analyses any file once; `fresh()` gives the same bed again from
+    its first frame without doing either again (the codec probe, the master plan and the mix each
+    play it through).
+    """
 
     def __init__(self, spec: str, seed: int, sample_rate: int) -> None:
-        parts = [part.strip() for part in spec.split("+") if part.strip()]
-        if not parts:
-            raise AudioError(
-                f"empty background {spec!r}; choose from `audiogen backgrounds` (join layers with '+')"
-            )
+        parts = _parts(spec)
         self.sample_rate = sample_rate
         # One independent random stream per layer, all derived from the seed.
         streams = np.random.SeedSequence(seed).spawn(len(parts))
-        self.layers: list[_Layer] = []
-        kinds = []
-        for part, stream in zip(parts, streams):
-            name = part.lower()
-            if name.startswith("binaural"):
-                make = _binaural_from(name)
-            elif name in LAYERS:
-                make = LAYERS[name][1]
-            elif _looks_like_file(part):
-                self.layers.append(_FileLayer(Path(part).expanduser(), sample_rate))
-                kinds.append("file")
-                continue
-            else:
-                names = ", ".join(LAYERS)
-                raise AudioError(
-                    f"unknown background {part!r}; choose from {names}, binaural:CARRIER:BEAT or an audio "
-                    "file path (join layers with '+', see `audiogen backgrounds`)"
-                )
-            # PCG64 (what default_rng picks) by name: _normal takes 64 random bits from each raw draw.
-            self.layers.append(make(np.random.Generator(np.random.PCG64(stream)), sample_rate))
-            kinds.append(_layer_kind(name))
+        makers = [_layer_maker(part, stream, sample_rate) for part, stream in zip(parts, streams)]
+        self._makers = tuple(make for make, _ in makers)
+        kinds = [kind for _, kind in makers]
+        self.layers: list[_Layer] = [make() for make in self._makers]
         # Layers that make no continuous sound take no share of the bed's level.
         gains = np.array(
             [
@@ -693,6 +731,12 @@ class Bed:
         self.chapter_bell = "soft" if "bells" in kinds else None
         self.notes = tuple(layer.note for layer in self.layers if layer.note)
         self.level_db = float(20 * np.log10(LAYER_RMS))  # the bed's RMS, what the mixer sets its level from
+
+    def fresh(self) -> Bed:
+        """This bed again from its first frame (a BedFactory), sharing what was parsed and analysed."""
+        bed = copy.copy(self)
+        bed.layers = [make() for make in self._makers]
+        return bed
 
     def bell(self, kind: str) -> np.ndarray:
         return bell(kind, self.sample_rate)

@@ -36,6 +36,11 @@ def _sigterm_stops() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _worded(exc: AudiogenError) -> str:
+    """The error as the command line says it: the setting at fault as its flag (--voice 'x': ...)."""
+    return exc.worded(BY_NAME[exc.setting].flag) if exc.setting else exc.message
+
+
 class AudiogenGroup(click.Group):
     """Turns AudiogenError into one line on stderr and its exit code (--debug: the traceback)."""
 
@@ -46,7 +51,7 @@ class AudiogenGroup(click.Group):
         except AudiogenError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(f"audiogen: error: {exc}", err=True)
+            click.echo(f"audiogen: error: {_worded(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("audiogen: interrupted", err=True)
@@ -331,7 +336,7 @@ def voices(engine):
         except AudiogenError as exc:
             if engine:
                 raise
-            click.echo(f"  unavailable: {exc}")
+            click.echo(f"  unavailable: {_worded(exc)}")
             continue
         try:
             default_id = resolve_voice(
@@ -395,7 +400,7 @@ def cache():
 )
 def cache_clear(cache_dir):
     """Remove every cached speech clip and the measurements kept beside them."""
-    from audiogen.pipeline import clear_cache
+    from audiogen.speak import clear_cache
 
     removed = clear_cache(cache_dir)
     click.echo(f"removed {removed} cached clips")

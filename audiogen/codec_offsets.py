@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from audiogen import safefiles
+from audiogen.models import SessionSpec, SoundSettings
 
 FILE_NAME = "codec-offsets.json"
 
@@ -69,3 +70,14 @@ class CodecOffsets:
     def clear(self) -> None:
         for path in (self.path, self.lock_path):
             path.unlink(missing_ok=True)
+
+
+def codec_offset(
+    folder: Path | None, spec: SessionSpec, sound: SoundSettings, measure: Callable[[], float]
+) -> float:
+    """The encoder's loudness change for this session's format, bitrate and bed: kept in `folder`
+    (the cache folder) once measured; `folder` None (--no-cache) measures it every time."""
+    if folder is None:
+        return measure()
+    key = f"{spec.format}:{spec.bitrate}:{sound.sample_rate}:{sound.channels}:{sound.background}"
+    return CodecOffsets(folder).get(key, measure)

@@ -7,9 +7,27 @@ from __future__ import annotations
 
 
 class AudiogenError(Exception):
-    """Base of every error audiogen reports to a user."""
+    """Base of every error audiogen reports to a user.
+
+    An error about one setting's value names the setting (`setting`, its name in the settings
+    table) and leaves naming it to the entry point: `worded("--voice")` on the command line,
+    `sessions[2].voice: ` + `message` in a manifest; `str()` uses the name itself, as the Python
+    API's keyword. `message` reads on from the name: "'x': unknown voice ...".
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", setting: str | None = None) -> None:
+        super().__init__(message, setting)
+        self.message = message
+        self.setting = setting
+
+    def worded(self, name: str) -> str:
+        """The message with the setting called `name` (the message alone if no setting is at fault)."""
+        return f"{name} {self.message}" if self.setting else self.message
+
+    def __str__(self) -> str:
+        return self.worded(self.setting or "")
 
 
 class SettingError(AudiogenError):
@@ -70,6 +88,7 @@ class ManifestError(InputError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+        self.args = (self.problems,)  # what a worker's pickle gives back to __init__
 
 
 class LibraryError(AudiogenError):

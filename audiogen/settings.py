@@ -51,10 +51,14 @@ class Setting:
         return value
 
     @property
+    def flag(self) -> str:
+        """The setting as the command line names it: --voice-warmth, --cover."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
     def option(self) -> str:
-        """The command-line flag: --voice-warmth; --no-cover for a boolean that is on by default."""
-        flag = self.name.replace("_", "-")
-        return f"--no-{flag}" if self.kind is bool and self.default is True else f"--{flag}"
+        """The command-line option: --voice-warmth; --no-cover for a boolean that is on by default."""
+        return f"--no-{self.flag[2:]}" if self.kind is bool and self.default is True else self.flag
 
     @property
     def what(self) -> str:

@@ -108,13 +108,14 @@ def _audiogen_session(folder: Path, minutes: float):
 
 
 def run_audiogen(folder: Path, minutes: float, level: str) -> None:
-    from audiogen.export import encode
+    from audiogen.export import encode, export_settings
     from audiogen.mix import codec_loudness_change, master, probe_excerpt
 
     timeline, bed_factory, sound = _audiogen_session(folder, minutes)
+    export = export_settings("mp3", BITRATE)
 
     def codec(blocks, path):
-        return encode(blocks, path.with_suffix(".mp3"), RATE, sound.channels, "mp3", BITRATE)
+        return encode(blocks, path.with_suffix(".mp3"), RATE, sound.channels, export)
 
     change = codec_loudness_change(probe_excerpt(timeline, bed_factory, sound), RATE, codec)
     target = folder / f"audiogen-{minutes:g}.mp3"
@@ -122,7 +123,7 @@ def run_audiogen(folder: Path, minutes: float, level: str) -> None:
         timeline,
         bed_factory,
         sound,
-        lambda blocks: encode(blocks, target, RATE, sound.channels, "mp3", BITRATE),
+        lambda blocks: encode(blocks, target, RATE, sound.channels, export),
         change,
     )
 

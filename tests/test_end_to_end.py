@@ -116,8 +116,8 @@ def test_sessions_measuring_the_encoders_change_at_once_all_use_the_first_figure
     import threading
     import time
 
+    from audiogen.codec_offsets import codec_offset
     from audiogen.models import SessionSpec, SoundSettings
-    from audiogen.pipeline import codec_offset
 
     spec, sound = SessionSpec(article=None, cache_dir=tmp_path), SoundSettings()
     measured, results = [], []
@@ -128,7 +128,7 @@ def test_sessions_measuring_the_encoders_change_at_once_all_use_the_first_figure
             time.sleep(0.3)  # the test encoding takes a while; the other session arrives meanwhile
             return figure
 
-        results.append(codec_offset(spec, sound, measure))
+        results.append(codec_offset(tmp_path, spec, sound, measure))
 
     threads = [threading.Thread(target=session, args=(figure,)) for figure in (-0.41, -0.47, -0.52)]
     for thread in threads:

@@ -336,7 +336,7 @@ def test_formats_command_lists_every_format():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--format", "aiff"], "unknown --format 'aiff'"),
+        (["--format", "aiff"], "--format 'aiff' is unknown"),
         (["--bitrate", "100k"], "--bitrate '100k' does not suit mp3"),
         (["--format", "opus", "--bitrate", "fast"], "--bitrate 'fast' does not suit opus"),
     ],

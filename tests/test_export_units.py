@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from audiogen.errors import AudioError, OutputError
-from audiogen.export import encode, export_session
+from audiogen.export import encode, export_session, export_settings
 from audiogen.export.cover import render_cover
 from audiogen.export.formats import FORMATS, ffmetadata_chapters
 from audiogen.export.timings import SpokenLine, heard_chapters, spoken_lines, voiced_span
@@ -106,7 +106,8 @@ def test_cover_is_deterministic_and_follows_title_and_theme():
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_export_session_writes_every_file(tmp_path, timeline, fmt):
     target = tmp_path / "out" / f"s.{fmt}"
-    files = export_session(_blocks(6.0), target, timeline, Tags("T", themes=("trust",)), RATE, 2, fmt)
+    export = export_settings(fmt, "128k")
+    files = export_session(_blocks(6.0), target, timeline, Tags("T", themes=("trust",)), RATE, 2, export)
     assert files.audio == target and files.cover == target.with_suffix(".jpg")
     assert sorted(p.name for p in target.parent.iterdir()) == sorted(
         ["s.jpg", "s.lrc", "s.txt", "s.vtt", f"s.{fmt}"]
@@ -145,7 +146,8 @@ def test_unwritable_folder_is_an_output_error(tmp_path, timeline):
 
 def test_encode_alone_keeps_its_interface(tmp_path):
     chapters = (ChapterMark(0.5, "A"), ChapterMark(1.5, "B"))
-    path = encode(_blocks(3.0), tmp_path / "plain.mp3", RATE, 2, "mp3", "128k", Tags("Plain"), chapters)
+    mp3 = export_settings("mp3", "128k")
+    path = encode(_blocks(3.0), tmp_path / "plain.mp3", RATE, 2, mp3, Tags("Plain"), chapters)
     info = probe(path)
     assert [(c["tags"]["title"], float(c["end_time"])) for c in info["chapters"]] == [("A", 1.5), ("B", 3.0)]
     assert info["format"]["tags"]["TLEN"] == "3000", (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,16 +90,23 @@ def test_an_unwritable_target_is_refused_before_the_driver_can_hang(tmp_path):
 
 def test_an_engine_that_is_not_installed_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng on this PATH
-    with pytest.raises(ToolMissingError, match=r"--engine espeak-ng: espeak-ng is not installed; install it"):
+    with pytest.raises(ToolMissingError) as caught:
         voice_catalog("espeak-ng")
+    assert caught.value.setting == "engine"  # each entry point names the setting its own way
+    assert caught.value.worded("--engine").startswith(
+        "--engine espeak-ng: espeak-ng is not installed; install it"
+    )
 
 
 @pytest.mark.parametrize("engine", ["no-such-engine", "no_such_module:Engine"])
 def test_an_unknown_engine_lists_the_available_ones(engine, tmp_path):
-    with pytest.raises(
-        VoiceError, match=r"--engine: .*(available: espeak-ng, hibari, pyttsx3|cannot be loaded)"
-    ):
+    with pytest.raises(VoiceError) as caught:
         synthesize_track([Utterance("Rest now.")], VoiceSettings(engine=engine), tmp_path)
+    assert caught.value.setting == "engine"
+    assert re.match(
+        rf"--engine {engine}: .*(available: espeak-ng, hibari, pyttsx3|cannot be loaded)",
+        caught.value.worded("--engine"),
+    )
 
 
 def test_the_espeak_command_line_engine_speaks(tmp_path):

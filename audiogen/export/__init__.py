@@ -8,6 +8,7 @@ is written under a temporary name and renamed into place once all are complete.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,13 +21,12 @@ from audiogen.errors import OutputError
 from audiogen.export.files import Staging, check_out_dir
 from audiogen.export.formats import (
     FORMATS,
-    AudioFormat,
-    audio_format,
+    ExportSettings,
     encode_audio,
+    export_settings,
     ffmetadata_chapters,
     missing_encoder,
 )
-from audiogen.export.tags import write_tags
 from audiogen.export.timings import heard_chapters, spoken_lines
 from audiogen.export.transcript import transcripts
 from audiogen.models import ChapterMark, ExportedFiles, Tags, Timeline
@@ -35,8 +35,9 @@ __all__ = [
     "FORMATS",
     "Tags",
     "FormatInfo",
+    "ExportSettings",
+    "export_settings",
     "list_formats",
-    "check_format",
     "encode",
     "export_session",
     "render_cover",
@@ -69,17 +70,11 @@ def render_cover(tags: Tags, duration: float, subtitle: str | None = None) -> by
     return draw(tags, duration, subtitle)
 
 
-def check_format(name: str, bitrate: str) -> None:
-    """Fail now, before any speech is made, if the format or bitrate cannot be written."""
-    audio_format(name, bitrate)
-
-
 def _encode_tagged(
     blocks: Iterable[np.ndarray],
     target: Path,
     path: Path,
-    fmt: AudioFormat,
-    kbps: int | None,
+    export: ExportSettings,
     sample_rate: int,
     channels: int,
     tags: Tags | None,
@@ -88,29 +83,21 @@ def _encode_tagged(
     cover: bytes | None,
 ) -> None:
     """Encode into `path` (a temporary file) and tag it; `duration` None: as long as the blocks are."""
-    metadata = None
-    if fmt.name == "wav" and tags is not None:  # RIFF INFO, which only the encoder writes
-        metadata = {
-            "title": tags.title,
-            "artist": tags.artist,
-            "album": tags.album,
-            "genre": tags.genre,
-            "comment": tags.comment,
-            "date": tags.year,
-        }
+    fmt = export.format
+    metadata = fmt.encoder_tags(tags) if fmt.encoder_tags is not None and tags is not None else None
     try:
-        if fmt.name == "m4a" and chapters:  # the MP4 chapter track is made by the muxer
-            last_end = duration if duration is not None else chapters[-1].start + 1
-            with tempfile.TemporaryDirectory(prefix="audiogen-chapters-") as folder:
+        with contextlib.ExitStack() as stack:
+            chapters_file = None
+            if fmt.chapter_track and chapters:
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="audiogen-chapters-"))
                 chapters_file = Path(folder) / "chapters.txt"
+                last_end = duration if duration is not None else chapters[-1].start + 1
                 chapters_file.write_text(ffmetadata_chapters(chapters, last_end), encoding="utf-8")
-                written = encode_audio(
-                    blocks, path, fmt, kbps, sample_rate, channels, metadata, chapters_file, target.name
-                )
-        else:
-            written = encode_audio(blocks, path, fmt, kbps, sample_rate, channels, metadata, name=target.name)
+            written = encode_audio(
+                blocks, path, fmt, export.kbps, sample_rate, channels, metadata, chapters_file, target.name
+            )
         if tags is not None:
-            write_tags(path, fmt.name, tags, chapters, duration if duration is not None else written, cover)
+            fmt.write_tags(path, tags, chapters, duration if duration is not None else written, cover)
     except (OSError, MutagenError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise OutputError(
@@ -123,14 +110,14 @@ def encode(
     target: Path,
     sample_rate: int,
     channels: int,
-    fmt: str = "mp3",
-    bitrate: str = "128k",
+    export: ExportSettings | None = None,
     tags: Tags | None = None,
     chapters: tuple[ChapterMark, ...] = (),
     duration: float | None = None,
 ) -> Path:
-    """Only the audio file: encode the blocks, tag the result, rename it into place."""
-    audio, kbps = audio_format(fmt, bitrate)
+    """Only the audio file (`export` None: MP3 at 128k): encode the blocks, tag the result, rename it
+    into place."""
+    export = export or export_settings("mp3", "128k")
     target = Path(target)
     check_out_dir(target.parent)
     with Staging() as staging:
@@ -138,8 +125,7 @@ def encode(
             blocks,
             target,
             staging.path(target),
-            audio,
-            kbps,
+            export,
             sample_rate,
             channels,
             tags,
@@ -158,19 +144,19 @@ def export_session(
     tags: Tags,
     sample_rate: int,
     channels: int,
-    fmt: str = "mp3",
-    bitrate: str = "128k",
-    cover: bool = True,
-    transcript: bool = True,
+    export: ExportSettings | None = None,
 ) -> ExportedFiles:
-    """The audio file with tags, chapters and cover, plus the cover and transcripts beside it."""
-    audio, kbps = audio_format(fmt, bitrate)
+    """The audio file with tags, chapters and cover, plus the cover and transcripts beside it
+    (`export` None: MP3 at 128k with both)."""
+    export = export or export_settings("mp3", "128k")
     target = Path(target)
     check_out_dir(target.parent)
     chapters = heard_chapters(timeline)
-    cover_bytes = render_cover(tags, timeline.duration) if cover else None
-    cover_path = target.with_suffix(COVER_SUFFIX) if cover else None
-    texts = transcripts(spoken_lines(timeline), chapters, tags, timeline.duration) if transcript else {}
+    cover_bytes = render_cover(tags, timeline.duration) if export.cover else None
+    cover_path = target.with_suffix(COVER_SUFFIX) if export.cover else None
+    texts = (
+        transcripts(spoken_lines(timeline), chapters, tags, timeline.duration) if export.transcript else {}
+    )
     text_paths = tuple(target.with_suffix(suffix) for suffix in texts)
     with Staging() as staging:
         # Staged (and so renamed) last, the audio file appears only when its companions are in place.
@@ -182,8 +168,7 @@ def export_session(
             blocks,
             target,
             staging.path(target),
-            audio,
-            kbps,
+            export,
             sample_rate,
             channels,
             tags,

@@ -1,4 +1,9 @@
-"""The audio formats: which ffmpeg encoder and container make each, and how float blocks become one."""
+"""The audio formats: which ffmpeg encoder and container make each, how each is tagged, and how
+float blocks become one.
+
+A format is resolved once per render (`export_settings`): everything that differs between
+formats is a field of its AudioFormat, so no code asks for a format by name.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,16 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from audiogen.errors import AudioError, OutputError, ToolMissingError
-from audiogen.models import ChapterMark
+from audiogen.export import tags as tagging
+from audiogen.export.tags import TagWriter
+from audiogen.models import ChapterMark, Tags
 from audiogen.tools import ffmpeg_path
 
 # MPEG-1 Layer III bitrates: a CBR file must use one of them.
@@ -30,18 +37,22 @@ class AudioFormat:
     description: str
     muxer: str
     encoder: str
+    write_tags: TagWriter  # replaces the encoder's tags with ours, after encoding
     arguments: tuple[str, ...] = ()
     bitrates: tuple[int, int] | tuple[int, ...] | None = (
         None  # kbps: (low, high), a set, or None for lossless
     )
     sample_rate: int | None = None  # a rate the codec requires, else the session's
+    # Tags only the encoder can write, as ffmpeg -metadata (WAV's RIFF INFO).
+    encoder_tags: Callable[[Tags], dict[str, str]] | None = None
+    chapter_track: bool = False  # chapters are muxed from an ffmetadata file (an MP4 chapter track)
 
     @property
     def suffix(self) -> str:
         return f".{self.name}"
 
     def kbps(self, bitrate: str) -> int | None:
-        """The bitrate in kbps if this format uses one; a bad value is an error naming --bitrate."""
+        """The bitrate in kbps if this format uses one; a bad value is an error about the bitrate setting."""
         if self.bitrates is None:
             return None
         match = re.fullmatch(r"(\d+)\s*(k|kbps|kb/s)?", bitrate.strip().lower())
@@ -57,7 +68,7 @@ class AudioFormat:
             if value in self.bitrates:
                 return value
             allowed = ", ".join(f"{b}k" for b in self.bitrates)
-        raise AudioError(f"--bitrate {bitrate!r} does not suit {self.name}; choose {allowed}")
+        raise AudioError(f"{bitrate!r} does not suit {self.name}; choose {allowed}", "bitrate")
 
 
 FORMATS: dict[str, AudioFormat] = {
@@ -68,15 +79,19 @@ FORMATS: dict[str, AudioFormat] = {
             "MP3, constant bitrate, ID3v2.3 tags: plays everywhere (default)",
             "mp3",
             "libmp3lame",
+            tagging.write_id3,
             ("-compression_level", "5"),
             MP3_BITRATES,
         ),
-        AudioFormat("ogg", "Ogg Vorbis, Vorbis comments", "ogg", "libvorbis", (), (48, 320)),
+        AudioFormat(
+            "ogg", "Ogg Vorbis, Vorbis comments", "ogg", "libvorbis", tagging.write_ogg_vorbis, (), (48, 320)
+        ),
         AudioFormat(
             "opus",
             "Ogg Opus at 48 kHz (the only rate Opus plays at), Vorbis comments",
             "opus",
             "libopus",
+            tagging.write_ogg_opus,
             ("-application", "audio"),
             (24, 256),
             48000,
@@ -86,11 +101,28 @@ FORMATS: dict[str, AudioFormat] = {
             "AAC in MP4 (iTunes-style atoms), for Apple players",
             "ipod",
             "aac",
+            tagging.write_mp4,
             ("-movflags", "+faststart"),
             (64, 320),
+            chapter_track=True,
         ),
-        AudioFormat("flac", "FLAC, lossless 16-bit, Vorbis comments", "flac", "flac", DITHER_TO_S16),
-        AudioFormat("wav", "WAV, 16-bit PCM, RIFF INFO and ID3 tags", "wav", "pcm_s16le", DITHER_TO_S16),
+        AudioFormat(
+            "flac",
+            "FLAC, lossless 16-bit, Vorbis comments",
+            "flac",
+            "flac",
+            tagging.write_flac,
+            DITHER_TO_S16,
+        ),
+        AudioFormat(
+            "wav",
+            "WAV, 16-bit PCM, RIFF INFO and ID3 tags",
+            "wav",
+            "pcm_s16le",
+            tagging.write_wav_id3,
+            DITHER_TO_S16,
+            encoder_tags=tagging.riff_info,
+        ),
     )
 }
 
@@ -115,17 +147,34 @@ def missing_encoder(fmt: AudioFormat) -> str | None:
     return f"ffmpeg ({ffmpeg}) has no {fmt.encoder} encoder"
 
 
+@dataclass(frozen=True)
+class ExportSettings:
+    """What export needs to know of a session, resolved and checked once per render."""
+
+    format: AudioFormat
+    kbps: int | None  # None for a lossless format
+    cover: bool = True  # cover art, embedded and beside the audio
+    transcript: bool = True  # .vtt, .lrc and .txt beside the audio
+
+
+def export_settings(name: str, bitrate: str, cover: bool = True, transcript: bool = True) -> ExportSettings:
+    """The format (with its bitrate) and the companions, checked before any work is done."""
+    fmt, kbps = audio_format(name, bitrate)
+    return ExportSettings(fmt, kbps, cover, transcript)
+
+
 def audio_format(name: str, bitrate: str) -> tuple[AudioFormat, int | None]:
-    """The format and its bitrate in kbps, checked before any work is done."""
+    """The format and its bitrate in kbps; unknown formats, bad bitrates and missing encoders fail."""
     fmt = FORMATS.get(name.lower().lstrip("."))
     if fmt is None:
-        raise AudioError(f"unknown --format {name!r}; choose from {', '.join(FORMATS)}")
+        raise AudioError(f"{name!r} is unknown; choose from {', '.join(FORMATS)}", "format")
     kbps = fmt.kbps(bitrate)
     reason = missing_encoder(fmt)
     if reason:
         raise ToolMissingError(
-            f"{reason}, needed for --format {fmt.name}; install a full ffmpeg (apt-get install ffmpeg) "
-            "or choose another --format (see `audiogen formats`)"
+            f"{fmt.name}: {reason}; install a full ffmpeg (apt-get install ffmpeg) "
+            "or choose another format (see `audiogen formats`)",
+            "format",
         )
     return fmt, kbps
 

@@ -7,12 +7,15 @@
   block (METADATA_BLOCK_PICTURE in Ogg).
 - M4A: iTunes-style atoms, cover as covr; the chapters are already in the file
   (ffmpeg writes them when encoding, see formats.encode_audio).
+
+Each format's writer is named by its AudioFormat (formats.py), so nothing here branches on a name.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from mutagen.flac import FLAC, Picture
@@ -40,6 +43,9 @@ from mutagen.wave import WAVE
 from audiogen.models import ChapterMark, Tags
 
 UTF16 = 1  # ID3v2.3 knows Latin-1 and UTF-16 only
+
+# Replaces whatever tags the encoder wrote with ours: (path, tags, chapters, duration, cover).
+TagWriter = Callable[[Path, Tags, tuple[ChapterMark, ...], float, "bytes | None"], None]
 
 
 def _ends(chapters: tuple[ChapterMark, ...], duration: float) -> list[float]:
@@ -141,40 +147,86 @@ def _picture(cover: bytes) -> Picture:
     return picture
 
 
-def _write_id3(path: Path, fmt: str, frames: list) -> None:
-    if fmt == "wav":
-        wav = WAVE(path)
-        if wav.tags is None:
-            wav.add_tags()
-        wav.tags.clear()
-        for frame in frames:
-            wav.tags.add(frame)
-        wav.tags.update_to_v23()
-        wav.save(v2_version=3)
-    else:
-        id3 = ID3()  # a fresh tag replaces the encoder's
-        for frame in frames:
-            id3.add(frame)
-        id3.update_to_v23()
-        id3.save(path, v2_version=3)
+def _save_id3(id3: ID3, frames: list) -> None:
+    id3.clear()  # ours replace the encoder's
+    for frame in frames:
+        id3.add(frame)
+    id3.update_to_v23()
 
 
-def _write_vorbis(path: Path, fmt: str, comments: dict[str, str], cover: bytes | None) -> None:
-    audio = {"ogg": OggVorbis, "opus": OggOpus, "flac": FLAC}[fmt](path)
+def write_id3(
+    path: Path, tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, cover: bytes | None
+) -> None:
+    """MP3: an ID3v2.3 tag at the file's start."""
+    id3 = ID3()
+    _save_id3(id3, id3_frames(tags, chapters, duration, cover))
+    id3.save(path, v2_version=3)
+
+
+def write_wav_id3(
+    path: Path, tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, cover: bytes | None
+) -> None:
+    """WAV: an ID3v2.3 tag in an `id3 ` chunk (the RIFF INFO list is the encoder's, see riff_info)."""
+    wav = WAVE(path)
+    if wav.tags is None:
+        wav.add_tags()
+    _save_id3(wav.tags, id3_frames(tags, chapters, duration, cover))
+    wav.save(v2_version=3)
+
+
+def riff_info(tags: Tags) -> dict[str, str]:
+    """WAV's RIFF INFO fields, which only the encoder writes (mutagen cannot)."""
+    return {
+        "title": tags.title,
+        "artist": tags.artist,
+        "album": tags.album,
+        "genre": tags.genre,
+        "comment": tags.comment,
+        "date": tags.year,
+    }
+
+
+def _write_vorbis(audio, tags: Tags, chapters: tuple[ChapterMark, ...]) -> None:
     if audio.tags is None:
         audio.add_tags()
     audio.tags.clear()
-    audio.tags.update(comments)
-    if fmt == "flac":
-        audio.clear_pictures()
+    audio.tags.update(vorbis_comments(tags, chapters))
+
+
+def _ogg_writer(kind: type[OggVorbis] | type[OggOpus]) -> TagWriter:
+    def write(
+        path: Path, tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, cover: bytes | None
+    ) -> None:
+        """Ogg: Vorbis comments, the cover as METADATA_BLOCK_PICTURE."""
+        audio = kind(path)
+        _write_vorbis(audio, tags, chapters)
         if cover:
-            audio.add_picture(_picture(cover))
-    elif cover:
-        audio.tags["METADATA_BLOCK_PICTURE"] = base64.b64encode(_picture(cover).write()).decode("ascii")
+            audio.tags["METADATA_BLOCK_PICTURE"] = base64.b64encode(_picture(cover).write()).decode("ascii")
+        audio.save()
+
+    return write
+
+
+write_ogg_vorbis = _ogg_writer(OggVorbis)
+write_ogg_opus = _ogg_writer(OggOpus)
+
+
+def write_flac(
+    path: Path, tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, cover: bytes | None
+) -> None:
+    """FLAC: Vorbis comments, the cover as a picture block."""
+    audio = FLAC(path)
+    _write_vorbis(audio, tags, chapters)
+    audio.clear_pictures()
+    if cover:
+        audio.add_picture(_picture(cover))
     audio.save()
 
 
-def _write_mp4(path: Path, tags: Tags, cover: bytes | None) -> None:
+def write_mp4(
+    path: Path, tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, cover: bytes | None
+) -> None:
+    """M4A: iTunes-style atoms; the chapter track is the muxer's (AudioFormat.chapter_track)."""
     audio = MP4(path)
     if audio.tags is None:
         audio.add_tags()
@@ -195,22 +247,3 @@ def _write_mp4(path: Path, tags: Tags, cover: bytes | None) -> None:
         atoms["covr"] = [MP4Cover(cover, imageformat=MP4Cover.FORMAT_JPEG)]
     audio.tags.update(atoms)
     audio.save()
-
-
-def write_tags(
-    path: Path,
-    fmt: str,
-    tags: Tags,
-    chapters: tuple[ChapterMark, ...],
-    duration: float,
-    cover: bytes | None = None,
-) -> None:
-    """Replace whatever tags the encoder wrote with ours (chapters and cover included)."""
-    if fmt in ("mp3", "wav"):
-        _write_id3(path, fmt, id3_frames(tags, chapters, duration, cover))
-    elif fmt in ("ogg", "opus", "flac"):
-        _write_vorbis(path, fmt, vorbis_comments(tags, chapters), cover)
-    elif fmt == "m4a":
-        _write_mp4(path, tags, cover)
-    else:
-        raise ValueError(f"no tag writer for {fmt!r}")

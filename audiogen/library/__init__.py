@@ -1,6 +1,7 @@
 """Library stage: a manifest of many sessions built in parallel, resumably, into a playable library.
 
-It is orchestration over `audiogen.pipeline` (one render per session); it never imports a stage.
+It is orchestration over `audiogen.pipeline` (one render per session) and `audiogen.checks` (what
+it asks of the stages without rendering); it never imports a stage.
 Names are loaded on first use, so `audiogen serve`, which only reads a library's files
 (outputs, feed), starts without the pipeline's imports.
 """

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from audiogen import pipeline, settings
+from audiogen import checks, pipeline, settings
 from audiogen.errors import ManifestError
 from audiogen.models import SessionSpec
 from audiogen.settings import LIBRARY, Setting
@@ -194,7 +194,7 @@ def _articles(problems: _Problems, base: Path, entries: list[tuple[str, Path]]) 
             if not matches:
                 problems.add(key_path, f"{text!r} matches no article files")
         elif path.is_dir():
-            suffixes = pipeline.article_suffixes()  # the readers' own registry
+            suffixes = checks.article_suffixes()  # the readers' own registry
             matches = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
             if not matches:
                 problems.add(key_path, f"{text!r}: folder holds no {'/'.join(suffixes)} files")
@@ -219,7 +219,7 @@ def _slug(value: Any) -> str:
 def _variant(spec: SessionSpec, base: SessionSpec) -> str:
     parts = [f"{spec.minutes:g} min"]
     if spec.voice.voice != base.voice.voice:
-        parts.append(f"voice {pipeline.voice_name(spec.voice)}")
+        parts.append(f"voice {checks.voice_name(spec.voice)}")
     if spec.sound.background != base.sound.background:
         parts.append(spec.sound.background)
     if spec.listener:
@@ -233,7 +233,7 @@ def _session_name(
     fields = {
         "article": _slug(article.stem),
         "minutes": _slug(float(spec.minutes)),
-        "voice": _slug(pipeline.voice_name(spec.voice)),
+        "voice": _slug(checks.voice_name(spec.voice)),
         "background": _slug(spec.sound.background),
         "listener": _slug(listener or "everyone"),
         "template": _slug(spec.template or "auto"),
@@ -274,7 +274,7 @@ def _check_pattern(problems: _Problems, path: str, pattern: str) -> bool:
 
 
 def _setting_key(field_name: str) -> str:
-    """The manifest key of a setting validate_spec names by its field."""
+    """The manifest key of a setting validate_spec names (by its name or its field)."""
     setting = settings.field_setting(field_name)
     return setting.name if setting is not None else field_name
 
@@ -416,9 +416,13 @@ def load_manifest(
                             {"voice": voice, "background": background},
                         )
                         if session_spec not in checked:  # entries often share their settings
-                            checked[session_spec] = pipeline.validate_spec(session_spec)
+                            checked[session_spec] = checks.validate_spec(session_spec)
                         for setting, message in checked[session_spec].items():
-                            problems.add(session_origins.get(_setting_key(setting)) or origin, message)
+                            key = _setting_key(setting)
+                            if session_origins.get(key):
+                                problems.add(session_origins[key], message)
+                            else:  # a default nobody wrote down: the session, and the setting's name
+                                problems.add(origin, f"{key} {message}")
                         for article in articles:
                             file_name = _session_name(pattern, article, session_spec, base, listener)
                             session_path = f"{origin} ({article.name}, {minutes:g} min"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 import audiogen
-from audiogen import pipeline
+from audiogen import checks, pipeline
 from audiogen.errors import AudiogenError, LibraryError, Terminated, ToolMissingError
 from audiogen.library import feed, outputs, state
 from audiogen.library.manifest import Manifest, PlannedSession
@@ -342,7 +342,7 @@ def _library_cover(out_dir: Path, name: str, entries: list[dict]) -> tuple[bytes
             return None, record
     except OSError:
         pass  # no record: draw it
-    return pipeline.library_cover(name, themes, subtitle), record
+    return checks.library_cover(name, themes, subtitle), record
 
 
 def _completed(futures, progress: BuildProgress) -> Iterator:

@@ -69,7 +69,7 @@ def input_key(session: PlannedSession, known: dict | None = None) -> str:
     `known` keeps the digests and fingerprints a build has already computed: its sessions
     share the templates, and often their articles (one per duration, voice, listener).
     """
-    from audiogen import pipeline  # here, not above: `audiogen serve` reads library files without the stages
+    from audiogen import checks  # here, not above: `audiogen serve` reads library files without the stages
 
     known = {} if known is None else known
 
@@ -84,8 +84,8 @@ def input_key(session: PlannedSession, known: dict | None = None) -> str:
         "name": session.name,
         "article": once(_file_digest, session.article),
         "filter_words": once(_file_digest, spec.filter_words),
-        "templates": once(pipeline.template_fingerprint, spec.templates_dir),
-        "engine_version": pipeline.engine_info(spec.voice.engine, spec.cache_dir)[0],
+        "templates": once(checks.template_fingerprint, spec.templates_dir),
+        "engine_version": checks.engine_info(spec.voice.engine, spec.cache_dir)[0],
         "settings": session_settings(spec),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()

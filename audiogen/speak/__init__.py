@@ -19,7 +19,15 @@ from pathlib import Path
 
 from audiogen.errors import VoiceError
 from audiogen.models import Clip, Utterance, VoiceSettings, VoiceTrack
-from audiogen.speak.cache import CacheInfo, SpeechCache, clip_key, default_cache_dir, variant_key
+from audiogen.speak.cache import (
+    CacheInfo,
+    SpeechCache,
+    cache_folder,
+    clear_cache,
+    clip_key,
+    default_cache_dir,
+    variant_key,
+)
 from audiogen.speak.engines import (
     DEFAULT_ENGINE,
     EngineUnavailable,
@@ -42,6 +50,8 @@ __all__ = [
     "SpeechCache",
     "CacheInfo",
     "default_cache_dir",
+    "cache_folder",
+    "clear_cache",
     "prepare_for_speech",
     "engine_names",
     "engine_identity",
@@ -67,7 +77,7 @@ def _check_engine(engine: str) -> None:
     try:
         engine_class(engine)
     except EngineUnavailable as exc:
-        raise VoiceError(f"--engine: {exc}") from None
+        raise VoiceError(f"{engine}: {exc}", "engine") from None
 
 
 def with_engine_defaults(settings: VoiceSettings) -> VoiceSettings:
@@ -77,8 +87,9 @@ def with_engine_defaults(settings: VoiceSettings) -> VoiceSettings:
     voice, pitch = engine_defaults(settings.engine)
     if settings.pitch is not None and pitch is None:
         raise VoiceError(
-            f"--pitch {settings.pitch}: the {settings.engine} engine has no pitch control; "
-            "leave the pitch out, or choose --engine pyttsx3"
+            f"{settings.pitch}: the {settings.engine} engine has no pitch control; "
+            "leave the pitch out, or choose --engine pyttsx3",
+            "pitch",
         )
     return replace(
         settings, voice=settings.voice or voice, pitch=pitch if settings.pitch is None else settings.pitch
@@ -118,7 +129,7 @@ def engine_identity(engine: str = DEFAULT_ENGINE, cache_dir: Path | None = None)
     (`cache_dir`, default the user cache) holds a valid record of this engine build; otherwise
     from a started engine, then recorded."""
     _check_engine(engine)
-    records = EngineRecords(Path(cache_dir) if cache_dir else default_cache_dir())
+    records = EngineRecords(cache_folder(cache_dir))
     facts = engine_facts(engine)
     identity = records.load(facts)
     if identity is None:
@@ -291,12 +302,12 @@ def synthesize_track(
     """One checked clip per utterance; `timeout` is a sentence's base time limit in seconds."""
     if not MIN_RATE <= settings.rate <= MAX_RATE:
         raise VoiceError(
-            f"--rate {settings.rate}: out of range; choose {MIN_RATE} to {MAX_RATE} words per minute"
+            f"{settings.rate}: out of range; choose {MIN_RATE} to {MAX_RATE} words per minute", "rate"
         )
     if settings.pitch is not None and not 0 <= settings.pitch <= 99:
-        raise VoiceError(f"--pitch {settings.pitch}: out of range; choose 0 to 99")
+        raise VoiceError(f"{settings.pitch}: out of range; choose 0 to 99", "pitch")
     if not 0 <= settings.warmth <= 1:
-        raise VoiceError(f"--voice-warmth {settings.warmth}: out of range; choose 0 (off) to 1")
+        raise VoiceError(f"{settings.warmth}: out of range; choose 0 (off) to 1", "voice_warmth")
     settings = with_engine_defaults(settings)
     spoken_texts = []
     for utterance in utterances:
@@ -305,7 +316,7 @@ def synthesize_track(
             raise VoiceError(f"the sentence {utterance.text[:50]!r} has no words to speak")
         spoken_texts.append(spoken)
     rates = [max(MIN_RATE // 2, int(round(settings.rate * u.rate))) for u in utterances]
-    folder = (Path(cache_dir) if cache_dir else default_cache_dir()) if use_cache else _temporary_cache()
+    folder = cache_folder(cache_dir) if use_cache else _temporary_cache()
     cache = SpeechCache(folder)
     records = EngineRecords(folder) if use_cache else None
     speaker = _Speaker(settings, cache, timeout, retries, records) if utterances else None

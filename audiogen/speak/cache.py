@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from audiogen.codec_offsets import CodecOffsets
 from audiogen.errors import OutputError
 from audiogen.speak.identity import EngineRecords
 
@@ -43,6 +44,20 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("audiogen")) / "speech"
+
+
+def cache_folder(cache_dir: Path | None = None) -> Path:
+    """The cache folder: the one given, else the user's."""
+    return Path(cache_dir) if cache_dir else default_cache_dir()
+
+
+def clear_cache(cache_dir: Path | None = None) -> int:
+    """Empty the cache folder: speech clips, engine records and the encoders' loudness changes
+    (a stale change would misplace every later session's loudness). Returns the clips removed."""
+    folder = cache_folder(cache_dir)
+    removed = SpeechCache(folder).clear()
+    CodecOffsets(folder).clear()
+    return removed
 
 
 def clip_key(text: str, engine: str, engine_version: str, voice: str, rate: int, pitch: int) -> str:

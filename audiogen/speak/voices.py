@@ -48,27 +48,28 @@ def resolve_voice(
     base, plus, variant = requested.partition("+")
     where = f" for engine {engine!r}" if engine else ""
     if not base.strip():
-        raise VoiceError(f"--voice {requested!r}: name a voice (see `audiogen voices`)")
+        raise VoiceError(f"{requested!r}: name a voice (see `audiogen voices`)", "voice")
     found = _find(base, voices)
     if not found:
         choices = [v.id for v in voices] + [_short_id(v) for v in voices] + [v.name for v in voices]
         raise VoiceError(
-            f"--voice {requested!r}: unknown voice{where}{_close(base, choices)} (see `audiogen voices`)"
+            f"{requested!r}: unknown voice{where}{_close(base, choices)} (see `audiogen voices`)", "voice"
         )
     if len(found) > 1:
         listed = ", ".join(f"{v.id} ({v.name})" for v in found[:8]) + (", ..." if len(found) > 8 else "")
-        raise VoiceError(f"--voice {requested!r} matches {len(found)} voices: {listed}; give one id")
+        raise VoiceError(f"{requested!r} matches {len(found)} voices: {listed}; give one id", "voice")
     voice = found[0].id
     if not plus:
         return voice
     if not variants:
         raise VoiceError(
-            f"--voice {requested!r}: {engine or 'this engine'} has no voice variants; drop '+{variant}'"
+            f"{requested!r}: {engine or 'this engine'} has no voice variants; drop '+{variant}'", "voice"
         )
     by_name = {v.id.lower(): v.id for v in variants} | {v.name.lower(): v.id for v in variants}
     if variant.lower() not in by_name:
         raise VoiceError(
-            f"--voice {requested!r}: unknown variant {variant!r}{_close(variant, list(by_name))} "
-            "(see `audiogen voices`)"
+            f"{requested!r}: unknown variant {variant!r}{_close(variant, list(by_name))} "
+            "(see `audiogen voices`)",
+            "voice",
         )
     return f"{voice}+{by_name[variant.lower()]}"

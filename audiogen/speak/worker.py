@@ -101,10 +101,10 @@ class SpeechWorker:
             ) from None
         if status == "missing":
             self._kill()
-            raise ToolMissingError(f"--engine {self.engine_name}: {payload}")
+            raise ToolMissingError(f"{self.engine_name}: {payload}", "engine")
         if status != "ready":
             self._kill()
-            raise VoiceError(f"--engine {self.engine_name}: the engine failed to start ({payload})")
+            raise VoiceError(f"{self.engine_name}: the engine failed to start ({payload})", "engine")
         self.version = payload
 
     def _kill(self) -> None:
