@@ -8,7 +8,7 @@ from pydub import AudioSegment
 from pydub.generators import Sine
 
 import audiogen
-from audiogen.errors import InputError, ManifestError, SettingError
+from audiogen.errors import InputError, ManifestError, SettingError, VoiceError
 from conftest import ARTICLES, decode, probe
 
 
@@ -89,3 +89,17 @@ def test_build_returns_its_summary(tmp_path, speech_cache):
     summary = audiogen.build(tmp_path / "library.toml", workers=1, cache_dir=speech_cache)
     assert [o.status for o in summary.outcomes] == ["built"]
     assert (tmp_path / "lib" / "a-1min.mp3").exists() and summary.outputs[-1].name == "index.html"
+
+
+def test_a_stage_error_names_the_keyword(tmp_path, speech_cache):
+    with pytest.raises(VoiceError) as caught:
+        audiogen.render(
+            ARTICLES[0],
+            out=tmp_path,
+            minutes=1,
+            engine="pyttsx3",
+            voice="nosuchvoice",
+            cache_dir=speech_cache,
+        )
+    assert caught.value.setting == "voice"
+    assert str(caught.value).startswith("voice 'nosuchvoice': unknown voice")

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from audiogen import background
-from audiogen.background import LAYER_RMS, LAYERS, Bed, seam_crossfade
+from audiogen.background import LAYER_RMS, LAYERS, Bed, check_background, seam_crossfade
 from audiogen.cli import main
 from audiogen.errors import AudioError
 
@@ -518,3 +518,32 @@ def test_skipping_a_noise_bed_keeps_its_character(spec):
     assert level(b) == pytest.approx(level(a), abs=0.3)
     if spec == "ocean":  # the waves rise and fall at the same moments
         assert np.corrcoef(_short_rms_db(a, 1.0), _short_rms_db(b, 1.0))[0, 1] > 0.8
+
+
+def test_a_background_is_checked_by_name_and_file_without_decoding(tmp_path, monkeypatch):
+    """A manifest's check of every session: names, binaural figures and files exist; nothing is decoded."""
+    monkeypatch.setattr(background, "_decoder", lambda *args, **kwargs: pytest.fail("decoded a file"))
+    music = tmp_path / "loop.ogg"
+    music.write_bytes(b"not decoded here")
+    check_background(f"pink+binaural:200:6+{music}")
+    for spec, words in [
+        ("pink+thunderstorm", "unknown background 'thunderstorm'"),
+        ("binaural:9999:6", "the carrier must be"),
+        (f"rain+{tmp_path / 'missing.wav'}", "no such file"),
+        (" + ", "empty background"),
+    ]:
+        with pytest.raises(AudioError, match=words):
+            check_background(spec)
+
+
+def test_a_fresh_bed_plays_the_same_frames_without_analysing_again(tmp_path, monkeypatch):
+    music = tmp_path / "loop.flac"
+    _music(music, 3.0)
+    bed = Bed(f"{music}+rain+theta", 6, RATE)
+    first = _take(bed, 8)
+    monkeypatch.setattr(background, "_analyse", lambda *args: pytest.fail("analysed again"))
+    again = bed.fresh()
+    assert again.layers is not bed.layers and again.notes == bed.notes
+    assert _take(again, 8).tobytes() == first.tobytes()
+    bed.close()
+    again.close()

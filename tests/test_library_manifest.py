@@ -218,3 +218,21 @@ def test_a_folder_of_articles_finds_every_suffix_the_readers_take(tmp_path):
     manifest = write(tmp_path, "[[sessions]]\narticles = 'articles'\nminutes = 5\n")
     found = {s.article.suffix for s in load_manifest(manifest).sessions}
     assert found == set(READERS), "a manifest's folder takes .text, .mdown, .mkd and .xhtml too"
+
+
+def test_a_stage_error_names_the_manifest_key_not_the_command_line_flag(tmp_path):
+    path = write(
+        tmp_path,
+        f"""
+[library]
+bitrate = "999k"
+[[sessions]]
+articles = "{SAMPLES}/sample_article.md"
+engine = "pyttsx3"
+voices = ["no-such-voice"]
+""",
+    )
+    found = problems(path)
+    assert any(": sessions[0].voices[0]: 'no-such-voice': unknown voice" in line for line in found), found
+    assert any(": library.bitrate: '999k' does not suit mp3; choose" in line for line in found), found
+    assert not any("--voice" in line or "--bitrate" in line for line in found), found
