@@ -148,7 +148,7 @@ def _picture(cover: bytes) -> Picture:
 
 
 def _save_id3(id3: ID3, frames: list) -> None:
-    id3.clear()  # ours replace the encoder's
+    id3.clear()  # ours replace whatever the encoder wrote
     for frame in frames:
         id3.add(frame)
     id3.update_to_v23()
@@ -157,7 +157,7 @@ def _save_id3(id3: ID3, frames: list) -> None:
 def write_id3(
     path: Path, tags: Tags, chapters: tuple[ChapterMark, ...], duration: float, cover: bytes | None
 ) -> None:
-    """MP3: an ID3v2.3 tag at the file's start."""
+    """MP3: an ID3v2.3 tag at the file's start (saved over the encoder's)."""
     id3 = ID3()
     _save_id3(id3, id3_frames(tags, chapters, duration, cover))
     id3.save(path, v2_version=3)
