@@ -16,7 +16,7 @@ from click.core import ParameterSource
 
 from audiogen import __version__
 from audiogen.errors import EXIT_CODES, AudiogenError, Terminated
-from audiogen.settings import BY_NAME, SETTINGS, Setting
+from audiogen.settings import BY_NAME, SETTINGS, Setting, flag
 
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
 
@@ -38,7 +38,7 @@ def _sigterm_stops() -> Iterator[None]:
 
 def _worded(exc: AudiogenError) -> str:
     """The error as the command line says it: the setting at fault as its flag (--voice 'x': ...)."""
-    return exc.worded(BY_NAME[exc.setting].flag) if exc.setting else exc.message
+    return exc.worded(flag)
 
 
 class AudiogenGroup(click.Group):

@@ -5,29 +5,47 @@ The CLI prints ``str(error)`` as one line on stderr and exits with ``error.exit_
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+_MENTION = re.compile("\x1f([a-z_]+)\x1f")
+
+
+def mention(setting: str) -> str:
+    """Another setting named inside a message (`"or choose " + mention("engine") + " pyttsx3"`):
+    each entry point words it as it words the setting an error is about."""
+    return f"\x1f{setting}\x1f"
+
 
 class AudiogenError(Exception):
     """Base of every error audiogen reports to a user.
 
     An error about one setting's value names the setting (`setting`, its name in the settings
-    table) and leaves naming it to the entry point: `worded("--voice")` on the command line,
-    `sessions[2].voice: ` + `message` in a manifest; `str()` uses the name itself, as the Python
-    API's keyword. `message` reads on from the name: "'x': unknown voice ...".
+    table) and leaves naming it to the entry point: `worded(flag)` on the command line gives
+    `--voice 'x': unknown voice`; a manifest puts `message` after its key path
+    (`sessions[2].voices[0]: 'x': unknown voice`); `str()` names settings as the Python API's
+    keywords. The message reads on from the setting's name.
     """
 
     exit_code = 1
 
     def __init__(self, message: str = "", setting: str | None = None) -> None:
         super().__init__(message, setting)
-        self.message = message
+        self.template = message  # settings it mentions are marked (see `mention`)
         self.setting = setting
 
-    def worded(self, name: str) -> str:
-        """The message with the setting called `name` (the message alone if no setting is at fault)."""
-        return f"{name} {self.message}" if self.setting else self.message
+    def worded(self, name: Callable[[str], str] = str) -> str:
+        """The message with each setting called `name(setting)`; the one at fault leads."""
+        text = _MENTION.sub(lambda found: name(found.group(1)), self.template)
+        return f"{name(self.setting)} {text}" if self.setting else text
+
+    @property
+    def message(self) -> str:
+        """The message without the setting at fault (others it mentions by their names)."""
+        return _MENTION.sub(lambda found: found.group(1), self.template)
 
     def __str__(self) -> str:
-        return self.worded(self.setting or "")
+        return self.worded()
 
 
 class SettingError(AudiogenError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from audiogen.errors import InputError
+from audiogen.errors import InputError, mention
 from audiogen.models import SUPPORTED_LANGUAGES, Article, Section
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -588,7 +588,7 @@ def check_language(article: Article, language: str | None = None) -> None:
         raise InputError(
             f"{article.source}: the article {found} {language_name(code)} ({code}); "
             f"audiogen narrates only {supported} "
-            "so far; give an article in English (or --language en if this one is English)"
+            f"so far; give an article in English (or {mention('language')} en if this one is English)"
         )
 
 

@@ -290,6 +290,11 @@ def check_all(
     return good, problems, unknown
 
 
+def flag(name: str) -> str:
+    """A setting as the command line names it (`voice_warmth` -> `--voice-warmth`)."""
+    return BY_NAME[name].flag
+
+
 def field_setting(field_name: str) -> Setting | None:
     """The setting that fills a SessionSpec field (`voice`, `voice.voice` or `background`), if one does."""
     for setting in SETTINGS:
@@ -309,4 +314,5 @@ __all__ = [
     "check_all",
     "apply",
     "field_setting",
+    "flag",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from audiogen.errors import TimingError
+from audiogen.errors import TimingError, mention
 from audiogen.models import (
     Bell,
     Breath,
@@ -115,7 +115,7 @@ def plan_timeline(
         minutes = math.ceil(needed / 60 * 10) / 10
         raise TimingError(
             f"the script {script.template!r} needs at least {needed:.0f} s of speech and pauses, "
-            f"more than {target_seconds:.0f} s; choose --minutes {minutes:g} or more"
+            f"more than {target_seconds:.0f} s; choose {mention('minutes')} {minutes:g} or more"
         )
 
     elastic = [c for c in cues if isinstance(c, ElasticPause)]

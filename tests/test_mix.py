@@ -36,6 +36,7 @@ from audiogen.mix import (
     speech_spans,
 )
 from audiogen.models import ChapterMark, Clip, PlacedBell, PlacedClip, SoundSettings, Timeline, Utterance
+from audiogen.settings import flag
 from conftest import decode, probe
 
 RATE = 44100
@@ -384,8 +385,10 @@ def test_channels_follow_the_sources_and_the_users_choice():
     assert output_channels(Bed("pink", 1, RATE), settings) == 2
     assert output_channels(Bed("none", 1, RATE), settings) == 1
     assert output_channels(Bed("pink", 1, RATE), replace(settings, mono=True)) == 1
-    with pytest.raises(AudioError, match="--mono"):
+    with pytest.raises(AudioError) as caught:
         output_channels(Bed("rain+theta", 1, RATE), replace(settings, mono=True))
+    assert "drop --mono or choose another --background" in caught.value.worded(flag)  # the command line
+    assert "drop mono or choose another background" in str(caught.value)  # the Python API
 
 
 def test_voice_only_mono_session(clips, tmp_path):

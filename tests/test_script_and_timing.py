@@ -7,6 +7,7 @@ import pytest
 from audiogen.errors import MarkupError, TimingError
 from audiogen.models import Bell, Breath, Chapter, Clip, ElasticPause, Pause, Script, Speech, Utterance
 from audiogen.scripting import parse_markup
+from audiogen.settings import flag
 from audiogen.timing import plan_timeline, spread_budget
 
 
@@ -65,8 +66,9 @@ def test_timeline_lands_on_target_and_drops_optional_cues():
     assert last.start + last.clip.duration <= 58
     short = plan_timeline(script, clips, 12, lead_in=1, tail=2)
     assert len(short.clips) == 2
-    with pytest.raises(TimingError, match="choose --minutes"):
+    with pytest.raises(TimingError) as caught:
         plan_timeline(script, clips, 5, lead_in=1, tail=2)
+    assert "choose --minutes" in caught.value.worded(flag) and "choose minutes" in str(caught.value)
 
 
 # ---------------------------------------------------------------- templates: errors, sandbox, user folder
@@ -208,7 +210,7 @@ def test_shortest_length_named_in_the_error_really_fits():
     clips = _clips(script, 5.0)
     with pytest.raises(TimingError) as error:
         plan_timeline(script, clips, 12, lead_in=1, tail=2)
-    minutes = float(str(error.value).split("--minutes ")[1].split()[0])
+    minutes = float(error.value.worded(flag).split("--minutes ")[1].split()[0])
     fitted = plan_timeline(script, clips, minutes * 60, lead_in=1, tail=2)
     assert fitted.dropped_levels == (1,) and fitted.duration == minutes * 60
 

@@ -9,6 +9,7 @@ import pytest
 
 from audiogen.errors import OutputError, ToolMissingError, VoiceError
 from audiogen.models import Utterance, VoiceSettings
+from audiogen.settings import flag
 from audiogen.speak import synthesize_track, voice_catalog, worker
 from audiogen.speak.worker import SpeechWorker
 from speech_test_engines import hangs, synth_calls
@@ -93,9 +94,7 @@ def test_an_engine_that_is_not_installed_says_so(tmp_path, monkeypatch):
     with pytest.raises(ToolMissingError) as caught:
         voice_catalog("espeak-ng")
     assert caught.value.setting == "engine"  # each entry point names the setting its own way
-    assert caught.value.worded("--engine").startswith(
-        "--engine espeak-ng: espeak-ng is not installed; install it"
-    )
+    assert caught.value.worded(flag).startswith("--engine espeak-ng: espeak-ng is not installed; install it")
 
 
 @pytest.mark.parametrize("engine", ["no-such-engine", "no_such_module:Engine"])
@@ -105,7 +104,7 @@ def test_an_unknown_engine_lists_the_available_ones(engine, tmp_path):
     assert caught.value.setting == "engine"
     assert re.match(
         rf"--engine {engine}: .*(available: espeak-ng, hibari, pyttsx3|cannot be loaded)",
-        caught.value.worded("--engine"),
+        caught.value.worded(flag),
     )
 
 

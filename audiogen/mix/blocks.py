@@ -14,7 +14,7 @@ import numpy as np
 
 from audiogen.clipfile import read_clip
 from audiogen.dsp import resample
-from audiogen.errors import AudioError
+from audiogen.errors import AudioError, mention
 from audiogen.mix.limiter import limited
 from audiogen.models import BedFactory, BedSource, Clip, PlacedBell, SoundSettings, Timeline
 
@@ -129,7 +129,10 @@ def fade_gain(times: np.ndarray, duration: float, fade_in: float, fade_out: floa
 def output_channels(bed: BedSource, settings: SoundSettings) -> int:
     """Stereo when any source is stereo; mono for a mono bed (or none) or when the user asks."""
     if settings.mono and bed.needs_stereo:
-        raise AudioError("binaural beats need two channels; drop --mono or choose another --background")
+        raise AudioError(
+            f"binaural beats need two channels; drop {mention('mono')} "
+            f"or choose another {mention('background')}"
+        )
     return 1 if settings.mono or bed.channels == 1 else 2
 
 

@@ -12,7 +12,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from jinja2.utils import Namespace
 
-from audiogen.errors import TemplateError
+from audiogen.errors import TemplateError, mention
 from audiogen.models import Themes
 
 # The built-in templates are the package `audiogen.scripts_templates` (the top-level
@@ -24,7 +24,9 @@ BUILTIN_PACKAGE = "audiogen.scripts_templates"
 def template_loader(user_dir: Path | None = None) -> jinja2.BaseLoader:
     """The user's templates folder first (if any), then the built-in templates."""
     if user_dir is not None and not Path(user_dir).is_dir():
-        raise TemplateError(f"{user_dir}: templates folder not found; pass an existing folder to --templates")
+        raise TemplateError(
+            f"{user_dir}: templates folder not found; pass an existing folder to {mention('templates')}"
+        )
     builtin = jinja2.PackageLoader(BUILTIN_PACKAGE, ".")
     if user_dir is None:
         return builtin

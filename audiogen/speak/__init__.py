@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from audiogen.errors import VoiceError
+from audiogen.errors import VoiceError, mention
 from audiogen.models import Clip, Utterance, VoiceSettings, VoiceTrack
 from audiogen.speak.cache import (
     CacheInfo,
@@ -88,7 +88,7 @@ def with_engine_defaults(settings: VoiceSettings) -> VoiceSettings:
     if settings.pitch is not None and pitch is None:
         raise VoiceError(
             f"{settings.pitch}: the {settings.engine} engine has no pitch control; "
-            "leave the pitch out, or choose --engine pyttsx3",
+            f"leave the pitch out, or choose {mention('engine')} pyttsx3",
             "pitch",
         )
     return replace(
@@ -277,7 +277,7 @@ class _Speaker:
                 temp.unlink(missing_ok=True)
         raise VoiceError(
             f"speech engine {self.settings.engine!r} {problem} for {spoken[:50]!r} "
-            f"{self.retries + 1} times; try another --voice or --engine"
+            f"{self.retries + 1} times; try another {mention('voice')} or {mention('engine')}"
         )
 
     def _derive(self, key: str, raw: Path, amount: float) -> Path:

@@ -35,6 +35,8 @@ from typing import Protocol
 
 import numpy as np
 
+from audiogen.errors import mention
+
 
 @dataclass(frozen=True)
 class VoiceInfo:
@@ -406,7 +408,7 @@ class HibariEngine:
         except Exception as exc:  # ImportError, or OSError when onnxruntime's library cannot load
             raise EngineUnavailable(
                 f"the neural voice cannot load ({type(exc).__name__}: {exc}); "
-                f"`pip install {HIBARI_PACKAGE}`, or choose --engine pyttsx3"
+                f"`pip install {HIBARI_PACKAGE}`, or choose {mention('engine')} pyttsx3"
             ) from None
         hibari.voices.download = _refuse_download  # belt and braces: models are always given by path
         self._hibari = hibari
@@ -433,7 +435,7 @@ class HibariEngine:
                     f"the neural voice's model {path} cannot be loaded "
                     f"({type(exc).__name__}: {str(exc)[:160]}); "
                     f"reinstall it (`pip install --force-reinstall {HIBARI_PACKAGE}`), "
-                    "or choose --engine pyttsx3"
+                    f"or choose {mention('engine')} pyttsx3"
                 ) from None
         return self._voices[voice]
 

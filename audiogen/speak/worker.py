@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from audiogen.errors import OutputError, ToolMissingError, VoiceError
+from audiogen.errors import OutputError, ToolMissingError, VoiceError, mention
 
 STARTUP_TIMEOUT = 60.0
 DEFAULT_TIMEOUT = 30.0  # seconds for a sentence, plus SECONDS_PER_WORD for each word
@@ -157,7 +157,7 @@ class SpeechWorker:
         raise VoiceError(
             f"speech engine {self.engine_name!r} hung or crashed {self.retries + 1} times "
             f"on {what} ({last}); "
-            "try another --engine or a shorter sentence"
+            f"try another {mention('engine')} or a shorter sentence"
         )
 
     def voices(self):
@@ -179,7 +179,9 @@ class SpeechWorker:
     def synthesize(self, text: str, path: Path, voice: str, rate: int, pitch: int) -> None:
         # pyttsx3's espeak driver hangs for good on an unwritable path: never hand it one.
         if not os.access(path.parent, os.W_OK | os.X_OK):
-            raise OutputError(f"{path.parent}: cannot write speech clips there; pass another --cache-dir")
+            raise OutputError(
+                f"{path.parent}: cannot write speech clips there; pass another {mention('cache_dir')}"
+            )
         timeout = self.timeout + len(text.split()) * SECONDS_PER_WORD
         self.call(("synth", text, str(path), voice, rate, pitch), timeout, what=f"the sentence {text[:40]!r}")
 
