@@ -202,6 +202,7 @@ def render_session(
         files.transcripts,
         themes,
         script.template,
+        files.transcript_lines,
     )
 
 
