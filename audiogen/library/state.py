@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,7 +71,7 @@ def input_key(session: PlannedSession, known: dict | None = None) -> str:
         "filter_words": once(_file_digest, spec.filter_words),
         "templates": once(pipeline.template_fingerprint, spec.templates_dir),
         "engine_version": pipeline.engine_info(spec.voice.engine, spec.cache_dir)[0],
-        "settings": asdict(SessionSettings.of(spec)),
+        "settings": SessionSettings.of(spec).to_dict(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
