@@ -8,8 +8,6 @@ An entry's JSON form (`to_dict`) is both the key file's record and catalog.json'
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,19 +29,6 @@ def _record(value: Any) -> dict:
     return dict(vars(value))
 
 
-@functools.cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
-
-
-def _exact(cls: type, data: Any) -> Mapping[str, Any]:
-    """`data` when it is a mapping with exactly `cls`'s fields; a record of another shape (an older
-    audiogen's, a hand-edited one) is refused whole rather than half read."""
-    if not isinstance(data, Mapping) or data.keys() != _field_names(cls):
-        raise ValueError(f"not a {cls.__name__} record")
-    return data
-
-
 @dataclass(frozen=True)
 class PodcastSettings:
     """What the library's podcast feed says about it (manifest [library] keys of the same names)."""
@@ -56,7 +41,7 @@ class PodcastSettings:
 
     @classmethod
     def from_dict(cls, data: Any) -> PodcastSettings:
-        return cls(**_exact(cls, data))
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -92,12 +77,11 @@ class SessionSettings:
 
     @classmethod
     def from_dict(cls, data: Any) -> SessionSettings:
-        data = _exact(cls, data)
         return cls(
             **{
                 **data,
-                "voice": VoiceSettings(**_exact(VoiceSettings, data["voice"])),
-                "sound": SoundSettings(**_exact(SoundSettings, data["sound"])),
+                "voice": VoiceSettings(**data["voice"]),
+                "sound": SoundSettings(**data["sound"]),
             }
         )
 
@@ -154,16 +138,17 @@ class CatalogEntry:
 
     @classmethod
     def from_dict(cls, data: Any) -> CatalogEntry:
-        """The entry `to_dict` gave; ValueError (or TypeError, KeyError) for any other shape."""
-        data = _exact(cls, data)
+        """The entry `to_dict` gave. A record of another shape (an older audiogen's, a hand-edited
+        one) raises TypeError (a field missing or unknown), KeyError or ValueError: refused whole,
+        never half read."""
         return cls(
             **{
                 **data,
                 "files": tuple(data["files"]),
                 "themes": tuple(data["themes"]),
-                "chapters": tuple(CatalogChapter(**_exact(CatalogChapter, c)) for c in data["chapters"]),
+                "chapters": tuple(CatalogChapter(**c) for c in data["chapters"]),
                 "settings": SessionSettings.from_dict(data["settings"]),
-                "transcript": tuple(SpokenLine(**_exact(SpokenLine, line)) for line in data["transcript"]),
+                "transcript": tuple(SpokenLine(**line) for line in data["transcript"]),
             }
         )
 
