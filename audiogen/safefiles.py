@@ -21,16 +21,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     """Write under a temporary name in the same folder, flush to disk, then rename into place:
-    readers see the old file or the new one, never half of one."""
+    readers see the old file or the new one, never half of one. durable=False skips the flush to
+    disk, for files that can be made again (a crash may then leave one empty, never half-renamed)."""
     path = Path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temp, _file_mode())
         os.replace(temp, path)
     finally:

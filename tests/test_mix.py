@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import tracemalloc
@@ -335,6 +336,47 @@ def test_master_writes_once_and_reports_what_it_measured(clips):
     assert stats.integrated_lufs == pytest.approx(-16.0, abs=0.15)
     assert stats.true_peak_dbtp == pytest.approx(reference_true_peak_db(passes[0]), abs=0.3)
     assert stats.true_peak_dbtp <= settings.true_peak
+
+
+def test_a_warm_plan_uses_the_looks_kept_beside_the_clips(clips, tmp_path, monkeypatch):
+    """Planning keeps its look at each clip beside it; the next plan reads those instead of the
+    clips, and chooses the same gain. A damaged or outdated look is made again."""
+    module = importlib.import_module(
+        "audiogen.mix.master"
+    )  # the module: the package exports a function by its name
+    copies = []
+    for clip in clips:
+        copy = tmp_path / clip.path.name
+        copy.write_bytes(clip.path.read_bytes())
+        copies.append(replace(clip, path=copy, utterance=replace(clip.utterance, volume=0.8)))
+    timeline = session(copies, 40)
+    settings = SoundSettings(background="pink+drone")
+    cold = plan_master(timeline, _factory(settings), settings)
+    looks = [module.look_path(clip.path) for clip in copies]
+    assert all(look.exists() for look in looks)
+
+    def no_clip_read(*args, **kwargs):
+        raise AssertionError("a warm plan read a clip")
+
+    monkeypatch.setattr(module, "levelled_clip", no_clip_read)
+    warm = plan_master(timeline, _factory(settings), settings)
+    assert warm.gain_db == pytest.approx(cold.gain_db, abs=1e-6)
+    assert warm.voice_ceiling_db == pytest.approx(cold.voice_ceiling_db, abs=1e-6)
+    monkeypatch.undo()
+    looks[0].write_bytes(b"damaged")
+    again = plan_master(timeline, _factory(settings), settings)
+    assert again.gain_db == pytest.approx(cold.gain_db, abs=1e-6)
+    with np.load(looks[0]) as stored:
+        assert int(stored["version"]) == module.LOOK_VERSION
+    # The volume is applied to the kept look, not baked into it: a quieter clip plans louder.
+    quiet = replace(
+        timeline,
+        clips=tuple(
+            replace(p, clip=replace(p.clip, utterance=replace(p.clip.utterance, volume=0.4)))
+            for p in timeline.clips
+        ),
+    )
+    assert plan_master(quiet, _factory(settings), settings).gain_db > cold.gain_db + 3
 
 
 def test_channels_follow_the_sources_and_the_users_choice():

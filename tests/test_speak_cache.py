@@ -110,3 +110,18 @@ def test_cache_info_and_clear_commands(tmp_path):
     cleared = runner.invoke(main, ["cache", "clear", "--cache-dir", str(tmp_path)])
     assert cleared.exit_code == 0 and "removed 3 cached clips" in cleared.output
     assert SpeechCache(tmp_path).info().clips == 0
+
+
+def test_a_clips_companions_count_in_its_size_and_go_with_it(tmp_path):
+    """Files kept beside a clip and named like it (the mixer's look at it) are trimmed and cleared
+    with it, and count towards the cap."""
+    cache = SpeechCache(tmp_path, cap_bytes=45_000)
+    paths = _fill(cache, 4)
+    for path in paths:
+        path.with_name(path.stem + ".look.npz").write_bytes(b"y" * 5_000)
+    assert cache.size_bytes() == 4 * 15_000
+    assert cache.trim(keep={paths[0]}) == 1
+    assert not paths[1].exists() and not paths[1].with_name(paths[1].stem + ".look.npz").exists()
+    assert paths[2].with_name(paths[2].stem + ".look.npz").exists()
+    assert cache.clear() == 3
+    assert list(tmp_path.glob("??/*")) == []

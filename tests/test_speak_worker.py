@@ -122,3 +122,18 @@ def test_the_pip_espeak_library_stands_in_for_the_system_one(tmp_path, monkeypat
     assert str(Path(espeakng_loader.get_library_path()).resolve()) in maps, (
         "the worker speaks with the pip library"
     )
+
+
+def test_an_engine_interrupted_while_starting_closes_without_a_second_error(monkeypatch):
+    """An interrupt inside Process.start (a session's time bound, Ctrl-C) leaves no half-made
+    process for close() to join: the interrupt is what the caller sees."""
+    speech = SpeechWorker("pyttsx3")
+
+    def interrupted_start(process):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(speech._context.Process(target=print)), "start", interrupted_start)
+    with pytest.raises(KeyboardInterrupt):
+        speech.start()
+    speech.close()  # used to fail: "can only join a started process"
+    assert speech._process is None and speech._conn is None

@@ -125,20 +125,37 @@ class SpeechCache:
         temp.unlink(missing_ok=True)
         return target
 
-    def _clips(self) -> list[tuple[Path, os.stat_result]]:
-        found = []
-        for path in self.folder.glob("??/*.wav"):
+    def _clips(self) -> list[tuple[Path, os.stat_result, int]]:
+        """Each clip, its stat, and its bytes with its companions (files beside it named like it,
+        e.g. the mixer's look at it): a clip and its companions are kept and removed together."""
+        clips, companion_bytes = [], {}
+        for path in self.folder.glob("??/*"):
             stat = _stat(path)
-            if stat is not None:
-                found.append((path, stat))
-        return found
+            if stat is None:
+                continue
+            if path.suffix == ".wav":
+                clips.append((path, stat))
+            else:
+                key = path.parent / path.name.split(".")[0]
+                companion_bytes[key] = companion_bytes.get(key, 0) + stat.st_size
+        return [
+            (path, stat, stat.st_size + companion_bytes.get(path.with_suffix(""), 0)) for path, stat in clips
+        ]
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        """A clip and its companions."""
+        path.unlink(missing_ok=True)
+        if not path.name.startswith("."):
+            for companion in path.parent.glob(f"{path.stem}.*"):
+                companion.unlink(missing_ok=True)
 
     def size_bytes(self) -> int:
-        return sum(stat.st_size for _, stat in self._clips())
+        return sum(size for _, _, size in self._clips())
 
     def info(self) -> CacheInfo:
-        clips = [(p, s) for p, s in self._clips() if not p.name.startswith(".")]
-        return CacheInfo(self.folder, len(clips), sum(s.st_size for _, s in clips), self.cap_bytes)
+        clips = [size for path, _, size in self._clips() if not path.name.startswith(".")]
+        return CacheInfo(self.folder, len(clips), sum(clips), self.cap_bytes)
 
     def trim(self, keep: set[Path] | frozenset[Path] = frozenset()) -> int:
         """Remove least recently used clips until the cache is under its cap; returns files removed.
@@ -149,21 +166,21 @@ class SpeechCache:
         now = time.time()
         removed = 0
         kept = []
-        for path, stat in self._clips():
+        for path, stat, size in self._clips():
             if path.name.startswith(".") and now - stat.st_mtime > STALE_TEMP_SECONDS:
                 path.unlink(missing_ok=True)
                 removed += 1
             else:
-                kept.append((path, stat))
+                kept.append((path, stat, size))
         kept.sort(key=lambda item: item[1].st_mtime)
-        total = sum(stat.st_size for _, stat in kept)
-        for path, stat in kept:
+        total = sum(size for _, _, size in kept)
+        for path, _, size in kept:
             if total <= self.cap_bytes:
                 break
             if path.name.startswith(".") or path in keep:
                 continue
-            path.unlink(missing_ok=True)
-            total -= stat.st_size
+            self._remove(path)
+            total -= size
             removed += 1
         return removed
 
@@ -173,9 +190,9 @@ class SpeechCache:
         EngineRecords(self.folder).clear()
         now = time.time()
         removed = 0
-        for path, stat in self._clips():
+        for path, stat, _ in self._clips():
             if path.name.startswith(".") and now - stat.st_mtime <= STALE_TEMP_SECONDS:
                 continue
-            path.unlink(missing_ok=True)
+            self._remove(path)
             removed += 1
         return removed

@@ -82,9 +82,14 @@ class SpeechWorker:
 
     def start(self) -> None:
         parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child, self.engine_name), daemon=True)
-        self._process.start()
-        child.close()
+        process = self._context.Process(target=_serve, args=(child, self.engine_name), daemon=True)
+        try:
+            process.start()
+        finally:
+            child.close()
+            if process.pid is None:  # never started (interrupted, or no process could be made)
+                parent.close()
+        self._process = process  # only a started process: closing joins it
         self._conn = parent
         if not parent.poll(STARTUP_TIMEOUT):
             self._kill()
