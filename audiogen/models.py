@@ -223,6 +223,15 @@ class ChapterMark:
 
 
 @dataclass(frozen=True)
+class SpokenLine:
+    """A sentence (or breath cue word) as heard: from its first to its last voiced sound."""
+
+    start: float  # seconds from the session's start
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
 class Timeline:
     """Where every sound sits in the session, in seconds from the start."""
 
@@ -329,6 +338,8 @@ class SessionResult:
     transcripts: tuple[Path, ...] = ()
     themes: Themes | None = None  # what the session drew from the article
     template: str = ""  # the template the script was rendered from
+    # The transcripts' lines as export wrote them (empty without transcripts), so nothing reads them back.
+    transcript_lines: tuple[SpokenLine, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -366,3 +377,4 @@ class ExportedFiles:
     chapters: tuple[ChapterMark, ...]  # as written in the file: at each chapter's first sound
     cover: Path | None = None
     transcripts: tuple[Path, ...] = ()
+    transcript_lines: tuple[SpokenLine, ...] = ()  # what the transcripts say, when they were written

@@ -161,4 +161,5 @@ def render_session(
         files.transcripts,
         themes,
         script.template,
+        files.transcript_lines,
     )

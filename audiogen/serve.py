@@ -35,6 +35,7 @@ from pathlib import Path
 from audiogen import safefiles
 from audiogen.errors import InputError, ServerError
 from audiogen.library import feed, outputs
+from audiogen.library.catalog import Catalog
 
 THREADS = 16  # requests answered at once; a phone downloads a few episodes side by side
 TOKEN_BYTES = 12  # 16 URL-safe characters: not guessable, short enough to type
@@ -44,13 +45,23 @@ _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$
 Log = Callable[[str], None]
 
 
-def read_catalog(folder: Path) -> dict:
+# folder -> (catalog.json's identity, its Catalog): every request reads the catalog, and a large
+# one's entries are parsed again only when a build has replaced the file.
+_parsed: dict[Path, tuple[tuple[int, int, int], Catalog]] = {}
+
+
+def read_catalog(folder: Path) -> Catalog:
     """catalog.json's data; an InputError names the folder when it is not a built library."""
     catalog_path = Path(folder) / outputs.CATALOG
     if not Path(folder).is_dir():
         raise InputError(f"{folder}: no such folder; give the folder `audiogen build` wrote (its --out)")
     try:
-        catalog = json.loads(catalog_path.read_text("utf-8"))
+        stat = catalog_path.stat()
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        known = _parsed.get(catalog_path)
+        if known is not None and known[0] == identity:
+            return known[1]
+        data = json.loads(catalog_path.read_text("utf-8"))
     except FileNotFoundError:
         raise InputError(
             f"{folder}: not an audiogen library (no {outputs.CATALOG}); "
@@ -60,19 +71,18 @@ def read_catalog(folder: Path) -> dict:
         raise InputError(
             f"{catalog_path}: cannot read the library's catalog ({exc}); rebuild the library"
         ) from None
-    if (
-        not isinstance(catalog, dict)
-        or not isinstance(catalog.get("sessions"), list)
-        or "library" not in catalog
-    ):
+    if not isinstance(data, dict) or not isinstance(data.get("sessions"), list) or "library" not in data:
         raise InputError(
             f"{catalog_path}: not an audiogen catalog; rebuild the library with `audiogen build`"
         )
-    if not all(isinstance(s, dict) and "audio_sha256" in s for s in catalog["sessions"]):
+    try:
+        catalog = Catalog.from_dict(data)
+    except (ValueError, TypeError, KeyError):
+        # An older audiogen's entries lack what the feed and index now show (transcript lines, sizes).
         raise InputError(
-            f"{folder}: built before audiogen made podcast feeds; run its `audiogen build` once more "
-            "(sessions are not rendered again)"
-        )
+            f"{folder}: built by an older audiogen; run its `audiogen build` once more"
+        ) from None
+    _parsed[catalog_path] = (identity, catalog)
     return catalog
 
 
@@ -239,8 +249,7 @@ class LibraryApp:
     def _feed(self, environ: dict) -> bytes:
         catalog = read_catalog(self.folder)
         base = self._base_url(environ)
-        transcripts = outputs.session_transcripts(self.folder, catalog["sessions"])
-        return feed.feed_xml(catalog, base, base + feed.FEED, transcripts)
+        return feed.feed_xml(catalog, base, base + feed.FEED)
 
     def _index(self, environ: dict) -> bytes:
         import segno
@@ -248,13 +257,11 @@ class LibraryApp:
         catalog = read_catalog(self.folder)
         feed_url = self._base_url(environ) + feed.FEED
         qr = segno.make(feed_url, error="m").svg_inline(scale=4, border=2, omitsize=True)
-        return outputs.index_html(self.folder, catalog["library"], catalog["sessions"], feed_url, qr).encode(
-            "utf-8"
-        )
+        return outputs.index_html(catalog.library, catalog.sessions, feed_url, qr).encode("utf-8")
 
     def _public(self, name: str) -> bool:
         catalog = read_catalog(self.folder)
-        listed = {f for entry in catalog["sessions"] for f in entry.get("files", [])}
+        listed = {f for entry in catalog.sessions for f in entry.files}
         return name in listed or name in LIBRARY_FILES
 
     def _file(self, environ: dict, name: str):

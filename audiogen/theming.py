@@ -132,6 +132,9 @@ _WE_TO_YOU = (
     (r"\blet us\b", "let yourself"),
     (r"\bus\b", "you"),
 )
+# "Let us breathe together" is the teacher breathing with the listener; spoken to the listener
+# alone it drops "together" ("let yourself breathe together" is nobody's sentence).
+_LET_US_TOGETHER = re.compile(r"\b(let us\b[^,.;:!?]*?)\s+together\b", re.I)
 _THEY_TO_YOU = (
     (r"\bthey're\b", "you're"),
     (r"\bthey've\b", "you've"),
@@ -232,6 +235,7 @@ def to_second_person(sentence: str) -> str:
             rest = _sub_all(rest, _THEY_TO_YOU)
         s = replacement + rest
         break
+    s = _LET_US_TOGETHER.sub(r"\1", s)
     s = _sub_all(s, _WE_TO_YOU)
     s = _one_listener(s)
     s = re.sub(r"\byou will be\b", "you are", s, flags=re.I)

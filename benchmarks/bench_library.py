@@ -17,6 +17,7 @@ system, the build's fork server included) say what the wall times mean on a busy
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -70,21 +71,22 @@ def fill_library(manifest: Path, cache: Path) -> None:
         if state.read_key(out, session.name) is not None:
             continue
         files = []
-        for file_name in built["entry"]["files"]:
+        for file_name in built.entry.files:
             renamed = session.name + file_name[len(first.name) :]
             target = out / renamed
             if not target.exists():
                 os.link(out / file_name, target)
             files.append(renamed)
-        entry = dict(
-            built["entry"],
+        key = state.input_key(session)
+        entry = dataclasses.replace(
+            built.entry,
             name=session.name,
             file=files[[f.endswith(".mp3") for f in files].index(True)],
-            files=files,
+            files=tuple(files),
             article=f"articles/{session.article.name}",
+            key=key,
         )
-        key = state.input_key(session)
-        state.write_key(out, session.name, key, dict(entry, key=key))
+        state.write_key(out, session.name, key, entry)
 
 
 def main() -> None:

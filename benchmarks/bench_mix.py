@@ -12,10 +12,10 @@ next...) over pink noise, then, each in a fresh process:
 - the encoder alone: ffmpeg encoding pink noise of the same length (the floor).
 
 It prints wall time and peak memory (max RSS of the Python process and of its
-encoder child) and the ratios audiogen / ffmpeg. With --encoder it also times
-the MP3 encoder's compression levels on one mix and measures what each loses.
+encoder child) and the ratios audiogen / ffmpeg. The encoder's levels are
+compared on a real session by bench_encoder.py.
 
-    python3 benchmarks/bench_mix.py [--minutes 5 20 60] [--encoder]
+    python3 benchmarks/bench_mix.py [--minutes 5 20 60]
 """
 
 from __future__ import annotations
@@ -291,98 +291,10 @@ def measure(name: str, folder: Path, minutes: float, level: str) -> dict:
     return result
 
 
-# ---------------------------------------------------------------- encoder settings
-
-
-def encoder_levels(folder: Path, level_list: list[str]) -> None:
-    """Each LAME compression level on the same 5-minute mix: speed, and how far the result is from
-    the source."""
-    import numpy as np
-
-    from audiogen.mix import mastered_blocks, plan_master
-
-    timeline, bed_factory, sound = _audiogen_session(folder, 5)
-    plan = plan_master(timeline, bed_factory, sound)
-    pcm = folder / "source.f32"
-    with open(pcm, "wb") as out:
-        for block in mastered_blocks(timeline, bed_factory, sound, plan):
-            out.write(block.astype("<f4").tobytes())
-    reference = np.fromfile(pcm, dtype="<f4").reshape(-1, 2).astype(np.float64)
-    print(
-        f"\nMP3 encoder levels on a 5-minute stereo mix at {BITRATE} "
-        "(LAME -q; lower is slower and more careful)"
-    )
-    print(f"{'level':>5} {'seconds':>8} {'x real time':>11} {'spectral distance':>18}")
-    for level in level_list:
-        out = folder / f"level{level}.mp3"
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "f32le",
-                "-ar",
-                str(RATE),
-                "-ac",
-                "2",
-                "-i",
-                str(pcm),
-                "-c:a",
-                "libmp3lame",
-                "-compression_level",
-                level,
-                "-b:a",
-                BITRATE,
-                str(out),
-            ],
-            check=True,
-        )
-        seconds = time.perf_counter() - start
-        raw = subprocess.run(
-            ["ffmpeg", "-v", "error", "-i", str(out), "-f", "f32le", "-"], capture_output=True, check=True
-        ).stdout
-        decoded = np.frombuffer(raw, dtype="<f4").reshape(-1, 2).astype(np.float64)
-        print(
-            f"{level:>5} {seconds:>8.2f} {300 / seconds:>11.0f} "
-            f"{spectral_distance(reference, decoded):>15.2f} dB"
-        )
-
-
-def spectral_distance(reference, decoded) -> float:
-    """Mean log-spectral distance (dB) over 2048-sample frames, 50 Hz-15 kHz, frames within 50 dB
-    of the loudest.
-
-    Plain signal-to-error ratios reward an encoder that ignores hearing (noise
-    shaping moves error where it is masked, which lowers the SER); the distance
-    between the two spectra, frame by frame, follows what changes audibly better.
-    """
-    import numpy as np
-
-    n = 2048
-    frames = min(len(reference), len(decoded)) // n
-    window = np.hanning(n)
-
-    def power(x):
-        return np.abs(np.fft.rfft(x[: frames * n, 0].reshape(frames, n) * window, axis=1)) ** 2
-
-    ref, dec = power(reference), power(decoded)
-    freqs = np.fft.rfftfreq(n, 1 / RATE)
-    band = (freqs > 50) & (freqs < 15000)
-    ref, dec = ref[:, band], dec[:, band]
-    energy = 10 * np.log10(ref.sum(axis=1) + 1e-20)
-    loud = energy > energy.max() - 50
-    diff = 10 * np.log10((ref[loud] + 1e-12) / (dec[loud] + 1e-12))
-    return float(np.sqrt(np.mean(diff**2, axis=1)).mean())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[5, 20, 60])
     parser.add_argument("--level", default="5", help="MP3 compression level for every contender")
-    parser.add_argument("--encoder", action="store_true", help="also compare the MP3 encoder's levels")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -418,8 +330,6 @@ def main() -> None:
                 f"+ encoder {ours['ffmpeg_mb']:.0f} MB)",
                 flush=True,
             )
-        if args.encoder:
-            encoder_levels(folder, ["2", "3", "5", "7", "9"])
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from audiogen.library.catalog import CatalogEntry, SessionSettings
+from audiogen.models import SessionSpec, SoundSettings, VoiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_ARTICLES = ROOT.parent / "shared" / "articles"
@@ -107,3 +111,34 @@ def write_podcast_manifest(folder: Path, seed: int) -> Path:
         PODCAST_MANIFEST.format(first=ARTICLES[0].name, second=ARTICLES[1].name, seed=seed), "utf-8"
     )
     return manifest
+
+
+def catalog_entry(
+    name: str, duration: float, title: str, files: list[str] | None = None, **changes
+) -> CatalogEntry:
+    """A library's record of a session, as a build makes it, with `changes` to its fields."""
+    spec = SessionSpec(
+        None, voice=VoiceSettings(voice="en-us+f3"), sound=SoundSettings(background="pink+drone")
+    )
+    made = CatalogEntry(
+        name=name,
+        title=title,
+        article_title=title.split(" (")[0],
+        article=f"articles/{name}.md",
+        file=f"{name}.mp3",
+        files=tuple(files or [f"{name}.mp3"]),
+        duration=duration,
+        loudness_lufs=-16.0,
+        true_peak_dbtp=-1.2,
+        themes=("grief", "trust"),
+        template="gentle-reflection",
+        listener=None,
+        chapters=(),
+        settings=SessionSettings.of(spec),
+        key="k",
+        built="2026-01-02T03:04:05+00:00",
+        bytes=1000,
+        audio_sha256="ab" * 32,
+        transcript=(),
+    )
+    return dataclasses.replace(made, **changes)

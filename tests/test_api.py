@@ -34,6 +34,15 @@ def test_render_returns_what_it_wrote_and_measured(rendered):
     )
 
 
+def test_a_result_carries_the_lines_its_transcripts_hold(rendered):
+    """What the library's index and feed show comes from here, not from reading the files back."""
+    lines = rendered.transcript_lines
+    assert lines and all(line.text and line.start < line.end for line in lines)
+    vtt = rendered.path.with_suffix(".vtt").read_text("utf-8")
+    assert [c.split("\n")[2] for c in vtt.strip().split("\n\n")[1:]] == [line.text for line in lines]
+    assert all(line.text in rendered.path.with_suffix(".txt").read_text("utf-8") for line in lines)
+
+
 def test_a_result_loads_as_an_audio_segment(rendered):
     segment = audiogen.audio_segment(rendered.path)
     assert isinstance(segment, AudioSegment)

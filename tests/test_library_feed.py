@@ -23,10 +23,11 @@ from PIL import Image
 import audiogen
 from audiogen.cli import main
 from audiogen.errors import ManifestError
-from audiogen.library import load_manifest
+from audiogen.library import load_manifest, state
+from audiogen.library.catalog import Catalog, CatalogChapter, CatalogEntry
 from audiogen.library.feed import chapters_json, feed_xml
 from audiogen.library.runner import COVER_RECORD, _library_cover
-from conftest import write_podcast_manifest
+from conftest import catalog_entry, write_podcast_manifest
 
 BASE = "https://example.org/meditations/"
 NS = {
@@ -257,54 +258,75 @@ def test_feed_and_cover_are_reserved_session_names(tmp_path):
     assert "reserved" in str(caught.value) and "'feed'" in str(caught.value)
 
 
-def test_a_library_from_before_the_feed_gets_its_feed_fields_without_a_render(library_copy, speech_cache):
+def test_a_key_file_from_before_typed_entries_renders_its_session_again(library_copy, speech_cache):
+    """Old key files lack what the index and feed now show (the transcript's lines); rather than
+    read the transcripts back, the session is rendered again (its speech comes from the cache)."""
     out = library_copy / "out"
     name = "healing-over-bitterness-1min"
     key_file = out / f".{name}.key"
     stored = json.loads(key_file.read_text("utf-8"))
-    entry = stored["entry"]
-    for field in ("built", "bytes", "audio_sha256"):
-        entry.pop(field)
-    entry["files"].remove(f"{name}.chapters.json")
-    key_file.write_text(json.dumps(stored), "utf-8")
-    (out / f"{name}.chapters.json").unlink()
-    audio_time = (out / f"{name}.mp3").stat().st_mtime_ns
+    old = {"key": stored["key"], "entry": {k: v for k, v in stored["entry"].items() if k != "transcript"}}
+    key_file.write_text(json.dumps(old), "utf-8")
+    assert state.read_key(out, name) is None
+    others = {p.name: p.stat().st_mtime_ns for p in out.glob("*.mp3") if not p.name.startswith(name)}
 
-    result = CliRunner().invoke(
-        main, ["build", str(library_copy / "library.toml"), "--cache-dir", str(speech_cache)]
-    )
+    result = rebuild(library_copy, speech_cache)
     assert result.exit_code == 0, result.output
-    assert "skipped 2" in result.output
-    assert (out / f"{name}.mp3").stat().st_mtime_ns == audio_time  # not rendered again
-    upgraded = json.loads(key_file.read_text("utf-8"))["entry"]
-    assert f"{name}.chapters.json" in upgraded["files"] and (out / f"{name}.chapters.json").is_file()
-    assert upgraded["bytes"] == (out / f"{name}.mp3").stat().st_size
-    item = parsed(out)[0].find("item")
-    assert upgraded["audio_sha256"][:16] in item.find("enclosure").get("url")
-    assert item.find("podcast:chapters", NS) is not None
+    renewed = state.read_key(out, name)
+    assert renewed is not None and renewed.key == stored["key"] and renewed.entry.transcript
+    assert {p: (out / p).stat().st_mtime_ns for p in others} == others  # the current one was skipped
+    catalog = json.loads((out / "catalog.json").read_text("utf-8"))
+    assert [s["transcript"] != [] for s in catalog["sessions"]] == [True, True]
+
+
+def test_an_entry_round_trips_through_its_key_file(podcast_library, tmp_path):
+    out = podcast_library / "out"
+    for key_file in out.glob(".*.key"):
+        name = key_file.name[1 : -len(".key")]
+        stored = state.read_key(out, name)
+        assert isinstance(stored.entry, CatalogEntry) and stored.entry.name == name
+        state.write_key(tmp_path, name, stored.key, stored.entry)
+        assert state.read_key(tmp_path, name) == stored
+        assert CatalogEntry.from_dict(json.loads(json.dumps(stored.entry.to_dict()))) == stored.entry
+        assert stored.entry.transcript and stored.entry.chapters and stored.entry.cover == f"{name}.jpg"
+        assert stored.entry.chapters_file == f"{name}.chapters.json"
+
+
+def test_a_skipping_rebuild_writes_the_same_index_and_feed_without_reading_transcripts(
+    library_copy, speech_cache
+):
+    """The transcripts beside the audio are overwritten with nonsense: a rebuild that skips every
+    session still shows the words export wrote, byte for byte as before."""
+    out = library_copy / "out"
+    before = {f: (out / f).read_bytes() for f in ("index.html", "feed.xml", "catalog.json", "playlist.m3u8")}
+    for suffix in ("vtt", "lrc", "txt"):
+        for path in out.glob(f"*.{suffix}"):
+            path.write_text("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nNOT SPOKEN\n", "utf-8")
+    result = rebuild(library_copy, speech_cache)
+    assert result.exit_code == 0, result.output
+    for file_name, data in before.items():
+        assert (out / file_name).read_bytes() == data, file_name
+    assert "NOT SPOKEN" not in before["index.html"].decode("utf-8")
+    assert "Transcript</summary><p><time>" in before["index.html"].decode("utf-8")
 
 
 def test_chapters_json_and_feed_escape_what_they_carry():
-    entry = {
-        "name": "a-1min",
-        "title": 'Fear & "hope" <1>',
-        "article_title": "A & B",
-        "file": "a-1min.mp3",
-        "files": ["a-1min.mp3", "a-1min.chapters.json"],
-        "duration": 61.4,
-        "themes": ["grief"],
-        "chapters": [{"start": 0.0, "title": "Arrival"}, {"start": 12.5, "title": "Breath & body"}],
-        "built": "2026-01-02T03:04:05+00:00",
-        "bytes": 1000,
-        "audio_sha256": "ab" * 32,
-    }
-    document = json.loads(chapters_json(entry))
+    entry = catalog_entry(
+        "a-1min",
+        61.4,
+        'Fear & "hope" <1>',
+        ["a-1min.mp3", "a-1min.chapters.json"],
+        article_title="A & B",
+        themes=("grief",),
+        chapters=(CatalogChapter(0.0, "Arrival"), CatalogChapter(12.5, "Breath & body")),
+    )
+    document = json.loads(chapters_json(entry.title, entry.chapters))
     assert document == {
         "version": "1.2.0",
         "title": 'Fear & "hope" <1>',
         "chapters": [{"startTime": 0.0, "title": "Arrival"}, {"startTime": 12.5, "title": "Breath & body"}],
     }
-    xml = feed_xml({"library": "L <&>", "sessions": [entry]}, "http://h/", "http://h/feed.xml")
+    xml = feed_xml(Catalog("L <&>", (entry,)), "http://h/", "http://h/feed.xml")
     channel = ET.fromstring(xml).find("channel")
     assert channel.findtext("title") == "L <&>"
     item = channel.find("item")
@@ -317,7 +339,10 @@ def test_chapters_json_and_feed_escape_what_they_carry():
 
 
 def test_library_cover_is_drawn_again_only_when_what_it_shows_changes(tmp_path):
-    entries = [{"themes": ["grief", "healing"], "duration": 60.0}, {"themes": ["grief"], "duration": 90.0}]
+    entries = [
+        catalog_entry("a", 60.0, "A", themes=("grief", "healing")),
+        catalog_entry("b", 90.0, "B", themes=("grief",)),
+    ]
     cover, record = _library_cover(tmp_path, "Night Library", entries)
     with Image.open(io.BytesIO(cover)) as image:
         assert image.format == "JPEG" and image.size == (1400, 1400)

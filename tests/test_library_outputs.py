@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import xml.etree.ElementTree as ET
 
 from audiogen.library import ProgressDisplay
-from audiogen.library.outputs import catalog_text, index_html, playlist_text, transcript_lines, write_library
+from audiogen.library.catalog import Catalog, CatalogEntry, PodcastSettings
+from audiogen.library.outputs import catalog_text, index_html, playlist_text, write_library
 from audiogen.library.runner import BUILT, FAILED, SessionOutcome
-
-
-def entry(name: str, duration: float, title: str, files: list[str] | None = None) -> dict:
-    return {
-        "name": name,
-        "title": title,
-        "article_title": title.split(" (")[0],
-        "article": f"articles/{name}.md",
-        "file": f"{name}.mp3",
-        "files": files or [f"{name}.mp3"],
-        "duration": duration,
-        "loudness_lufs": -16.0,
-        "true_peak_dbtp": -1.2,
-        "themes": ["grief", "trust"],
-        "template": "gentle-reflection",
-        "listener": None,
-        "chapters": [],
-        "settings": {"voice": {"voice": "en-us+f3"}, "sound": {"background": "pink+drone"}},
-        "key": "k",
-    }
+from audiogen.models import SpokenLine
+from conftest import catalog_entry as entry
 
 
 def test_playlist_is_extended_m3u_with_relative_paths_and_whole_seconds():
@@ -50,45 +34,50 @@ def test_write_library_writes_all_three_files_atomically_as_utf8(tmp_path):
     written = write_library(tmp_path, "Library & more", entries)
     assert [p.name for p in written] == ["playlist.m3u8", "catalog.json", "index.html"]
     catalog = json.loads((tmp_path / "catalog.json").read_text("utf-8"))
-    assert catalog["library"] == "Library & more" and catalog["sessions"] == entries
+    assert catalog["library"] == "Library & more" and catalog["sessions"] == [e.to_dict() for e in entries]
+    assert [CatalogEntry.from_dict(s) for s in catalog["sessions"]] == entries
     assert catalog["total_duration"] == 300.0
     page = (tmp_path / "index.html").read_text("utf-8")
     assert "Grief &lt;and&gt; “love” (5 min)" in page and "<title>Library &amp; more</title>" in page
     assert "http://" not in page and "https://" not in page  # nothing to fetch: works offline
     assert list(tmp_path.glob(".*")) == []  # no temporary files left
     assert oct((tmp_path / "index.html").stat().st_mode & 0o777) != "0o600"
-    assert json.loads(catalog_text("x", []))["sessions"] == []
+    assert json.loads(catalog_text(Catalog("x", ())))["sessions"] == []
 
 
-def test_index_shows_cover_and_transcript_when_they_sit_beside_the_audio(tmp_path):
-    (tmp_path / "a-5min.vtt").write_text(
-        "WEBVTT\n\n1\n00:00:01.000 --> 00:00:04.000\nWelcome, and <i>settle</i> in.\n\n"
-        "00:01:05.500 --> 00:01:08.000\nBreathe out slowly.\n",
-        encoding="utf-8",
+def test_index_shows_cover_and_the_transcript_lines_its_entry_carries(tmp_path):
+    lines = (
+        SpokenLine(1.0, 4.0, "Welcome, and settle in."),
+        SpokenLine(65.5, 68.0, "Breathe out & <slowly>."),
     )
-    (tmp_path / "b-1min.txt").write_text("First paragraph.\n\nSecond paragraph.\n", encoding="utf-8")
-    (tmp_path / "c-1min.lrc").write_text("[00:02.00]Hello there.\n[01:10.50]Rest now.\n", encoding="utf-8")
-    assert transcript_lines(tmp_path, ["a-5min.mp3", "a-5min.vtt"]) == [
-        ("0:01", "Welcome, and settle in."),
-        ("1:05", "Breathe out slowly."),
-    ]
-    assert transcript_lines(tmp_path, ["b-1min.txt"]) == [("", "First paragraph."), ("", "Second paragraph.")]
-    assert transcript_lines(tmp_path, ["c-1min.lrc"]) == [("0:02", "Hello there."), ("1:10", "Rest now.")]
-    assert transcript_lines(tmp_path, ["d.mp3"]) == []
-
     page = index_html(
-        tmp_path,
         "L",
         [
-            entry("a-5min", 300.0, "A (5 min)", ["a-5min.jpg", "a-5min.mp3", "a-5min.vtt"]),
+            entry("a-5min", 300.0, "A (5 min)", ["a-5min.jpg", "a-5min.mp3", "a-5min.vtt"], transcript=lines),
             entry("d-1min", 60.0, "D (1 min)"),
         ],
     )
     first, second = page.split('<article class="session"')[1:]
-    assert '<img class="cover" src="a-5min.jpg"' in first and "<time>1:05</time>Breathe out slowly." in first
+    assert '<img class="cover" src="a-5min.jpg"' in first
+    assert "<time>0:01</time>Welcome, and settle in." in first
+    assert "<time>1:05</time>Breathe out &amp; &lt;slowly&gt;." in first  # escaped once, as spoken
     assert '<audio controls preload="metadata" src="a-5min.mp3">' in first
     assert "cover" not in second and "Transcript" not in second
     assert '<span class="length">5:00</span>' in first and "grief" in first
+    assert "voice en-us+f3" in first and "pink+drone" in first
+
+
+def test_index_and_feed_need_no_transcript_file(tmp_path):
+    """Nothing reads a transcript back: with the files gone, the page and feed still show the lines."""
+    lines = (SpokenLine(2.0, 3.0, "Hello there."), SpokenLine(70.5, 72.0, "Rest now."))
+    files = ["a-1min.mp3", "a-1min.vtt", "a-1min.lrc", "a-1min.txt"]
+    entries = [entry("a-1min", 60.0, "A (1 min)", files, transcript=lines)]
+    write_library(tmp_path, "L", entries, PodcastSettings(base_url="http://h/"))
+    page = (tmp_path / "index.html").read_text("utf-8")
+    assert not any((tmp_path / f).exists() for f in files)
+    assert "<time>0:02</time>Hello there." in page and "<time>1:10</time>Rest now." in page
+    item = ET.fromstring((tmp_path / "feed.xml").read_bytes()).find("channel/item")
+    assert "Hello there. Rest now." in item.findtext("description")
 
 
 def outcome(name: str, status: str, minutes: float, error: str = "") -> SessionOutcome:

@@ -487,7 +487,8 @@ def test_deterministic(path):
         ("You'll be more at ease than you expect.", "You're more at ease than you expect."),
         ("But ultimately, the heart is also a teacher.", "The heart is a teacher."),
         ("You can hold this grief gently.", "You can hold your grief gently."),
-        ("Let us breathe together for a moment.", "Let yourself breathe together for a moment."),
+        ("Let us breathe together for a moment.", "Let yourself breathe for a moment."),
+        ("Let us sit together with what hurts.", "Let yourself sit with what hurts."),
     ],
 )
 def test_rewrites_speak_to_the_listener(written, spoken):

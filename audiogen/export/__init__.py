@@ -154,9 +154,8 @@ def export_session(
     chapters = heard_chapters(timeline)
     cover_bytes = render_cover(tags, timeline.duration) if export.cover else None
     cover_path = target.with_suffix(COVER_SUFFIX) if export.cover else None
-    texts = (
-        transcripts(spoken_lines(timeline), chapters, tags, timeline.duration) if export.transcript else {}
-    )
+    lines = spoken_lines(timeline) if export.transcript else ()
+    texts = transcripts(lines, chapters, tags, timeline.duration) if export.transcript else {}
     text_paths = tuple(target.with_suffix(suffix) for suffix in texts)
     with Staging() as staging:
         # Staged (and so renamed) last, the audio file appears only when its companions are in place.
@@ -177,4 +176,4 @@ def export_session(
             cover_bytes,
         )
         staging.commit()
-    return ExportedFiles(target, chapters, cover_path, text_paths)
+    return ExportedFiles(target, chapters, cover_path, text_paths, lines)

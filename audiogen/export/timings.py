@@ -8,23 +8,15 @@ its words are heard. Transcript cues and chapter starts use the measured voiced 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from audiogen.clipfile import read_clip
-from audiogen.models import ChapterMark, Timeline
+from audiogen.models import ChapterMark, SpokenLine, Timeline
 
 FRAME_SECONDS = 0.005
 VOICED_BELOW_PEAK_DB = 40.0  # a frame is voiced when its RMS is within this of the loudest frame's
-
-
-@dataclass(frozen=True)
-class SpokenLine:
-    start: float  # the first voiced sound, seconds from the session's start
-    end: float  # the last voiced sound
-    text: str
 
 
 @functools.lru_cache(maxsize=4096)

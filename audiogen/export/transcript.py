@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from audiogen.export.timings import SpokenLine
-from audiogen.models import ChapterMark, Tags
+from audiogen.models import ChapterMark, SpokenLine, Tags
 
 LRC_CLEAR_AFTER = 2.0  # a pause longer than this after a line blanks the LRC display
 

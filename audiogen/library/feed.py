@@ -1,8 +1,9 @@
 """The library as a podcast: an RSS 2.0 feed with the iTunes and Podcasting 2.0 namespaces,
 and the chapters JSON each session's feed item points at.
 
-The feed is made from the catalog (catalog.json's data) and an address, so the build (with the
-manifest's base_url) and `audiogen serve` (with the address the client used) write the same feed.
+The feed is made from the catalog (a typed Catalog, as catalog.json holds it) and an address, so the
+build (with the manifest's base_url) and `audiogen serve` (with the address the client used) write
+the same feed.
 It is built with the standard library's ElementTree, which escapes every value. feedgen was
 weighed and left: its 1.0 release has no podcast:chapters or podcast:transcript, writes
 itunes:explicit only as yes/no/clean (Apple asks for true/false), and fails to import with lxml 6.
@@ -20,6 +21,13 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from audiogen import __version__
+from audiogen.library.catalog import (
+    CHAPTERS_SUFFIX,
+    Catalog,
+    CatalogChapter,
+    CatalogEntry,
+    PodcastSettings,
+)
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -29,7 +37,6 @@ ET.register_namespace("podcast", PODCAST_NS)
 ET.register_namespace("atom", ATOM_NS)
 
 FEED, COVER = "feed.xml", "cover.jpg"
-CHAPTERS_SUFFIX = ".chapters.json"
 CHAPTERS_TYPE = "application/json+chapters"  # the Podcasting 2.0 chapters format's own type
 CHAPTERS_VERSION = "1.2.0"
 CATEGORY, SUBCATEGORY = "Health & Fitness", "Mental Health"
@@ -67,18 +74,12 @@ def media_type(file_name: str) -> str:
     return MEDIA_TYPES.get(Path(file_name).suffix.lower(), "application/octet-stream")
 
 
-def chapters_name(session_name: str) -> str:
-    return f"{session_name}{CHAPTERS_SUFFIX}"
-
-
-def chapters_json(entry: dict) -> str:
+def chapters_json(title: str, chapters: tuple[CatalogChapter, ...]) -> str:
     """A session's chapters in the Podcasting 2.0 JSON chapters format (version 1.2.0)."""
     document = {
         "version": CHAPTERS_VERSION,
-        "title": entry["title"],
-        "chapters": [
-            {"startTime": chapter["start"], "title": chapter["title"]} for chapter in entry["chapters"]
-        ],
+        "title": title,
+        "chapters": [{"startTime": chapter.start, "title": chapter.title} for chapter in chapters],
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
@@ -95,10 +96,10 @@ def built_time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(timezone.utc)
 
 
-def enclosure_url(base_url: str, entry: dict) -> str:
+def enclosure_url(base_url: str, entry: CatalogEntry) -> str:
     """The audio's address with its content hash as a query: podcast apps cache by address,
     so new audio under the same name must get a new one. The server ignores the query."""
-    return f"{base_url}{urllib.parse.quote(entry['file'])}?v={entry['audio_sha256'][:16]}"
+    return f"{base_url}{urllib.parse.quote(entry.file)}?v={entry.audio_sha256[:16]}"
 
 
 def _duration(seconds: float) -> str:
@@ -106,17 +107,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def _description(entry: dict, transcript: list[tuple[str, str]]) -> str:
+def _description(entry: CatalogEntry) -> str:
     parts = []
-    if entry.get("themes"):
-        parts.append("Themes: " + ", ".join(entry["themes"]) + ".")
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text for _, text in transcript))
+    if entry.themes:
+        parts.append("Themes: " + ", ".join(entry.themes) + ".")
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(line.text for line in entry.transcript))
     opening = ""
     while sentences and len(opening) < SUMMARY_CHARACTERS:
         opening = f"{opening} {sentences.pop(0)}".strip()
     if opening:
         parts.append(opening + (" …" if sentences else ""))
-    parts.append(f"From the article “{entry['article_title']}”.")
+    parts.append(f"From the article “{entry.article_title}”.")
     return "\n\n".join(parts)
 
 
@@ -135,46 +136,40 @@ def _pc(tag: str) -> str:
     return f"{{{PODCAST_NS}}}{tag}"
 
 
-def feed_xml(
-    catalog: dict, base_url: str, feed_url: str, transcripts: dict[str, list[tuple[str, str]]] | None = None
-) -> bytes:
-    """The RSS document for a library whose folder is at `base_url` (ending in "/").
-
-    `catalog` is catalog.json's data; `transcripts` maps a session's name to its transcript
-    lines (for the item descriptions)."""
-    transcripts = transcripts or {}
-    podcast = catalog.get("podcast", {})
-    sessions = catalog["sessions"]
+def feed_xml(catalog: Catalog, base_url: str, feed_url: str) -> bytes:
+    """The RSS document for a library whose folder is at `base_url` (ending in "/")."""
+    podcast = catalog.podcast or PodcastSettings()
+    sessions = catalog.sessions
     url = lambda name: base_url + urllib.parse.quote(name)  # noqa: E731 - one line, used throughout
     rss = ET.Element("rss", {"version": "2.0"})
     channel = _sub(rss, "channel")
     _sub(channel, f"{{{ATOM_NS}}}link", href=feed_url, rel="self", type=MEDIA_TYPES[".xml"])
-    _sub(channel, "title", catalog["library"])
+    _sub(channel, "title", catalog.library)
     _sub(channel, "link", base_url)
-    description = podcast.get("description") or (
+    description = podcast.description or (
         f"{len(sessions)} guided meditation{'s' if len(sessions) != 1 else ''} "
         "made by audiogen from articles "
         "about emotional life."
     )
     _sub(channel, "description", description)
-    _sub(channel, "language", podcast.get("language", "en"))
+    _sub(channel, "language", podcast.language)
     _sub(channel, "generator", f"audiogen {__version__}")
-    built = [built_time(s["built"]) for s in sessions]
+    built = [built_time(s.built) for s in sessions]
     if built:
         _sub(channel, "lastBuildDate", format_datetime(max(built)))
-    cover = catalog.get("cover")
+    cover = catalog.cover
     if cover:
         image = _sub(channel, "image")
         _sub(image, "url", url(cover))
-        _sub(image, "title", catalog["library"])
+        _sub(image, "title", catalog.library)
         _sub(image, "link", base_url)
         _sub(channel, _it("image"), href=url(cover))
-    author = podcast.get("author") or "audiogen"
+    author = podcast.author or "audiogen"
     _sub(channel, _it("author"), author)
     owner = _sub(channel, _it("owner"))
     _sub(owner, _it("name"), author)
-    if podcast.get("email"):
-        _sub(owner, _it("email"), podcast["email"])
+    if podcast.email:
+        _sub(owner, _it("email"), podcast.email)
     category = _sub(channel, _it("category"), text_=CATEGORY)
     _sub(category, _it("category"), text_=SUBCATEGORY)
     _sub(channel, _it("explicit"), "false")
@@ -182,40 +177,38 @@ def feed_xml(
     _sub(channel, _it("summary"), description)
 
     for number, entry in enumerate(sessions, start=1):
-        files = entry.get("files", [])
         item = _sub(channel, "item")
-        _sub(item, "title", entry["title"])
-        _sub(item, "description", _description(entry, transcripts.get(entry["name"], [])))
-        _sub(item, "guid", f"audiogen:{catalog['library']}/{entry['name']}", isPermaLink="false")
-        _sub(item, "pubDate", format_datetime(built_time(entry["built"])))
+        _sub(item, "title", entry.title)
+        _sub(item, "description", _description(entry))
+        _sub(item, "guid", f"audiogen:{catalog.library}/{entry.name}", isPermaLink="false")
+        _sub(item, "pubDate", format_datetime(built_time(entry.built)))
         _sub(
             item,
             "enclosure",
             url=enclosure_url(base_url, entry),
-            length=str(entry["bytes"]),
-            type=media_type(entry["file"]),
+            length=str(entry.bytes),
+            type=media_type(entry.file),
         )
-        _sub(item, "link", f"{base_url}index.html#{urllib.parse.quote(entry['name'])}")
-        _sub(item, _it("title"), entry["title"])
-        _sub(item, _it("duration"), _duration(entry["duration"]))
+        _sub(item, "link", f"{base_url}index.html#{urllib.parse.quote(entry.name)}")
+        _sub(item, _it("title"), entry.title)
+        _sub(item, _it("duration"), _duration(entry.duration))
         _sub(item, _it("episode"), str(number))
         _sub(item, _it("episodeType"), "full")
         _sub(item, _it("explicit"), "false")
-        cover = next((f for f in files if media_type(f).startswith("image/")), None)
-        if cover:
-            _sub(item, _it("image"), href=url(cover))
-        if chapters_name(entry["name"]) in files:
-            _sub(item, _pc("chapters"), url=url(chapters_name(entry["name"])), type=CHAPTERS_TYPE)
+        if entry.cover:
+            _sub(item, _it("image"), href=url(entry.cover))
+        if entry.chapters_file:
+            _sub(item, _pc("chapters"), url=url(entry.chapters_file), type=CHAPTERS_TYPE)
         for suffix, kind, rel in FEED_TRANSCRIPTS:
-            name = entry["name"] + suffix
-            if name in files:
+            name = entry.name + suffix
+            if name in entry.files:
                 extra = {"rel": rel} if rel else {}
                 _sub(
                     item,
                     _pc("transcript"),
                     url=url(name),
                     type=kind,
-                    language=podcast.get("language", "en"),
+                    language=podcast.language,
                     **extra,
                 )
     ET.indent(rss, space=" ")

@@ -18,6 +18,7 @@ from typing import Any
 
 from audiogen import checks, pipeline, settings
 from audiogen.errors import ManifestError
+from audiogen.library.catalog import PodcastSettings
 from audiogen.models import SessionSpec
 from audiogen.settings import LIBRARY, Setting
 
@@ -28,17 +29,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 NAME_FIELDS = ("article", "minutes", "voice", "background", "listener", "template", "rate")
 RESERVED_NAMES = ("playlist", "catalog", "index", "feed", "cover")  # the library's own files (outputs.py)
-
-
-@dataclass(frozen=True)
-class PodcastSettings:
-    """What the library's podcast feed says about it (manifest [library] keys of the same names)."""
-
-    base_url: str | None = None  # the public address of the library folder, ending in "/"; None: no feed.xml
-    description: str = ""  # "" : a line made from the sessions
-    author: str = "audiogen"
-    email: str = ""  # the owner's, for podcast directories
-    language: str = "en"
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,24 @@
 """A library's own files: an M3U8 playlist, catalog.json, an offline index.html, the library's
 cover and, when the library has a public address, a podcast feed.
 
-All are written atomically from the catalog entries, in manifest order. The index
-is one self-contained page (inline style and script, relative links) that works from file://.
+All are written atomically from the typed catalog entries, in manifest order; no file is read
+back. The index is one self-contained page (inline style and script, relative links) that works
+from file://.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from audiogen import __version__
+from audiogen.library.catalog import Catalog, CatalogEntry, PodcastSettings
 from audiogen.library.feed import COVER, FEED, feed_xml
 from audiogen.library.state import atomic_write_bytes, atomic_write_text
 
 PLAYLIST, CATALOG, INDEX = "playlist.m3u8", "catalog.json", "index.html"
-COVER_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-_VTT_TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{3})\s+-->")
-_LRC_TAG = re.compile(r"^\s*\[(\d+):(\d{2}(?:\.\d+)?)\]")
 
 
 def clock(seconds: float) -> str:
@@ -28,11 +27,11 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def playlist_text(name: str, entries: list[dict]) -> str:
+def playlist_text(name: str, entries: Sequence[CatalogEntry]) -> str:
     lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(name)}"]
     for entry in entries:
-        lines.append(f"#EXTINF:{int(round(entry['duration']))},{_one_line(entry['title'])}")
-        lines.append(entry["file"])  # relative to the playlist, which sits beside the audio
+        lines.append(f"#EXTINF:{int(round(entry.duration))},{_one_line(entry.title)}")
+        lines.append(entry.file)  # relative to the playlist, which sits beside the audio
     return "\n".join(lines) + "\n"
 
 
@@ -40,66 +39,8 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def catalog_data(
-    name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None
-) -> dict:
-    """catalog.json's content; `podcast` holds what the feed says about the library (PodcastSettings)."""
-    catalog = {
-        "library": name,
-        "generator": f"audiogen {__version__}",
-        "sessions": entries,
-        "total_duration": round(sum(e["duration"] for e in entries), 3),
-    }
-    if podcast is not None:
-        catalog["podcast"] = podcast
-    if cover is not None:
-        catalog["cover"] = cover
-    return catalog
-
-
-def catalog_text(
-    name: str, entries: list[dict], podcast: dict | None = None, cover: str | None = None
-) -> str:
-    return json.dumps(catalog_data(name, entries, podcast, cover), indent=2, ensure_ascii=False) + "\n"
-
-
-def session_transcripts(out_dir: Path, entries: list[dict]) -> dict[str, list[tuple[str, str]]]:
-    return {entry["name"]: transcript_lines(out_dir, entry.get("files", [])) for entry in entries}
-
-
-def transcript_lines(out_dir: Path, files: list[str]) -> list[tuple[str, str]]:
-    """(time, text) lines from a session's transcript beside its audio: WebVTT, LRC or plain text."""
-    by_suffix = {Path(f).suffix.lower(): Path(out_dir) / f for f in files}
-    if ".vtt" in by_suffix:
-        lines, start = [], ""
-        for raw in _read(by_suffix[".vtt"]).splitlines():
-            line = raw.strip()
-            match = _VTT_TIME.match(line)
-            if match:
-                hours, minutes, seconds = int(match[1] or 0), int(match[2]), int(match[3])
-                start = clock(hours * 3600 + minutes * 60 + seconds)
-            elif line and start and not line.startswith(("WEBVTT", "NOTE")):
-                lines.append((start, re.sub(r"<[^>]+>", "", line)))
-            elif not line:
-                start = ""
-        return lines
-    if ".lrc" in by_suffix:
-        lines = []
-        for raw in _read(by_suffix[".lrc"]).splitlines():
-            match = _LRC_TAG.match(raw)
-            if match and raw[match.end() :].strip():
-                lines.append((clock(int(match[1]) * 60 + int(float(match[2]))), raw[match.end() :].strip()))
-        return lines
-    if ".txt" in by_suffix:
-        return [("", p.strip()) for p in _read(by_suffix[".txt"]).split("\n\n") if p.strip()]
-    return []
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text("utf-8", errors="replace")
-    except OSError:
-        return ""
+def catalog_text(catalog: Catalog) -> str:
+    return json.dumps(catalog.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 _STYLE = """
@@ -141,30 +82,29 @@ document.querySelectorAll("article.session").forEach(function (session) {
 """
 
 
-def _session_html(out_dir: Path, entry: dict) -> str:
+def _session_html(entry: CatalogEntry) -> str:
     e = html.escape
-    files = entry.get("files", [])
-    cover = next((f for f in files if Path(f).suffix.lower() in COVER_SUFFIXES), None)
-    settings = entry.get("settings", {})
-    details = [f'<span class="length">{clock(entry["duration"])}</span>']
-    details.append(e(f"voice {settings.get('voice', {}).get('voice', '?')}"))
-    details.append(e(settings.get("sound", {}).get("background", "")))
-    details.append(f'from <cite title="{e(entry["article"])}">{e(entry["article_title"])}</cite>')
-    themes = "".join(f'<span class="theme">{e(t)}</span>' for t in entry.get("themes", []))
+    details = [f'<span class="length">{clock(entry.duration)}</span>']
+    details.append(e(f"voice {entry.settings.voice.voice}"))
+    details.append(e(entry.settings.sound.background))
+    details.append(f'from <cite title="{e(entry.article)}">{e(entry.article_title)}</cite>')
+    themes = "".join(f'<span class="theme">{e(t)}</span>' for t in entry.themes)
     parts = [
-        f'<article class="session" id="{e(entry["name"])}" data-name="{e(entry["name"])}" '
-        f'data-duration="{entry["duration"]:.2f}">'
+        f'<article class="session" id="{e(entry.name)}" data-name="{e(entry.name)}" '
+        f'data-duration="{entry.duration:.2f}">'
     ]
-    if cover:
-        parts.append(f'<img class="cover" src="{e(cover)}" alt="">')
-    parts.append(f"<h2>{e(entry['title'])}</h2>")
+    if entry.cover:
+        parts.append(f'<img class="cover" src="{e(entry.cover)}" alt="">')
+    parts.append(f"<h2>{e(entry.title)}</h2>")
     parts.append(f'<p class="meta">{" · ".join(details)}</p>')
     if themes:
         parts.append(f'<p class="themes">{themes}</p>')
-    parts.append(f'<audio controls preload="metadata" src="{e(entry["file"])}"></audio>')
-    transcript = transcript_lines(out_dir, files)
-    if transcript:
-        lines = "".join(f"<p>{f'<time>{e(t)}</time>' if t else ''}{e(text)}</p>" for t, text in transcript)
+    parts.append(f'<audio controls preload="metadata" src="{e(entry.file)}"></audio>')
+    if entry.transcript:
+        # Whole seconds, cut as a player shows a position.
+        lines = "".join(
+            f"<p><time>{clock(int(line.start))}</time>{e(line.text)}</p>" for line in entry.transcript
+        )
         parts.append(f'<details class="transcript"><summary>Transcript</summary>{lines}</details>')
     parts.append("</article>")
     return "\n".join(parts)
@@ -186,12 +126,12 @@ def _subscribe_html(feed_url: str, qr_svg: str | None) -> str:
 
 
 def index_html(
-    out_dir: Path, name: str, entries: list[dict], feed_url: str | None = None, qr_svg: str | None = None
+    name: str, entries: Sequence[CatalogEntry], feed_url: str | None = None, qr_svg: str | None = None
 ) -> str:
     """The page; `feed_url` (relative or absolute) adds a subscribe link, `qr_svg` its QR code."""
     e = html.escape
-    total = sum(entry["duration"] for entry in entries)
-    sessions = "\n".join(_session_html(out_dir, entry) for entry in entries)
+    total = sum(entry.duration for entry in entries)
+    sessions = "\n".join(_session_html(entry) for entry in entries)
     subscribe = _subscribe_html(feed_url, qr_svg) if feed_url else ""
     feed_link = f' · <a href="{e(feed_url)}">podcast feed</a>' if feed_url else ""
     return f"""<!DOCTYPE html>
@@ -220,10 +160,14 @@ def index_html(
 
 
 def write_library(
-    out_dir: Path, name: str, entries: list[dict], podcast: dict | None = None, cover: bytes | None = None
+    out_dir: Path,
+    name: str,
+    entries: Sequence[CatalogEntry],
+    podcast: PodcastSettings | None = None,
+    cover: bytes | None = None,
 ) -> list[Path]:
     """Playlist, catalog and index (the last of the list returned), the library's cover when
-    given (None: the one in place stays), and feed.xml when `podcast["base_url"]` is set
+    given (None: the one in place stays), and feed.xml when `podcast.base_url` is set
     (removed when it is not: an old address must not linger)."""
     out_dir = Path(out_dir)
     written = []
@@ -232,20 +176,18 @@ def write_library(
         atomic_write_bytes(cover_path, cover)
         written.append(cover_path)
     cover_name = COVER if cover_path.is_file() else None
-    base_url = (podcast or {}).get("base_url")
+    catalog = Catalog(name, tuple(entries), podcast, cover_name)
+    base_url = podcast.base_url if podcast is not None else None
     feed_path = out_dir / FEED
     if base_url:
-        catalog = catalog_data(name, entries, podcast, cover_name)
-        atomic_write_bytes(
-            feed_path, feed_xml(catalog, base_url, base_url + FEED, session_transcripts(out_dir, entries))
-        )
+        atomic_write_bytes(feed_path, feed_xml(catalog, base_url, base_url + FEED))
         written.append(feed_path)
     else:
         feed_path.unlink(missing_ok=True)
     for file_name, text in (
         (PLAYLIST, playlist_text(name, entries)),
-        (CATALOG, catalog_text(name, entries, podcast, cover_name)),
-        (INDEX, index_html(out_dir, name, entries, base_url + FEED if base_url else None)),
+        (CATALOG, catalog_text(catalog)),
+        (INDEX, index_html(name, entries, base_url + FEED if base_url else None)),
     ):
         atomic_write_text(out_dir / file_name, text)
         written.append(out_dir / file_name)

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +31,9 @@ import audiogen
 from audiogen import checks, pipeline
 from audiogen.errors import AudiogenError, LibraryError, Terminated, ToolMissingError
 from audiogen.library import feed, outputs, state
+from audiogen.library.catalog import CatalogChapter, CatalogEntry, SessionSettings, chapters_name
 from audiogen.library.manifest import Manifest, PlannedSession
+from audiogen.models import SessionResult, SpokenLine
 from audiogen.processes import pool_context
 
 BUILT, SKIPPED, FAILED = "built", "skipped", "failed"
@@ -55,7 +57,7 @@ class SessionOutcome:
     name: str
     status: str  # BUILT, SKIPPED or FAILED
     minutes: float
-    entry: dict | None = None  # the catalog entry of a built or skipped session
+    entry: CatalogEntry | None = None  # the catalog entry of a built or skipped session
     error: str = ""
 
 
@@ -118,35 +120,41 @@ def _built_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _entry(task: SessionTask, result) -> dict:
+def _entry(task: SessionTask, result: SessionResult) -> CatalogEntry:
+    """The session's catalog entry, from what its render knew (nothing is read back but the
+    audio's size and hash, which the feed needs)."""
     session = task.session
     # The chapters JSON goes beside the audio first, so the files listed below include it.
-    chapters = [{"start": round(c.start, 3), "title": c.title} for c in result.chapters]
+    chapters = tuple(CatalogChapter(round(c.start, 3), c.title) for c in result.chapters)
     title = f"{result.title} ({session.variant})"
     state.atomic_write_text(
-        result.path.parent / feed.chapters_name(session.name),
-        feed.chapters_json({"title": title, "chapters": chapters}),
+        result.path.parent / chapters_name(session.name), feed.chapters_json(title, chapters)
     )
-    return {
-        "name": session.name,
-        "title": title,
-        "article_title": result.title,
-        "article": task.article_label,
-        "file": result.path.name,
-        "files": state.session_files(result.path.parent, session.name),
-        "duration": round(result.duration, 3),
-        "loudness_lufs": round(result.master.integrated_lufs, 2),
-        "true_peak_dbtp": round(result.master.true_peak_dbtp, 2),
-        "themes": list(result.labels),
-        "template": result.template,
-        "listener": session.listener,
-        "chapters": chapters,
-        "settings": state.session_settings(session.spec),
-        "key": task.key,
-        "built": _built_now(),  # the feed's pubDate: kept with the key, so a skipping rebuild keeps it
-        "bytes": result.path.stat().st_size,
-        "audio_sha256": feed.file_digest(result.path),  # versions the feed's enclosure address
-    }
+    return CatalogEntry(
+        name=session.name,
+        title=title,
+        article_title=result.title,
+        article=task.article_label,
+        file=result.path.name,
+        files=tuple(state.session_files(result.path.parent, session.name)),
+        duration=round(result.duration, 3),
+        loudness_lufs=round(result.master.integrated_lufs, 2),
+        true_peak_dbtp=round(result.master.true_peak_dbtp, 2),
+        themes=result.labels,
+        template=result.template,
+        listener=session.listener,
+        chapters=chapters,
+        settings=SessionSettings.of(session.spec),
+        key=task.key,
+        built=_built_now(),  # the feed's pubDate: kept with the key, so a skipping rebuild keeps it
+        bytes=result.path.stat().st_size,
+        audio_sha256=feed.file_digest(result.path),  # versions the feed's enclosure address
+        # At the WebVTT's precision (milliseconds): the index shows the times the file holds.
+        transcript=tuple(
+            SpokenLine(round(line.start, 3), round(line.end, 3), line.text)
+            for line in result.transcript_lines
+        ),
+    )
 
 
 def build_session(task: SessionTask) -> SessionOutcome:
@@ -304,35 +312,16 @@ def open_executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
 # ------------------------------------------------------------------ the build
 
 
-def _with_feed_fields(out_dir: Path, entry: dict) -> dict:
-    """A skipped session's entry from a build before the feed existed, given what the feed needs:
-    its chapters file, build time (the audio's time), size and hash. Recorded in its key file."""
-    name, audio = entry["name"], Path(out_dir) / entry["file"]
-    if "audio_sha256" in entry and feed.chapters_name(name) in entry["files"]:
-        return entry
-    state.atomic_write_text(Path(out_dir) / feed.chapters_name(name), feed.chapters_json(entry))
-    stat = audio.stat()
-    entry = {
-        **entry,
-        "files": state.session_files(out_dir, name),
-        "built": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds"),
-        "bytes": stat.st_size,
-        "audio_sha256": feed.file_digest(audio),
-    }
-    state.write_key(out_dir, name, entry["key"], entry)
-    return entry
-
-
 COVER_RECORD = ".audiogen-cover.json"  # what cover.jpg shows; hidden, so never served
 
 
-def _library_cover(out_dir: Path, name: str, entries: list[dict]) -> tuple[bytes | None, str]:
+def _library_cover(out_dir: Path, name: str, entries: list[CatalogEntry]) -> tuple[bytes | None, str]:
     """The library's cover, showing its commonest themes (their colours) and its size under its
     name, and the record of what it shows; None when cover.jpg already shows it (drawing takes
     about a second, which a build that skips every session should not spend)."""
-    counts = Counter(theme for entry in entries for theme in entry.get("themes", []))
+    counts = Counter(theme for entry in entries for theme in entry.themes)
     themes = tuple(t for t, _ in counts.most_common(3))
-    minutes = max(1, round(sum(entry["duration"] for entry in entries) / 60))
+    minutes = max(1, round(sum(entry.duration for entry in entries) / 60))
     subtitle = f"{len(entries)} session{'s' if len(entries) != 1 else ''} · {minutes} minutes"
     record = json.dumps(
         {"name": name, "themes": themes, "subtitle": subtitle, "audiogen": audiogen.__version__}
@@ -381,7 +370,6 @@ def build_library(
             key = state.input_key(session, known)
             entry = state.is_current(out_dir, session.name, key)
             if entry is not None:
-                entry = _with_feed_fields(out_dir, entry)
                 outcomes[session.name] = SessionOutcome(
                     session.name, SKIPPED, session.spec.minutes, entry=entry
                 )
@@ -431,7 +419,7 @@ def build_library(
         ordered = tuple(outcomes[s.name] for s in manifest.sessions)
         entries = [o.entry for o in ordered if o.entry is not None]
         cover, cover_record = _library_cover(out_dir, settings.name, entries) if entries else (None, "")
-        written = outputs.write_library(out_dir, settings.name, entries, asdict(settings.podcast), cover)
+        written = outputs.write_library(out_dir, settings.name, entries, settings.podcast, cover)
         if cover is not None:  # recorded after the cover is in place: a build killed between draws it again
             state.atomic_write_text(out_dir / COVER_RECORD, cover_record)
     return BuildSummary(ordered, tuple(stale), tuple(pruned), tuple(written), time.monotonic() - started)

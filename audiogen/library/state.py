@@ -11,16 +11,16 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audiogen import __version__, safefiles
 from audiogen.errors import OutputError
+from audiogen.library.catalog import CatalogEntry, SessionSettings
 
 if TYPE_CHECKING:
     from audiogen.library.manifest import PlannedSession
-    from audiogen.models import SessionSpec
 
 LOCK_NAME = ".audiogen-build.lock"
 
@@ -37,21 +37,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def session_settings(spec: SessionSpec) -> dict:
-    """The settings that shape a session's audio, as plain data (for keys and the catalog)."""
-    return {
-        "minutes": spec.minutes,
-        "template": spec.template,
-        "listener": spec.listener,
-        "intention": spec.intention,
-        "voice": asdict(spec.voice),
-        "sound": asdict(spec.sound),
-        "format": spec.format,
-        "bitrate": spec.bitrate,
-        "album": spec.album,
-    }
 
 
 def _file_digest(path: Path | None) -> str | None:
@@ -86,7 +71,7 @@ def input_key(session: PlannedSession, known: dict | None = None) -> str:
         "filter_words": once(_file_digest, spec.filter_words),
         "templates": once(checks.template_fingerprint, spec.templates_dir),
         "engine_version": checks.engine_info(spec.voice.engine, spec.cache_dir)[0],
-        "settings": session_settings(spec),
+        "settings": SessionSettings.of(spec).to_dict(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
@@ -95,30 +80,41 @@ def key_path(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / f".{name}.key"
 
 
-def read_key(out_dir: Path, name: str) -> dict | None:
-    """The stored key and catalog entry of a session, or None when it has none or it is unreadable."""
+KEY_FORMAT = 2  # key files before typed catalog entries had none: read as no key, so the session renders
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    key: str
+    entry: CatalogEntry
+
+
+def read_key(out_dir: Path, name: str) -> StoredKey | None:
+    """The stored key and catalog entry of a session; None when it has none, or one that is
+    unreadable or from an older audiogen (its entry lacks what the index and feed now show)."""
     try:
         stored = json.loads(key_path(out_dir, name).read_text("utf-8"))
-    except (OSError, ValueError):
+        if stored.get("format") != KEY_FORMAT:
+            return None
+        return StoredKey(str(stored["key"]), CatalogEntry.from_dict(stored["entry"]))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
-    return stored if isinstance(stored, dict) and "key" in stored and "entry" in stored else None
 
 
-def write_key(out_dir: Path, name: str, key: str, entry: dict) -> None:
-    atomic_write_text(
-        key_path(out_dir, name), json.dumps({"key": key, "entry": entry}, indent=1, ensure_ascii=False)
-    )
+def write_key(out_dir: Path, name: str, key: str, entry: CatalogEntry) -> None:
+    record = {"format": KEY_FORMAT, "key": key, "entry": entry.to_dict()}
+    atomic_write_text(key_path(out_dir, name), json.dumps(record, indent=1, ensure_ascii=False))
 
 
-def is_current(out_dir: Path, name: str, key: str) -> dict | None:
+def is_current(out_dir: Path, name: str, key: str) -> CatalogEntry | None:
     """The catalog entry of a session whose stored key matches and whose files are all present."""
     stored = read_key(out_dir, name)
-    if stored is None or stored["key"] != key:
+    if stored is None or stored.key != key:
         return None
-    files = stored["entry"].get("files", [])
+    files = stored.entry.files
     if not files or not all((Path(out_dir) / f).is_file() for f in files):
         return None
-    return stored["entry"]
+    return stored.entry
 
 
 def session_files(out_dir: Path, name: str) -> list[str]:
@@ -151,7 +147,7 @@ def stale_sessions(out_dir: Path, names: set[str]) -> list[str]:
 def prune(out_dir: Path, name: str) -> list[str]:
     """Remove a stale session's files and its key; returns the file names removed."""
     stored = read_key(out_dir, name)
-    files = stored["entry"].get("files", []) if stored else session_files(out_dir, name)
+    files = stored.entry.files if stored else session_files(out_dir, name)
     removed = []
     for file_name in files:
         path = Path(out_dir) / file_name
