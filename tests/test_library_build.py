@@ -184,6 +184,61 @@ def test_input_key_follows_article_text_and_settings_not_the_output_folder(libra
     assert input_key(replace(session, article=edited, spec=replace(session.spec, article=edited))) != key
 
 
+def _changed(value):
+    """Some other value of the same kind (another engine that exists: the key asks for its version)."""
+    if value == "hibari":
+        return "pyttsx3"
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    return f"{value}-other" if value is not None else "other"
+
+
+# Settings whose files are read for the key (their contents, not their names), or that only say
+# where things are kept.
+_KEYED_BY_CONTENT_OR_PLACE = {"templates", "filter_words", "cache_dir"}
+
+
+def test_every_setting_that_shapes_a_session_changes_its_key(library):
+    """A manifest edit to any setting re-renders the session: none is left out of the key."""
+    from audiogen.settings import SETTINGS
+
+    session = load_manifest(library.manifest).sessions[0]
+    key = input_key(session)
+    for setting in SETTINGS:
+        if setting.name in _KEYED_BY_CONTENT_OR_PLACE:
+            continue
+        spec, path = session.spec, setting.field.split(".")
+        if len(path) == 1:
+            spec = replace(spec, **{path[0]: _changed(getattr(spec, path[0]))})
+        else:
+            group = getattr(spec, path[0])
+            spec = replace(spec, **{path[0]: replace(group, **{path[1]: _changed(getattr(group, path[1]))})})
+        assert input_key(replace(session, spec=spec)) != key, setting.name
+
+
+def test_a_format_change_replaces_the_sessions_files_and_lists_only_the_new_ones(tmp_path, speech_cache):
+    """Rebuilt in another format, a session's old audio goes, and its entry lists what the new
+    render wrote (not whatever the folder holds under its name)."""
+    (tmp_path / "articles").mkdir()
+    shutil.copy(SAMPLE, tmp_path / "articles" / SAMPLE.name)
+    manifest = tmp_path / "library.toml"
+    text = '[library]\nname = "Formats"\n{format}[[sessions]]\narticles = "articles/*.md"\nminutes = 1\n'
+    manifest.write_text(text.format(format=""), encoding="utf-8")
+    assert build(manifest, speech_cache).exit_code == 0
+    out = tmp_path / "library"
+    assert (out / "sample-article-1min.mp3").is_file()
+    manifest.write_text(text.format(format='format = "ogg"\n'), encoding="utf-8")
+    result = build(manifest, speech_cache)
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "sample-article-1min.mp3").exists() and (out / "sample-article-1min.ogg").is_file()
+    (entry,) = json.loads((out / "catalog.json").read_text())["sessions"]
+    assert entry["file"] == "sample-article-1min.ogg"
+    assert all(not name.endswith(".mp3") for name in entry["files"])
+    assert all((out / name).is_file() for name in entry["files"])
+
+
 def test_sessions_left_out_of_the_manifest_are_kept_unless_pruned(library, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(library.out, out)
@@ -358,6 +413,17 @@ def test_a_session_over_its_time_bound_fails_without_hanging(library, tmp_path):
     thread.join(120)
     assert outcomes and outcomes[0].status == FAILED and "stopped after 0.5 s" in outcomes[0].error
     assert not list(tmp_path.glob("*.mp3")) and not list(tmp_path.glob(".*.key"))
+
+
+def test_a_session_failing_on_a_setting_names_its_manifest_key(library, tmp_path):
+    """A setting found wrong only while rendering is named as the manifest names it."""
+    session = load_manifest(library.manifest, out_dir=tmp_path).sessions[0]
+    voice = replace(session.spec.voice, engine="pyttsx3", voice="no-such-voice")
+    task = SessionTask(replace(session, spec=replace(session.spec, voice=voice)), "key", "article")
+    outcome = build_session(task)
+    assert outcome.status == FAILED
+    assert outcome.error.startswith(f"{session.origin}.voice 'no-such-voice'"), outcome.error
+    assert "--" not in outcome.error
 
 
 def test_pool_workers_take_the_builds_environment_and_folder(tmp_path, monkeypatch):

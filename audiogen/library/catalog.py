@@ -46,7 +46,9 @@ class PodcastSettings:
 
 @dataclass(frozen=True)
 class SessionSettings:
-    """The settings that shape a session's audio: part of its key, and shown in the catalog."""
+    """The settings that shape a session's files: part of its key, and shown in the catalog. Every
+    setting of the settings table that a session's files depend on is here (a test checks each
+    changes the key); the article, filter words and templates enter the key by their contents."""
 
     minutes: float
     template: str | None
@@ -57,6 +59,10 @@ class SessionSettings:
     format: str
     bitrate: str
     album: str | None
+    language: str | None = None
+    narrator: str | None = None
+    cover: bool = True
+    transcript: bool = True
 
     @classmethod
     def of(cls, spec: SessionSpec) -> SessionSettings:
@@ -70,6 +76,10 @@ class SessionSettings:
             spec.format,
             spec.bitrate,
             spec.album,
+            spec.language,
+            spec.narrator,
+            spec.cover,
+            spec.transcript,
         )
 
     def to_dict(self) -> dict:

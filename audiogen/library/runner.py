@@ -136,7 +136,8 @@ def _entry(task: SessionTask, result: SessionResult) -> CatalogEntry:
         article_title=result.title,
         article=task.article_label,
         file=result.path.name,
-        files=tuple(state.session_files(result.path.parent, session.name)),
+        # What this render wrote, not what the folder holds: an earlier render's other format is not its.
+        files=tuple(sorted({*(path.name for path in result.files), chapters_name(session.name)})),
         duration=round(result.duration, 3),
         loudness_lufs=round(result.master.integrated_lufs, 2),
         true_peak_dbtp=round(result.master.true_peak_dbtp, 2),
@@ -163,11 +164,14 @@ def build_session(task: SessionTask) -> SessionOutcome:
     minutes = session.spec.minutes
     try:
         with _deadline(session.timeout):
+            previous = state.read_key(session.spec.out_dir, session.name)
             # An old key must not vouch for audio this render may replace before it is killed.
             state.key_path(session.spec.out_dir, session.name).unlink(missing_ok=True)
             result = pipeline.render_session(session.spec, file_name=session.name)
             entry = _entry(task, result)
             state.write_key(result.path.parent, session.name, task.key, entry)
+            if previous is not None:  # files of its last render that this one did not write (another format)
+                state.remove_files(result.path.parent, set(previous.entry.files) - set(entry.files))
     except SessionTimeout:
         return SessionOutcome(
             session.name,
@@ -175,8 +179,10 @@ def build_session(task: SessionTask) -> SessionOutcome:
             minutes,
             error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)",
         )
-    except AudiogenError as exc:
-        return SessionOutcome(session.name, FAILED, minutes, error=str(exc))
+    except AudiogenError as exc:  # the setting at fault named by its key in the manifest entry
+        at_fault = exc.setting
+        error = exc.worded(lambda name: f"{session.origin}.{name}" if name == at_fault else name)
+        return SessionOutcome(session.name, FAILED, minutes, error=error)
     except Exception as exc:  # a bug in one session must not stop the library
         return SessionOutcome(session.name, FAILED, minutes, error=f"unexpected {type(exc).__name__}: {exc}")
     return SessionOutcome(session.name, BUILT, minutes, entry=entry)

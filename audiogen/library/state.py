@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audiogen import __version__, safefiles
-from audiogen.errors import OutputError
+from audiogen.errors import OutputError, mention
 from audiogen.library.catalog import CatalogEntry, SessionSettings
 
 if TYPE_CHECKING:
@@ -144,16 +144,21 @@ def stale_sessions(out_dir: Path, names: set[str]) -> list[str]:
     return stale
 
 
-def prune(out_dir: Path, name: str) -> list[str]:
-    """Remove a stale session's files and its key; returns the file names removed."""
-    stored = read_key(out_dir, name)
-    files = stored.entry.files if stored else session_files(out_dir, name)
+def remove_files(out_dir: Path, file_names: Iterable[str]) -> list[str]:
+    """Remove these files of the library folder that exist; returns the names removed."""
     removed = []
-    for file_name in files:
+    for file_name in sorted(file_names):
         path = Path(out_dir) / file_name
         if path.is_file():
             path.unlink()
             removed.append(file_name)
+    return removed
+
+
+def prune(out_dir: Path, name: str) -> list[str]:
+    """Remove a stale session's files and its key; returns the file names removed."""
+    stored = read_key(out_dir, name)
+    removed = remove_files(out_dir, stored.entry.files if stored else session_files(out_dir, name))
     key_path(out_dir, name).unlink(missing_ok=True)
     return removed
 
@@ -167,11 +172,12 @@ def build_lock(out_dir: Path) -> Iterator[None]:
         handle = safefiles.locked_file(out_dir / LOCK_NAME, wait=False)
     except BlockingIOError:
         raise OutputError(
-            f"{out_dir}: another build is writing to this library; wait for it or use another --out"
+            f"{out_dir}: another build is writing to this library; "
+            f"wait for it or use another {mention('out')}"
         ) from None
     except OSError as exc:
         raise OutputError(
-            f"{out_dir}: cannot create the library folder ({exc.strerror}); choose another --out"
+            f"{out_dir}: cannot create the library folder ({exc.strerror}); choose another {mention('out')}"
         ) from None
     with handle:
         yield
