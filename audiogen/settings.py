@@ -290,9 +290,14 @@ def check_all(
     return good, problems, unknown
 
 
+# Options that are not session settings but that messages mention (the Python API's keywords).
+_OTHER_OPTIONS = {"out": "--out", "cache": "--no-cache"}
+
+
 def flag(name: str) -> str:
-    """A setting as the command line names it (`voice_warmth` -> `--voice-warmth`)."""
-    return BY_NAME[name].flag
+    """A setting or option as the command line names it (`voice_warmth` -> `--voice-warmth`,
+    `cover` -> `--no-cover`)."""
+    return BY_NAME[name].option if name in BY_NAME else _OTHER_OPTIONS[name]
 
 
 def field_setting(field_name: str) -> Setting | None:

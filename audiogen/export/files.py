@@ -13,7 +13,7 @@ import secrets
 import socket
 from pathlib import Path
 
-from audiogen.errors import OutputError
+from audiogen.errors import OutputError, mention
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -21,10 +21,10 @@ def check_out_dir(out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(
-            f"{out_dir}: cannot create the output folder ({exc.strerror}); choose another --out"
+            f"{out_dir}: cannot create the output folder ({exc.strerror}); choose another {mention('out')}"
         ) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise OutputError(f"{out_dir}: output folder is not writable; choose another --out")
+        raise OutputError(f"{out_dir}: output folder is not writable; choose another {mention('out')}")
 
 
 def _write_error(target: Path, exc: OSError) -> OutputError:

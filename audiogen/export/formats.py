@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiogen.errors import AudioError, OutputError, ToolMissingError
+from audiogen.errors import AudioError, OutputError, ToolMissingError, mention
 from audiogen.export import tags as tagging
 from audiogen.export.tags import TagWriter
 from audiogen.models import ChapterMark, Tags
@@ -355,7 +355,7 @@ def encode_audio(
             if reason in stderr:
                 raise OutputError(
                     f"{path.parent / (name or path.name)}: cannot write the file ({reason}); "
-                    "free some space or choose another --out"
+                    f"free some space or choose another {mention('out')}"
                 )
         raise AudioError(f"ffmpeg could not encode {name or path.name}: {cause}")
     return frames / sample_rate

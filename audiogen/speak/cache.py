@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiogen.codec_offsets import CodecOffsets
-from audiogen.errors import OutputError
+from audiogen.errors import OutputError, mention
 from audiogen.speak.identity import EngineRecords
 
 DEFAULT_CAP_MB = 2048
@@ -87,10 +87,13 @@ class SpeechCache:
         except OSError as exc:
             raise OutputError(
                 f"{self.folder}: cannot create the speech cache ({exc.strerror}); "
-                "pass --cache-dir or --no-cache"
+                f"pass {mention('cache_dir')} or {mention('cache')}"
             ) from None
         if not os.access(self.folder, os.W_OK):
-            raise OutputError(f"{self.folder}: speech cache is not writable; pass --cache-dir or --no-cache")
+            raise OutputError(
+                f"{self.folder}: speech cache is not writable; "
+                f"pass {mention('cache_dir')} or {mention('cache')}"
+            )
         self.hits = 0
         self.misses = 0
 
@@ -148,7 +151,7 @@ class SpeechCache:
             stat = _stat(path)
             if stat is None:
                 continue
-            if path.suffix == ".wav":
+            if path.suffix == ".wav" or path.name.startswith("."):  # temporaries are trimmed when stale
                 clips.append((path, stat))
             else:
                 key = path.parent / path.name.split(".")[0]
