@@ -11,12 +11,13 @@ one's figure and a rebuild from the same cache gives the same loudness.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 from audiogen import safefiles
-from audiogen.models import SessionSpec, SoundSettings
+from audiogen.models import SoundSettings
 
 FILE_NAME = "codec-offsets.json"
 
@@ -72,12 +73,34 @@ class CodecOffsets:
             path.unlink(missing_ok=True)
 
 
+def _bed_identity(background: str) -> str:
+    """The bed as a key: layer names as they are, a file by its contents (the Python API writes an
+    AudioSegment background to a new temporary file on every render)."""
+    parts = []
+    for part in (part.strip() for part in background.split("+")):
+        path = Path(part)
+        if not path.is_file():
+            parts.append(part)
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        parts.append(f"file:{digest.hexdigest()[:20]}")
+    return "+".join(parts)
+
+
 def codec_offset(
-    folder: Path | None, spec: SessionSpec, sound: SoundSettings, measure: Callable[[], float]
+    folder: Path | None,
+    format_name: str,
+    kbps: int | None,
+    sound: SoundSettings,
+    measure: Callable[[], float],
 ) -> float:
-    """The encoder's loudness change for this session's format, bitrate and bed: kept in `folder`
-    (the cache folder) once measured; `folder` None (--no-cache) measures it every time."""
+    """The encoder's loudness change for this format, bitrate (kbps; None: lossless) and bed: kept in
+    `folder` (the cache folder) once measured; `folder` None (--no-cache) measures it every time."""
     if folder is None:
         return measure()
-    key = f"{spec.format}:{spec.bitrate}:{sound.sample_rate}:{sound.channels}:{sound.background}"
+    rate = f"{kbps}k" if kbps is not None else "lossless"
+    key = f"{format_name}:{rate}:{sound.sample_rate}:{sound.channels}:{_bed_identity(sound.background)}"
     return CodecOffsets(folder).get(key, measure)

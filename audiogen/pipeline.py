@@ -98,6 +98,7 @@ def render_session(
     # is made; each is resolved once, and every pass over the session plays a fresh copy of the bed.
     bed = Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate)
     channels = output_channels(bed, spec.sound)
+    bed.close()  # its layers are only looked at; every pass plays a fresh copy (`bed.fresh`)
     export = export_settings(spec.format, spec.bitrate, spec.cover, spec.transcript)
     article, themes = article_themes(spec)
     report(f"read {article.source}: {article.title!r} ({', '.join(themes.labels)})")
@@ -135,7 +136,8 @@ def render_session(
 
     codec_change = codec_offset(
         cache_folder(spec.cache_dir) if spec.use_cache else None,
-        spec,
+        export.format.name,
+        export.kbps,
         sound,
         lambda: codec_loudness_change(
             probe_excerpt(timeline, bed.fresh, sound), sound.sample_rate, probe_codec

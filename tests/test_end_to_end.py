@@ -128,7 +128,7 @@ def test_sessions_measuring_the_encoders_change_at_once_all_use_the_first_figure
             time.sleep(0.3)  # the test encoding takes a while; the other session arrives meanwhile
             return figure
 
-        results.append(codec_offset(tmp_path, spec, sound, measure))
+        results.append(codec_offset(tmp_path, spec.format, 128, sound, measure))
 
     threads = [threading.Thread(target=session, args=(figure,)) for figure in (-0.41, -0.47, -0.52)]
     for thread in threads:
@@ -137,3 +137,29 @@ def test_sessions_measuring_the_encoders_change_at_once_all_use_the_first_figure
         thread.join()
     assert len(measured) == 1 and results == measured * 3
     assert list(json.loads((tmp_path / "codec-offsets.json").read_text()).values()) == measured
+
+
+def test_a_background_file_is_keyed_by_its_contents_not_its_path(tmp_path):
+    """The Python API writes an AudioSegment background to a new temporary file each render: the
+    same sound keeps one encoder measurement; different sound, or another bitrate, gets its own."""
+    from dataclasses import replace
+
+    from audiogen.codec_offsets import codec_offset
+    from audiogen.models import SoundSettings
+
+    first, second, other = tmp_path / "a" / "loop.wav", tmp_path / "b" / "loop.wav", tmp_path / "other.wav"
+    for path, data in ((first, b"RIFF same"), (second, b"RIFF same"), (other, b"RIFF different")):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    measured = []
+
+    def offset(background, kbps: int = 128) -> float:
+        sound = replace(SoundSettings(), background=f"{background}+theta")
+        return codec_offset(tmp_path, "mp3", kbps, sound, lambda: measured.append(len(measured)) or -0.4)
+
+    offset(first)
+    offset(second)
+    assert len(measured) == 1
+    offset(other)
+    offset(first, 96)
+    assert len(measured) == 3
