@@ -123,5 +123,11 @@ def test_a_clips_companions_count_in_its_size_and_go_with_it(tmp_path):
     assert cache.trim(keep={paths[0]}) == 1
     assert not paths[1].exists() and not paths[1].with_name(paths[1].stem + ".look.npz").exists()
     assert paths[2].with_name(paths[2].stem + ".look.npz").exists()
+    # A companion half-written by a process that died long ago goes like a clip's temporary.
+    stale = paths[2].with_name(f".{paths[2].stem}.look.npz.x1.tmp")
+    stale.write_bytes(b"z")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    cache.trim(keep=set(paths))
+    assert not stale.exists()
     assert cache.clear() == 3
     assert list(tmp_path.glob("??/*")) == []

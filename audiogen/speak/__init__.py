@@ -19,6 +19,7 @@ from pathlib import Path
 
 from audiogen.errors import VoiceError, mention
 from audiogen.models import Clip, Utterance, VoiceSettings, VoiceTrack
+from audiogen.settings import BY_NAME
 from audiogen.speak.cache import (
     CacheInfo,
     SpeechCache,
@@ -62,7 +63,8 @@ __all__ = [
     "engine_defaults",
 ]
 
-MIN_RATE, MAX_RATE = 60, 260
+SETTING_RANGES = {name: BY_NAME[name] for name in ("rate", "pitch", "voice_warmth")}
+MIN_RATE = int(SETTING_RANGES["rate"].low)  # a sentence's own rate may go down to half of it
 
 
 @dataclass(frozen=True)
@@ -300,14 +302,13 @@ def synthesize_track(
     retries: int = RETRIES,
 ) -> VoiceTrack:
     """One checked clip per utterance; `timeout` is a sentence's base time limit in seconds."""
-    if not MIN_RATE <= settings.rate <= MAX_RATE:
-        raise VoiceError(
-            f"{settings.rate}: out of range; choose {MIN_RATE} to {MAX_RATE} words per minute", "rate"
-        )
-    if settings.pitch is not None and not 0 <= settings.pitch <= 99:
-        raise VoiceError(f"{settings.pitch}: out of range; choose 0 to 99", "pitch")
-    if not 0 <= settings.warmth <= 1:
-        raise VoiceError(f"{settings.warmth}: out of range; choose 0 (off) to 1", "voice_warmth")
+    # The same ranges the settings table checks at every entry point: a caller of this stage may
+    # hand it settings no entry point saw.
+    given = {"rate": settings.rate, "pitch": settings.pitch, "voice_warmth": settings.warmth}
+    for name, value in given.items():
+        setting = SETTING_RANGES[name]
+        if value is not None and not setting.low <= value <= setting.high:
+            raise VoiceError(f"{value}: out of range; choose {setting.range_text}", name)
     settings = with_engine_defaults(settings)
     spoken_texts = []
     for utterance in utterances:
