@@ -72,6 +72,22 @@ def test_debug_shows_traceback(tmp_path):
     assert result.exit_code == 3
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_options_work_before_or_after_the_subcommand(tmp_path, where):
+    """`audiogen -q script` and `audiogen script -q` are the same; so are --debug and -v."""
+    quiet = ["-q", "script", "--minutes", "5"] if where == "before" else ["script", "--minutes", "5", "-q"]
+    result = CliRunner().invoke(main, quiet)
+    assert result.exit_code == 0, result.output
+    assert "[chapter Arrival]" in result.output
+    debug = ["--debug", "render", str(tmp_path / "nope.txt")]
+    if where == "after":
+        debug = ["render", str(tmp_path / "nope.txt"), "--debug"]
+    failed = CliRunner().invoke(main, debug)
+    assert failed.exit_code == 3
+    assert "Traceback" in failed.output  # --debug shows it; without, one line
+    assert "Traceback" not in CliRunner().invoke(main, [a for a in debug if a != "--debug"]).output
+
+
 def test_script_prints_markup_and_timeline():
     result = CliRunner().invoke(main, ["script", "--minutes", "5"])
     assert result.exit_code == 0, result.output
