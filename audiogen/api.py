@@ -143,31 +143,14 @@ def audio_segment(path: PathLike) -> AudioSegment:
     import mutagen
     from pydub import AudioSegment
 
-    from audiogen.tools import ffmpeg_path
+    from audiogen.tools import decode_command
 
     path = Path(path)
     info = mutagen.File(path)
     if info is None or not getattr(info.info, "channels", None):
         raise InputError(f"{path}: not an audio file audiogen can read")
     channels, rate = int(info.info.channels), int(getattr(info.info, "sample_rate", 44100) or 44100)
-    decoded = subprocess.run(
-        [
-            ffmpeg_path(),
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-f",
-            "s16le",
-            "-ac",
-            str(channels),
-            "-ar",
-            str(rate),
-            "pipe:1",
-        ],
-        capture_output=True,
-    )
+    decoded = subprocess.run(decode_command(path, "s16le", channels, rate), capture_output=True)
     if decoded.returncode != 0:
         raise AudioError(
             f"{path}: ffmpeg cannot decode it ({decoded.stderr.decode(errors='replace').strip()})"

@@ -24,7 +24,7 @@ import numpy as np
 
 from audiogen.dsp import SMALL_PRODUCT, IIRFilter, butter, normal_quantiles
 from audiogen.errors import AudioError
-from audiogen.tools import ffmpeg_path
+from audiogen.tools import decode_command
 
 # Pink-noise filter (J. O. Smith, "Spectral Audio Signal Processing": a 3-pole/3-zero fit to 1/f).
 _PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
@@ -354,23 +354,7 @@ def _decoder(path: Path, sample_rate: int, errors=subprocess.DEVNULL) -> subproc
 
     Its messages go to a file, never to a pipe nobody reads while the samples are read.
     """
-    command = [
-        ffmpeg_path(),
-        "-nostdin",
-        "-v",
-        "error",
-        "-i",
-        str(path),
-        "-map",
-        "0:a:0",
-        "-f",
-        "f32le",
-        "-ac",
-        "2",
-        "-ar",
-        str(sample_rate),
-        "pipe:1",
-    ]
+    command = decode_command(path, "f32le", 2, sample_rate)
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
 
 

@@ -9,6 +9,28 @@ import shutil
 from audiogen.errors import ToolMissingError
 
 
+def decode_command(path, sample_format: str, channels: int, sample_rate: int) -> list[str]:
+    """ffmpeg decoding the first audio stream of `path` to raw samples on its standard output
+    (`sample_format`: f32le or s16le), at this channel count and rate."""
+    return [
+        ffmpeg_path(),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-f",
+        sample_format,
+        "-ac",
+        str(channels),
+        "-ar",
+        str(sample_rate),
+        "pipe:1",
+    ]
+
+
 @functools.cache
 def ffmpeg_path() -> str:
     found = os.environ.get("AUDIOGEN_FFMPEG") or shutil.which("ffmpeg")

@@ -55,7 +55,7 @@ from audiogen.mix.loudness import (
     metered,
 )
 from audiogen.models import BedFactory, BedSource, Clip, MasterStats, SoundSettings, Timeline
-from audiogen.tools import ffmpeg_path
+from audiogen.tools import decode_command
 
 Codec = Callable[[Iterable[np.ndarray], Path], Path]  # writes blocks to an encoded file, returns its path
 
@@ -402,22 +402,7 @@ def codec_loudness_change(excerpt: np.ndarray, sample_rate: int, codec: Codec) -
     channels = excerpt.shape[1]
     with tempfile.TemporaryDirectory(prefix="audiogen-codec-") as folder:
         encoded = codec([excerpt], Path(folder) / "probe")
-        command = [
-            ffmpeg_path(),
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(encoded),
-            "-f",
-            "f32le",
-            "-ac",
-            str(channels),
-            "-ar",
-            str(sample_rate),
-            "pipe:1",
-        ]
-        result = subprocess.run(command, capture_output=True)
+        result = subprocess.run(decode_command(encoded, "f32le", channels, sample_rate), capture_output=True)
     if result.returncode != 0:
         raise AudioError(
             f"ffmpeg could not decode its own test encoding: {result.stderr.decode(errors='replace').strip()}"
