@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,20 @@ ARTICLES = sorted(SHARED_ARTICLES.glob("*.txt"))
 def speech_cache(tmp_path_factory) -> Path:
     """One speech cache for the whole run: sessions share their sentences."""
     return tmp_path_factory.mktemp("speech-cache")
+
+
+def render_one_minute(tmp_path: Path, env: dict, *wrapper: str) -> subprocess.CompletedProcess:
+    """`audiogen -q render --minutes 1` in its own process, as a user runs it, into tmp_path/out with
+    a cache of its own; `wrapper` is a command it runs under (`unshare -n`)."""
+    return subprocess.run(
+        [*wrapper, sys.executable, "-m", "audiogen", "-q", "render", "--minutes", "1"]
+        + ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def decode(path: Path, sample_rate: int = 44100) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from audiogen.library.manifest import load_manifest
 from audiogen.models import Utterance, VoiceSettings
 from audiogen.speak import synthesize_track, with_engine_defaults
 from audiogen.speak.engines import HibariEngine, hibari_speed, phrases
-from conftest import decode
+from conftest import decode, render_one_minute
 from recognizer import read_wav, speech_span, transcribe, word_error_rate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,27 +184,7 @@ def test_a_render_without_any_network_namespace(tmp_path):
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     assert probe.returncode == 0, f"unshare -n needs root here: {probe.stderr.decode()}"
     env = dict(os.environ, PYTHONPATH=str(ROOT), HIBARI_HOME=str(tmp_path / "hibari-home"))
-    result = subprocess.run(
-        [
-            "unshare",
-            "-n",
-            sys.executable,
-            "-m",
-            "audiogen",
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--out",
-            str(tmp_path / "out"),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = render_one_minute(tmp_path, env, "unshare", "-n")
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip().splitlines()[-1]).stat().st_size > 100_000
     assert not (tmp_path / "hibari-home").exists()
@@ -239,25 +218,7 @@ def test_without_onnxruntime_the_render_stops_with_exit_8_and_names_the_way_out(
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCK_ONNXRUNTIME)  # runs in the speech worker too
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "audiogen",
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--out",
-            str(tmp_path / "out"),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = render_one_minute(tmp_path, env)
     assert result.returncode == 8
     assert result.stderr.strip().splitlines() == [
         "audiogen: error: --engine hibari: the neural voice cannot load (ImportError: No module named "

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import render_one_minute
+
 BLOCKER = """
 import socket
 
@@ -27,7 +29,6 @@ def test_render_with_network_disabled(tmp_path: Path):
     (site / "sitecustomize.py").write_text(BLOCKER)
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(root)]))
-    out = tmp_path / "out"
     check = subprocess.run(
         [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
         env=env,
@@ -35,25 +36,7 @@ def test_render_with_network_disabled(tmp_path: Path):
         text=True,
     )
     assert "network access attempted" in check.stderr, "the blocker must be active"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "audiogen",
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--out",
-            str(out),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = render_one_minute(tmp_path, env)
     assert result.returncode == 0, result.stderr
     produced = Path(result.stdout.strip().splitlines()[-1])
     assert produced.exists() and produced.stat().st_size > 100_000
