@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
 import subprocess
 import sys
+import time
 import wave
 from dataclasses import replace
 from pathlib import Path
@@ -189,6 +191,21 @@ export_session(blocks(), Path(sys.argv[1]), timeline, Tags("T"), 44100, 2)
 """
 
 
+def _wait_for_processes_writing_into(folder: Path, timeout: float = 60.0) -> None:
+    """A kill -9 cannot take the killed run's encoder along: ffmpeg, orphaned, writes its temporary
+    file until it reads the end of its input, and on a busy machine it may only now be opening it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        writers = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            with contextlib.suppress(OSError):
+                if str(folder).encode() in cmdline.read_bytes():
+                    writers.append(cmdline)
+        if not writers:
+            return
+        time.sleep(0.1)
+
+
 def test_killed_export_leaves_no_final_file_and_the_next_run_sweeps_its_temporaries(tmp_path, timeline):
     target = tmp_path / "out" / "s.mp3"
     child = subprocess.Popen(
@@ -201,6 +218,7 @@ def test_killed_export_leaves_no_final_file_and_the_next_run_sweeps_its_temporar
     assert child.stdout.readline().strip() == "encoding"
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
+    _wait_for_processes_writing_into(target.parent)
     left = sorted(p.name for p in target.parent.iterdir())
     assert left and all(name.startswith(".s.") and ".part." in name for name in left), left
 
