@@ -11,9 +11,11 @@ import codecs
 import functools
 import html
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 from audiogen.errors import InputError, mention
 from audiogen.models import SUPPORTED_LANGUAGES, Article, Section
@@ -82,19 +84,6 @@ _ENGLISH_WORDS = frozenset(
     "they he she not no can will would if when what how all so do have has my our their".split()
 )
 ENGLISH_SHARE = 0.2
-
-# Readers keyed by file suffix; content sniffing overrides a suffix that lies.
-READERS = {
-    ".txt": "text",
-    ".text": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".mdown": "markdown",
-    ".mkd": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".xhtml": "html",
-}
 
 # Files people save by mistake, recognised by their first bytes.
 _MAGIC = (
@@ -408,6 +397,8 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
 def _html_to_markdown(page: str, path: Path | str) -> str:
     import trafilatura
 
+    # The page is parsed once; each extraction works on its own copy of the tree.
+    tree = trafilatura.load_html(page)
     options = dict(
         output_format="markdown",
         include_comments=False,
@@ -416,16 +407,18 @@ def _html_to_markdown(page: str, path: Path | str) -> str:
         include_images=False,
         with_metadata=False,
     )
-    extracted = trafilatura.extract(page, favor_precision=True, **options)
-    if not extracted or len(extracted.split()) < MIN_WORDS:
-        # Precision can cut too much from an unusual layout; recall mode is the second try.
-        extracted = trafilatura.extract(page, favor_recall=True, **options)
+    extracted = None
+    if tree is not None:
+        extracted = trafilatura.extract(tree, favor_precision=True, **options)
+        if not extracted or len(extracted.split()) < MIN_WORDS:
+            # Precision can cut too much from an unusual layout; recall mode is the second try.
+            extracted = trafilatura.extract(tree, favor_recall=True, **options)
     if not extracted or len(extracted.split()) < MIN_WORDS:
         raise InputError(
             f"{path}: no article text found in this page; "
             "save the article itself, not a listing or login page"
         )
-    metadata = trafilatura.extract_metadata(page)
+    metadata = trafilatura.extract_metadata(tree)
     title = _headline(metadata.title or "", metadata.sitename or "") if metadata is not None else ""
     if title and not re.match(r"#\s", extracted.lstrip()):
         extracted = f"# {title}\n\n{extracted}"
@@ -460,22 +453,6 @@ def _is_masthead(line: str) -> bool:
     return shouting or (len(line.split()) <= 5 and bool(_SITE_WORDS.search(line)))
 
 
-def sniff_kind(path: Path, text: str) -> str:
-    """'html', 'markdown' or 'text': by suffix, corrected when the content says otherwise."""
-    by_suffix = READERS.get(path.suffix.lower())
-    head = text.lstrip()[:4096].lower()
-    if re.match(r"(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)?<!doctype html|<html|<head\b|<body\b", head, re.S):
-        return "html"
-    tags = len(re.findall(r"</?(?:p|div|article|section|span|h[1-6]|br|ul|li|a|em|strong)\b[^>]*>", head))
-    if by_suffix != "markdown" and tags >= 5:
-        return "html"
-    if by_suffix == "html":  # a page saved as its text only
-        by_suffix = None
-    if by_suffix:
-        return "markdown" if by_suffix == "text" and _markdown_signals(text) >= 2 else by_suffix
-    return "markdown" if _markdown_signals(text) >= 1 else "text"
-
-
 def _markdown_signals(text: str) -> int:
     return (
         len(re.findall(r"^#{1,6}\s+\S", text, re.M))
@@ -487,14 +464,9 @@ def _markdown_signals(text: str) -> int:
 # ---------------------------------------------------------------- blocks to article
 
 
-def parse_article(text: str, source: str, kind: str, rules: FilterRules) -> Article:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if kind == "html":
-        text, kind = _html_to_markdown(text, source), "markdown"
-    title = ""
-    if kind == "markdown":
-        title, text = _front_matter(text)
-    blocks = _blocks(text, kind == "markdown", rules)
+def _article(title: str, blocks: list[_Block], source: str, question_headline: bool) -> Article:
+    """The article made of a reader's blocks: its title (`title` is the front matter's, if any),
+    and its sections."""
     if not blocks:
         raise InputError(f"{source}: no article text left after removing web boilerplate")
     # A masthead above the headline is the site's name, never the session's title.
@@ -513,7 +485,7 @@ def parse_article(text: str, source: str, kind: str, rules: FilterRules) -> Arti
     elif blocks[0].kind == "heading":
         title = blocks.pop(0).text
     elif (
-        kind == "text"
+        question_headline
         and len(blocks[0].text.split()) <= 14
         and blocks[0].text.endswith("?")
         and len(blocks) > 1
@@ -546,6 +518,112 @@ def parse_article(text: str, source: str, kind: str, rules: FilterRules) -> Arti
     if not title:
         title = sections[0].heading or Path(source).stem.replace("-", " ").replace("_", " ").strip().title()
     return Article(title=title, sections=tuple(sections), source=source)
+
+
+# ---------------------------------------------------------------- readers
+
+
+class Reader(ABC):
+    """One kind of article file: the suffixes that name it and how it is parsed. A new kind is a
+    subclass with `name`, `suffixes` and `blocks`, and an entry in `_READERS`."""
+
+    name: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]]
+    # A short question standing first is a forum post's headline (plain text has no heading marks).
+    question_headline: ClassVar[bool] = False
+
+    def confirm(self, text: str) -> Reader:
+        """The reader a file named with one of these suffixes really needs: the suffix can lie."""
+        return self
+
+    @abstractmethod
+    def blocks(self, text: str, source: str, rules: FilterRules) -> tuple[str, list[_Block]]:
+        """The title the file declares ("" if none) and its clean blocks."""
+
+    def parse(self, text: str, source: str, rules: FilterRules) -> Article:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        title, blocks = self.blocks(text, source, rules)
+        return _article(title, blocks, source, self.question_headline)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} reader>"
+
+
+class TextReader(Reader):
+    name = "text"
+    suffixes = (".txt", ".text")
+    question_headline = True
+
+    def confirm(self, text: str) -> Reader:
+        if _html_tags(text) >= 5:
+            return HTML
+        return MARKDOWN if _markdown_signals(text) >= 2 else self
+
+    def blocks(self, text: str, source: str, rules: FilterRules) -> tuple[str, list[_Block]]:
+        return "", _blocks(text, False, rules)
+
+
+class MarkdownReader(Reader):
+    """Markdown may hold HTML tags of its own, so its suffix is taken at its word (but for a whole
+    page, which `sniff_reader` recognises first)."""
+
+    name = "markdown"
+    suffixes = (".md", ".markdown", ".mdown", ".mkd")
+
+    def blocks(self, text: str, source: str, rules: FilterRules) -> tuple[str, list[_Block]]:
+        title, text = _front_matter(text)
+        return title, _blocks(text, True, rules)
+
+
+class HtmlReader(MarkdownReader):
+    """A web page: trafilatura keeps the article as Markdown, which is read as Markdown."""
+
+    name = "html"
+    suffixes = (".html", ".htm", ".xhtml")
+
+    def confirm(self, text: str) -> Reader:
+        return self if _html_tags(text) >= 5 else _by_content(text)  # a page saved as its text only
+
+    def blocks(self, text: str, source: str, rules: FilterRules) -> tuple[str, list[_Block]]:
+        return super().blocks(_html_to_markdown(text, source), source, rules)
+
+
+TEXT, MARKDOWN, HTML = TextReader(), MarkdownReader(), HtmlReader()
+_READERS: tuple[Reader, ...] = (TEXT, MARKDOWN, HTML)
+# Readers keyed by file suffix (a library's folders are searched for these); content sniffing
+# overrides a suffix that lies.
+READERS: dict[str, Reader] = {suffix: reader for reader in _READERS for suffix in reader.suffixes}
+
+
+def _head(text: str) -> str:
+    return text.lstrip()[:4096].lower()
+
+
+def _html_tags(text: str) -> int:
+    """Block and inline HTML tags at the start of the text."""
+    return len(
+        re.findall(r"</?(?:p|div|article|section|span|h[1-6]|br|ul|li|a|em|strong)\b[^>]*>", _head(text))
+    )
+
+
+def _by_content(text: str) -> Reader:
+    """The reader for a file whose suffix names none."""
+    if _html_tags(text) >= 5:
+        return HTML
+    return MARKDOWN if _markdown_signals(text) >= 1 else TEXT
+
+
+def sniff_reader(path: Path, text: str) -> Reader:
+    """The reader for a file: by suffix, corrected when the content says otherwise."""
+    if re.match(r"(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)?<!doctype html|<html|<head\b|<body\b", _head(text), re.S):
+        return HTML
+    by_suffix = READERS.get(path.suffix.lower())
+    return by_suffix.confirm(text) if by_suffix else _by_content(text)
+
+
+def sniff_kind(path: Path, text: str) -> str:
+    """The name of the file's reader ('html', 'markdown' or 'text')."""
+    return sniff_reader(path, text).name
 
 
 # ---------------------------------------------------------------- language
@@ -598,9 +676,9 @@ def read_article(path: Path | None, filter_words: Path | None = None, language: 
     rules = load_filter_rules(filter_words)
     if path is None:
         text = resources.files("audiogen.samples").joinpath(SAMPLE_NAME).read_text("utf-8")
-        return parse_article(text, "built-in sample article", "markdown", rules)
+        return MARKDOWN.parse(text, "built-in sample article", rules)
     path = Path(path)
     text = decode_text(read_bytes(path), path)
-    article = parse_article(text, str(path), sniff_kind(path, text), rules)
+    article = sniff_reader(path, text).parse(text, str(path), rules)
     check_language(article, language)
     return article
