@@ -5,11 +5,12 @@ person, present tense where it fits) or set aside when it cannot stand on its ow
 (quoted speech, a dangling "this", a URL, too long), and whatever a meditation teacher
 would not say aloud is left out: studies and numbers, attributions, calls to action, the
 author's own past-tense story, graphic or violent images, clinical third person,
-marketing (the lists are data, in audiogen/data/meditation.toml). From what is left:
-insights are ranked by how much of the article's own vocabulary they carry (a
-frequency model, as in classic extractive summarising); questions and affirmations
-are those the article offers; labels and practices come from the documented
-taxonomy in audiogen/data/taxonomy.toml.
+marketing (the lists are data, in audiogen/data/meditation.toml; the little grammar the
+rewrites need, irregular pasts and one listener's agreement, is in audiogen/data/english.toml).
+From what is left: insights are ranked by how much of the article's own vocabulary they
+carry (a frequency model, as in classic extractive summarising); questions and affirmations
+are those the article offers; labels and practices come from the documented taxonomy in
+audiogen/data/taxonomy.toml.
 """
 
 from __future__ import annotations
@@ -274,31 +275,48 @@ _ONE_EACH = frozenset(
     }
 )
 _YOUR_PLURAL = re.compile(
-    r"(^|, |\b(?:and|when|while|as|if|because|until|that|so) )?\b(your) ((?:inner |nervous )?\w+)( \w+)?",
+    r"(^|, |\b(?:and|when|while|as|if|because|until|that|so) )?\b(your) ((?:inner |nervous )?\w+)"
+    r"((?: (?:often|still|always|never|sometimes|just|really|usually|also))? \w+)?",  # "minds often race"
     re.I,
 )
-_MODALS = frozenset({"can", "could", "may", "might", "must", "shall", "should", "will", "would"})
+
+
+def _singular(noun: str) -> str:
+    """The one-each noun a plural names ("bodies" -> "body", "selves" -> "self"), or the noun itself."""
+    return _ONE_EACH_PLURALS.get(noun.lower(), noun.lower())
+
+
+def _one_each_plural(noun: str) -> str:
+    if noun.endswith(("life", "self")):
+        return noun[: -2 if noun.endswith("fe") else -1] + "ves"  # lives, selves
+    if noun.endswith("y"):
+        return noun[:-1] + "ies"  # bodies, bellies
+    return noun + "s"  # minds, stomachs, nervous systems
+
+
+def _third_person(verb: str) -> str:
+    """A plain verb with one subject: replay -> replays, carry -> carries, touch -> touches."""
+    if verb in _AGREE_IRREGULAR:
+        return _AGREE_IRREGULAR[verb]
+    if verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        return verb[:-1] + "ies"
+    if verb.endswith(("s", "x", "z", "ch", "sh", "o")):
+        return verb + "es"
+    return verb + "s"
 
 
 def _one_listener(text: str) -> str:
     """Plural possessions made singular for one listener, and a verb they govern agreed with."""
-    from lemminflect import getAllLemmas, getInflection
 
     def fix(match: re.Match) -> str:
         lead, your, noun, after = match.group(1) or "", match.group(2), match.group(3), match.group(4) or ""
-        singular = (getAllLemmas(noun.lower()).get("NOUN") or (noun.lower(),))[0]
-        if singular == noun.lower() or singular not in _ONE_EACH:
+        singular = _singular(noun)
+        if singular == noun.lower():
             return match.group(0)
-        word = after.strip()
+        adverb, _, word = after.strip().rpartition(" ")
         subject = bool(match.group(1) is not None or match.start() == 0)
-        if subject and word and word.lower() not in _MODALS:
-            lemmas = getAllLemmas(word.lower()).get("VERB") or getAllLemmas(word.lower()).get("AUX")
-            if word.lower() in ("are", "were"):
-                after = " " + {"are": "is", "were": "was"}[word.lower()]
-            elif (
-                lemmas and lemmas[0] == word.lower()
-            ):  # a plain present verb: "minds replay" -> "mind replays"
-                after = " " + getInflection(lemmas[0], "VBZ")[0]
+        if subject and word.lower() in _AGREE_VERBS:  # "minds replay" -> "mind replays", "are" -> "is"
+            after = " " + (adverb + " " if adverb else "") + _third_person(word.lower())
         return f"{lead}{your} {singular}{after}"
 
     return _YOUR_PLURAL.sub(fix, text)
@@ -381,6 +399,19 @@ def _load_data(name: str) -> dict:
 
 
 MEDITATION = _load_data("meditation.toml")
+# English by hand: irregular pasts and number agreement (audiogen/data/english.toml). lemminflect's
+# tables did this before, at 0.5 s of CPU and 52 MB of memory in every render for a handful of words.
+ENGLISH = _load_data("english.toml")
+_IRREGULAR = [[forms.split("/") for forms in entry.split()] for entry in ENGLISH["past"]["irregular"]]
+_IRREGULAR_BASE = frozenset(base for (base,), _, _ in _IRREGULAR)
+_IRREGULAR_PAST = frozenset(
+    past for _, pasts, _ in _IRREGULAR for past in pasts if past not in _IRREGULAR_BASE
+) - frozenset(ENGLISH["past"]["also_present"])
+_ED_NOT_PAST = frozenset(ENGLISH["past"]["ed_not_past"])
+_UN_VERBS = frozenset(ENGLISH["past"]["un_verbs"])
+_AGREE_IRREGULAR = dict(entry.split() for entry in ENGLISH["agree"]["irregular"])
+_AGREE_VERBS = frozenset(ENGLISH["agree"]["verbs"]) | {"are", "were"}
+_ONE_EACH_PLURALS = {_one_each_plural(noun): noun for noun in _ONE_EACH}
 LEAVE_OUT: dict[str, re.Pattern] = {
     name: re.compile("|".join(f"(?:{p})" for p in entry["patterns"]), re.I)
     for name, entry in MEDITATION["leave_out"].items()
@@ -395,7 +426,7 @@ _PROPER_NAME = re.compile(r"(?<=[\w,;] )(?!I\b|I'm\b|I've\b|I'll\b|I'd\b)[A-Z][\
 _STORY = re.compile(
     r"\bwe\s+(?:(?:just|finally|never|once|always|still|really)\s+)?(\w+)|\bI(?:'ve| have) been\b", re.I
 )
-# Words whose tense is plain without the dictionary (lemminflect takes about a second to load it).
+# Words whose tense is plain before any rule.
 _PAST_FORMS = frozenset({"was", "were", "had", "did"})
 _NOT_PAST = frozenset(
     {
@@ -452,14 +483,12 @@ def is_past_tense(word: str) -> bool:
     word = word.lower()
     if word in _PAST_FORMS or word in _NOT_PAST or word.endswith(("ing", "s")):
         return word in _PAST_FORMS
-    from lemminflect import getAllLemmas, getInflection
-
-    lemmas = getAllLemmas(word).get("VERB") or getAllLemmas(word).get("AUX") or ()
-    past = any(word in getInflection(lemma, "VBD") for lemma in lemmas)
-    present = any(
-        word == lemma or word in getInflection(lemma, "VBZ") + getInflection(lemma, "VBP") for lemma in lemmas
-    )
-    return past and not present
+    if word in _IRREGULAR_PAST:
+        return True
+    if word in _IRREGULAR_BASE or not word.endswith("ed") or word in _ED_NOT_PAST:
+        return False
+    # "unwanted", "unfinished": an adjective, unless an un- verb ("unpacked"); "under-" is no "un-".
+    return not word.startswith("un") or word.startswith("under") or word in _UN_VERBS
 
 
 def is_harsh(sentence: str) -> bool:

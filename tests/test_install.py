@@ -95,6 +95,7 @@ def test_sdist_and_wheel_pass_twine_and_carry_the_package_data(dist):
     for data in (
         "audiogen/data/boilerplate.txt",
         "audiogen/data/taxonomy.toml",
+        "audiogen/data/english.toml",
         "audiogen/samples/sample_article.md",
     ):
         assert data in names

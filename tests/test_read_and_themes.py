@@ -489,6 +489,23 @@ def test_deterministic(path):
         ("You can hold this grief gently.", "You can hold your grief gently."),
         ("Let us breathe together for a moment.", "Let yourself breathe for a moment."),
         ("Let us sit together with what hurts.", "Let yourself sit with what hurts."),
+        # one listener: one mind, one heart, and the verb they govern agrees (audiogen/data/english.toml)
+        ("Our minds replay the day.", "Your mind replays the day."),
+        ("Our hearts are tired.", "Your heart is tired."),
+        ("Our souls were hurt.", "Your soul was hurt."),
+        ("Our bodies carry the tension.", "Your body carries the tension."),
+        ("Our minds do this at night.", "Your mind does this at night."),
+        ("Our bodies have learned to brace.", "Your body has learned to brace."),
+        ("Our selves go quiet.", "Your self goes quiet."),
+        ("When we rest, our lives slow down.", "When you rest, your life slows down."),
+        ("Our nervous systems react fast.", "Your nervous system reacts fast."),
+        # a word that is not surely a plain verb is left as it was: no "fulls" or "likes"
+        ("Our minds still race at night.", "Your mind still races at night."),
+        ("Our bodies often know.", "Your body often knows."),
+        ("Our hearts full of love stay open.", "Your heart full of love stay open."),
+        ("Our faces like masks hide the ache.", "Your face like masks hide the ache."),
+        ("Our minds can rest.", "Your mind can rest."),
+        ("We hold our hearts gently.", "You hold your heart gently."),
     ],
 )
 def test_rewrites_speak_to_the_listener(written, spoken):

@@ -150,7 +150,7 @@ def test_harsh_means_harsh_words_not_the_feelings_a_meditation_meets():
     assert is_harsh("The memory twisting in your chest like a knife.")
 
 
-def test_past_tense_comes_from_the_inflection_tables():
+def test_past_tense_comes_from_the_rules_and_the_irregular_verbs():
     assert [w for w in ("cared", "broke", "was", "felt", "spent", "went") if is_past_tense(w)] == [
         "cared",
         "broke",
@@ -160,6 +160,16 @@ def test_past_tense_comes_from_the_inflection_tables():
         "went",
     ]
     assert not any(is_past_tense(w) for w in ("care", "read", "put", "let", "is", "deserve", "hurt"))
+    # irregular pasts from audiogen/data/english.toml; a past that is also a base is not only past
+    assert all(is_past_tense(w) for w in ("thought", "fought", "knew", "chose", "bled", "fled", "sat"))
+    assert not any(is_past_tense(w) for w in ("found", "saw", "fell", "lay", "cut", "beat", "taken", "been"))
+    # -ed is a past, unless a present verb in -eed or -ed, a noun or an adjective
+    assert all(is_past_tense(w) for w in ("agreed", "freed", "carried", "tired", "unpacked", "undermined"))
+    assert not any(
+        is_past_tense(w)
+        for w in ("need", "feed", "bleed", "breed", "succeed", "proceed", "exceed", "speed", "shed", "bed")
+    )
+    assert not any(is_past_tense(w) for w in ("sacred", "naked", "hundred", "red", "unwanted", "unfinished"))
 
 
 def test_sentences_split_where_abbreviations_do_not_end_them():
