@@ -232,3 +232,41 @@ def test_lead_in_before_the_first_chapter_becomes_an_opening_chapter():
     assert "START=0\nEND=1500\ntitle=Opening" in blocks[0]
     assert "START=1500\nEND=30000\ntitle=Arrival" in blocks[1]
     assert "Opening" not in ffmetadata_chapters((ChapterMark(0.0, "Arrival"),), 60.0)
+
+
+def test_the_cover_is_drawn_while_the_audio_is_encoded_and_a_failure_leaves_nothing(
+    tmp_path, timeline, monkeypatch
+):
+    """The cover is drawn on a thread of its own while the blocks are encoded, and embedded and
+    written once both are done; if drawing fails, no file of the session is left."""
+    import threading
+
+    import audiogen.export as export
+
+    seen = {}
+    encoding = threading.Event()
+
+    def blocks():
+        encoding.set()
+        yield from _blocks(3.0)
+
+    def draw(tags, duration, subtitle=None):
+        seen["thread"] = threading.current_thread().name
+        seen["while_encoding"] = encoding.wait(30)
+        return render_cover(tags, duration, subtitle)
+
+    monkeypatch.setattr(export, "render_cover", draw)
+    target = tmp_path / "out" / "s.mp3"
+    files = export_session(blocks(), target, timeline, Tags("T"), RATE, 2)
+    assert seen == {"thread": "audiogen-cover_0", "while_encoding": True}
+    assert files.cover.read_bytes()[:2] == b"\xff\xd8"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["s.jpg", "s.lrc", "s.mp3", "s.txt", "s.vtt"]
+
+    def broken(tags, duration, subtitle=None):
+        raise OutputError("cover: cannot draw")
+
+    monkeypatch.setattr(export, "render_cover", broken)
+    other = tmp_path / "other" / "t.mp3"
+    with pytest.raises(OutputError, match="cannot draw"):
+        export_session(_blocks(3.0), other, timeline, Tags("T"), RATE, 2)
+    assert list(other.parent.iterdir()) == []

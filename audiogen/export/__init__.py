@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +81,10 @@ def _encode_tagged(
     tags: Tags | None,
     chapters: tuple[ChapterMark, ...],
     duration: float | None,
-    cover: bytes | None,
+    cover: Callable[[], bytes | None] | None,
 ) -> None:
-    """Encode into `path` (a temporary file) and tag it; `duration` None: as long as the blocks are."""
+    """Encode into `path` (a temporary file) and tag it; `duration` None: as long as the blocks are.
+    `cover` gives the embedded cover once the audio is encoded (it may be drawn meanwhile)."""
     fmt = export.format
     metadata = fmt.encoder_tags(tags) if fmt.encoder_tags is not None and tags is not None else None
     try:
@@ -97,7 +99,8 @@ def _encode_tagged(
                 blocks, path, fmt, export.kbps, sample_rate, channels, metadata, chapters_file, target.name
             )
         if tags is not None:
-            fmt.write_tags(path, tags, chapters, duration if duration is not None else written, cover)
+            artwork = cover() if cover is not None else None
+            fmt.write_tags(path, tags, chapters, duration if duration is not None else written, artwork)
     except (OSError, MutagenError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise OutputError(
@@ -152,15 +155,16 @@ def export_session(
     target = Path(target)
     check_out_dir(target.parent)
     chapters = heard_chapters(timeline)
-    cover_bytes = render_cover(tags, timeline.duration) if export.cover else None
     cover_path = target.with_suffix(COVER_SUFFIX) if export.cover else None
     lines = spoken_lines(timeline) if export.transcript else ()
     texts = transcripts(lines, chapters, tags, timeline.duration) if export.transcript else {}
     text_paths = tuple(target.with_suffix(suffix) for suffix in texts)
-    with Staging() as staging:
+    # The cover is drawn while the session is mixed and encoded: a render waits on its encoder, and
+    # the mixer's core has time to spare (Pillow's drawing releases the GIL).
+    with ThreadPoolExecutor(1, thread_name_prefix="audiogen-cover") as drawing, Staging() as staging:
+        drawn = drawing.submit(render_cover, tags, timeline.duration) if cover_path is not None else None
         # Staged (and so renamed) last, the audio file appears only when its companions are in place.
-        if cover_path is not None:
-            staging.write_bytes(cover_path, cover_bytes)
+        cover_temp = staging.path(cover_path) if cover_path is not None else None
         for path, text in zip(text_paths, texts.values()):
             staging.write_text(path, text)
         _encode_tagged(
@@ -173,7 +177,9 @@ def export_session(
             tags,
             chapters,
             timeline.duration,
-            cover_bytes,
+            drawn.result if drawn is not None else None,
         )
+        if cover_temp is not None:
+            staging.fill(cover_temp, cover_path, drawn.result())
         staging.commit()
     return ExportedFiles(target, chapters, cover_path, text_paths, lines)

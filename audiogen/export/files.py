@@ -83,7 +83,12 @@ class Staging:
         return temp
 
     def write_bytes(self, target: Path, data: bytes) -> None:
-        temp = self.path(target)
+        self.fill(self.path(target), target, data)
+
+    @staticmethod
+    def fill(temp: Path, target: Path, data: bytes) -> None:
+        """Write `data` into `temp`, a temporary file `path(target)` gave earlier (so it is renamed in
+        the order it was staged)."""
         try:
             temp.write_bytes(data)
         except OSError as exc:
