@@ -305,8 +305,20 @@ def _third_person(verb: str) -> str:
     return verb + "s"
 
 
+# Words that can follow a listener's minds or hearts and are no verb of theirs: the noun is made
+# singular and nothing else changes ("your heart can", "your mind, too"). After "and" the plural
+# stays: "your minds and bodies" is one listener's, "your mind and bodies" is nobody's.
+_NO_VERB_AFTER = frozenset(
+    "but of to in into on onto with without at for from by about over under that which who "
+    "whose as than so too also alone here there now again today tonight can could may might must "
+    "shall should will would".split()
+)
+
+
 def _one_listener(text: str) -> str:
-    """Plural possessions made singular for one listener, and a verb they govern agreed with."""
+    """Plural possessions made singular for one listener, and a verb they govern agreed with. A
+    subject followed by a word that may be a verb not in the list keeps its plural: "your minds
+    judge" is left as it is rather than made "your mind judge"."""
 
     def fix(match: re.Match) -> str:
         lead, your, noun, after = match.group(1) or "", match.group(2), match.group(3), match.group(4) or ""
@@ -317,6 +329,8 @@ def _one_listener(text: str) -> str:
         subject = bool(match.group(1) is not None or match.start() == 0)
         if subject and word.lower() in _AGREE_VERBS:  # "minds replay" -> "mind replays", "are" -> "is"
             after = " " + (adverb + " " if adverb else "") + _third_person(word.lower())
+        elif subject and word and word.lower() not in _NO_VERB_AFTER:
+            return match.group(0)
         return f"{lead}{your} {singular}{after}"
 
     return _YOUR_PLURAL.sub(fix, text)

@@ -491,6 +491,11 @@ def test_deterministic(path):
         ("Let us sit together with what hurts.", "Let yourself sit with what hurts."),
         # one listener: one mind, one heart, and the verb they govern agrees (audiogen/data/english.toml)
         ("Our minds replay the day.", "Your mind replays the day."),
+        # A verb the agreement list does not know: the plural and its verb are left together.
+        ("Our minds judge every feeling.", "Your minds judge every feeling."),
+        ("Our minds don't stop.", "Your minds don't stop."),
+        ("Our minds and bodies need rest.", "Your minds and bodies need rest."),
+        ("Our hearts can heal.", "Your heart can heal."),
         ("Our hearts are tired.", "Your heart is tired."),
         ("Our souls were hurt.", "Your soul was hurt."),
         ("Our bodies carry the tension.", "Your body carries the tension."),
@@ -502,8 +507,9 @@ def test_deterministic(path):
         # a word that is not surely a plain verb is left as it was: no "fulls" or "likes"
         ("Our minds still race at night.", "Your mind still races at night."),
         ("Our bodies often know.", "Your body often knows."),
-        ("Our hearts full of love stay open.", "Your heart full of love stay open."),
-        ("Our faces like masks hide the ache.", "Your face like masks hide the ache."),
+        # Not a verb the list knows after the noun: left plural, so its verb still agrees.
+        ("Our hearts full of love stay open.", "Your hearts full of love stay open."),
+        ("Our faces like masks hide the ache.", "Your faces like masks hide the ache."),
         ("Our minds can rest.", "Your mind can rest."),
         ("We hold our hearts gently.", "You hold your heart gently."),
     ],

@@ -160,6 +160,9 @@ def test_past_tense_comes_from_the_rules_and_the_irregular_verbs():
         "went",
     ]
     assert not any(is_past_tense(w) for w in ("care", "read", "put", "let", "is", "deserve", "hurt"))
+    # compound irregulars and un- verbs whose -ed form is a past, beside un- adjectives that are not
+    assert all(is_past_tense(w) for w in ("misunderstood", "overthought", "underwent", "united", "unsettled"))
+    assert not any(is_past_tense(w) for w in ("unwanted", "unfinished", "unresolved"))
     # irregular pasts from audiogen/data/english.toml; a past that is also a base is not only past
     assert all(is_past_tense(w) for w in ("thought", "fought", "knew", "chose", "bled", "fled", "sat"))
     assert not any(is_past_tense(w) for w in ("found", "saw", "fell", "lay", "cut", "beat", "taken", "been"))
