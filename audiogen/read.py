@@ -8,6 +8,7 @@ paragraph by paragraph (an advert mentioned mid-paragraph takes the paragraph wi
 from __future__ import annotations
 
 import codecs
+import copy
 import functools
 import html
 import re
@@ -397,7 +398,8 @@ def _blocks(text: str, markdown: bool, rules: FilterRules) -> list[_Block]:
 def _html_to_markdown(page: str, path: Path | str) -> str:
     import trafilatura
 
-    # The page is parsed once; each extraction works on its own copy of the tree.
+    # The page is parsed once; each extraction gets its own copy of the tree (trafilatura 2 copies a
+    # tree it is given, older versions prune the caller's).
     tree = trafilatura.load_html(page)
     options = dict(
         output_format="markdown",
@@ -409,10 +411,10 @@ def _html_to_markdown(page: str, path: Path | str) -> str:
     )
     extracted = None
     if tree is not None:
-        extracted = trafilatura.extract(tree, favor_precision=True, **options)
+        extracted = trafilatura.extract(copy.deepcopy(tree), favor_precision=True, **options)
         if not extracted or len(extracted.split()) < MIN_WORDS:
             # Precision can cut too much from an unusual layout; recall mode is the second try.
-            extracted = trafilatura.extract(tree, favor_recall=True, **options)
+            extracted = trafilatura.extract(copy.deepcopy(tree), favor_recall=True, **options)
     if not extracted or len(extracted.split()) < MIN_WORDS:
         raise InputError(
             f"{path}: no article text found in this page; "

@@ -98,14 +98,21 @@ def _encode_tagged(
             written = encode_audio(
                 blocks, path, fmt, export.kbps, sample_rate, channels, metadata, chapters_file, target.name
             )
-        if tags is not None:
-            artwork = cover() if cover is not None else None
-            fmt.write_tags(path, tags, chapters, duration if duration is not None else written, artwork)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+    if tags is None:
+        return
+    # Outside the write errors: a cover that could not be drawn says so itself.
+    artwork = cover() if cover is not None else None
+    try:
+        fmt.write_tags(path, tags, chapters, duration if duration is not None else written, artwork)
     except (OSError, MutagenError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise OutputError(
-            f"{target}: cannot write the file ({reason}); check the folder and free space"
-        ) from None
+        raise _cannot_write(target, exc) from None
+
+
+def _cannot_write(target: Path, exc: Exception) -> OutputError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return OutputError(f"{target}: cannot write the file ({reason}); check the folder and free space")
 
 
 def encode(
