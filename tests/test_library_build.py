@@ -182,6 +182,15 @@ def test_input_key_follows_article_text_and_settings_not_the_output_folder(libra
         session.article.read_text("utf-8") + "\n\nOne more gentle paragraph.\n", encoding="utf-8"
     )
     assert input_key(replace(session, article=edited, spec=replace(session.spec, article=edited))) != key
+    # A background file is keyed by its contents, as the article is: edited in place, the key moves.
+    loop = tmp_path / "loop.wav"
+    loop.write_bytes(b"RIFF one")
+    with_file = replace(
+        session, spec=replace(session.spec, sound=replace(session.spec.sound, background=f"{loop}+theta"))
+    )
+    before = input_key(with_file)
+    loop.write_bytes(b"RIFF two")
+    assert input_key(with_file) != before
 
 
 def _changed(value):

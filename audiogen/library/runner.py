@@ -164,14 +164,15 @@ def build_session(task: SessionTask) -> SessionOutcome:
     minutes = session.spec.minutes
     try:
         with _deadline(session.timeout):
-            previous = state.read_key(session.spec.out_dir, session.name)
             # An old key must not vouch for audio this render may replace before it is killed.
             state.key_path(session.spec.out_dir, session.name).unlink(missing_ok=True)
             result = pipeline.render_session(session.spec, file_name=session.name)
             entry = _entry(task, result)
             state.write_key(result.path.parent, session.name, task.key, entry)
-            if previous is not None:  # files of its last render that this one did not write (another format)
-                state.remove_files(result.path.parent, set(previous.entry.files) - set(entry.files))
+            # Files under its name that this render did not write: an earlier render's other format,
+            # even one whose key a failed render removed (names are slugs: no other session's file).
+            folder = result.path.parent
+            state.remove_files(folder, set(state.session_files(folder, session.name)) - set(entry.files))
     except SessionTimeout:
         return SessionOutcome(
             session.name,

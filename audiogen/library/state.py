@@ -42,8 +42,12 @@ def atomic_write_text(path: Path, text: str) -> None:
 def _file_digest(path: Path | None) -> str | None:
     if path is None:
         return None
+    digest = hashlib.sha256()
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        with open(path, "rb") as handle:  # a background file may be long: a piece at a time
+            for piece in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(piece)
+        return digest.hexdigest()
     except OSError:
         return None  # the render reports the unreadable file; the key only has to differ
 
@@ -72,6 +76,12 @@ def input_key(session: PlannedSession, known: dict | None = None) -> str:
         "templates": once(checks.template_fingerprint, spec.templates_dir),
         "engine_version": checks.engine_info(spec.voice.engine, spec.cache_dir)[0],
         "settings": SessionSettings.of(spec).to_dict(),
+        # A background file edited in place changes the session as its article would.
+        "background_files": [
+            once(_file_digest, Path(part.strip()))
+            for part in spec.sound.background.split("+")
+            if Path(part.strip()).is_file()
+        ],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
