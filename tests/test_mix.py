@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import subprocess
 import tracemalloc
@@ -342,9 +343,9 @@ def test_master_writes_once_and_reports_what_it_measured(clips):
 def test_a_warm_plan_uses_the_looks_kept_beside_the_clips(clips, tmp_path, monkeypatch):
     """Planning keeps its look at each clip beside it; the next plan reads those instead of the
     clips, and chooses the same gain. A damaged or outdated look is made again."""
-    module = importlib.import_module(
-        "audiogen.mix.master"
-    )  # the module: the package exports a function by its name
+    # The module (the package exports a function of the same name).
+    module = importlib.import_module("audiogen.mix.master")
+    levelled = module.levelled_clip
     copies = []
     for clip in clips:
         copy = tmp_path / clip.path.name
@@ -369,6 +370,15 @@ def test_a_warm_plan_uses_the_looks_kept_beside_the_clips(clips, tmp_path, monke
     assert again.gain_db == pytest.approx(cold.gain_db, abs=1e-6)
     with np.load(looks[0]) as stored:
         assert int(stored["version"]) == module.LOOK_VERSION
+    # A clip made again is a new file, however alike: its look is made again too.
+    remade = copies[1].path.with_name("remade.tmp")
+    remade.write_bytes(copies[1].path.read_bytes())
+    os.replace(remade, copies[1].path)
+    looked = []
+    monkeypatch.setattr(module, "levelled_clip", lambda *a: looked.append(a) or levelled(*a))
+    plan_master(timeline, _factory(settings), settings)
+    monkeypatch.undo()
+    assert len(looked) == 1
     # The volume is applied to the kept look, not baked into it: a quieter clip plans louder.
     quiet = replace(
         timeline,

@@ -129,5 +129,8 @@ def test_a_clips_companions_count_in_its_size_and_go_with_it(tmp_path):
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     cache.trim(keep=set(paths))
     assert not stale.exists()
-    assert cache.clear() == 3
+    # A look whose clip is gone (trimmed by another process while the look was written) goes too.
+    orphan = paths[1].with_name(paths[1].stem + ".look.npz")
+    orphan.write_bytes(b"y")
+    assert cache.clear() == 3 and not orphan.exists()
     assert list(tmp_path.glob("??/*")) == []

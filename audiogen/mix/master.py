@@ -208,7 +208,7 @@ def _frame_reduce(values: np.ndarray, frame: int, reduce) -> np.ndarray:
 
 
 LOOK_SUFFIX = ".look.npz"  # a clip's look, kept beside the clip
-LOOK_VERSION = 1  # raised whenever a look's arrays change meaning: older files are made again
+LOOK_VERSION = 2  # raised whenever a look's arrays change meaning: older files are made again
 
 
 def look_path(clip_path: Path) -> Path:
@@ -227,13 +227,14 @@ def _unit_look(clip: Clip) -> tuple[np.ndarray, np.ndarray, float]:
     simply made again.
     """
     kept = look_path(clip.path)
-    try:
-        size = clip.path.stat().st_size
+    try:  # the clip as a file: a clip made again (a new file, however alike) is looked at again
+        stat = clip.path.stat()
+        identity = np.array([stat.st_size, stat.st_ino], dtype=np.int64)
     except OSError:  # reading the clip below says what is wrong with it
-        size = None
+        identity = None
     with contextlib.suppress(OSError, ValueError, KeyError):  # missing, damaged or old: look again
         with np.load(kept) as stored:
-            if int(stored["version"]) == LOOK_VERSION and int(stored["clip_bytes"]) == size:
+            if int(stored["version"]) == LOOK_VERSION and np.array_equal(stored["clip"], identity):
                 return stored["peaks"], stored["energy"], int(stored["frame"])
     samples = levelled_clip(replace(clip, utterance=replace(clip.utterance, volume=1.0)), None)
     frame = max(1, round(LOOK_FRAME_SECONDS * clip.sample_rate))
@@ -243,9 +244,9 @@ def _unit_look(clip: Clip) -> tuple[np.ndarray, np.ndarray, float]:
         energy = _frame_reduce(k_weighted(samples, clip.sample_rate) ** 2, frame, np.sum).astype(np.float32)
     else:
         peaks = energy = np.zeros(0, dtype=np.float32)
-    if size is not None:
+    if identity is not None:
         buffer = io.BytesIO()
-        np.savez(buffer, version=LOOK_VERSION, clip_bytes=size, frame=frame, peaks=peaks, energy=energy)
+        np.savez(buffer, version=LOOK_VERSION, clip=identity, frame=frame, peaks=peaks, energy=energy)
         with contextlib.suppress(OSError):  # a read-only cache: planning looks again next time
             safefiles.atomic_write_bytes(kept, buffer.getvalue(), durable=False)
     return peaks, energy, frame

@@ -144,8 +144,13 @@ class SpeechCache:
         return target
 
     def _clips(self) -> list[tuple[Path, os.stat_result, int]]:
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[list[tuple[Path, os.stat_result, int]], list[Path]]:
         """Each clip, its stat, and its bytes with its companions (files beside it named like it,
-        e.g. the mixer's look at it): a clip and its companions are kept and removed together."""
+        e.g. the mixer's look at it): a clip and its companions are kept and removed together.
+        And the companions whose clip is gone (trimmed by another process while one was written),
+        by their clip's path less its suffix: nobody's, so trim and clear remove them."""
         clips, companion_bytes = [], {}
         for path in self.folder.glob("??/*"):
             stat = _stat(path)
@@ -156,9 +161,17 @@ class SpeechCache:
             else:
                 key = path.parent / path.name.split(".")[0]
                 companion_bytes[key] = companion_bytes.get(key, 0) + stat.st_size
-        return [
+        found = {path.with_suffix("") for path, _ in clips}
+        sized = [
             (path, stat, stat.st_size + companion_bytes.get(path.with_suffix(""), 0)) for path, stat in clips
         ]
+        return sized, [key for key in companion_bytes if key not in found]
+
+    @staticmethod
+    def _remove_orphans(orphans: list[Path]) -> None:
+        for key in orphans:
+            for companion in key.parent.glob(f"{key.name}.*"):
+                companion.unlink(missing_ok=True)
 
     @staticmethod
     def _remove(path: Path) -> None:
@@ -184,12 +197,14 @@ class SpeechCache:
         now = time.time()
         removed = 0
         kept = []
-        for path, stat, size in self._clips():
+        clips, orphans = self._scan()
+        for path, stat, size in clips:
             if path.name.startswith(".") and now - stat.st_mtime > STALE_TEMP_SECONDS:
                 path.unlink(missing_ok=True)
                 removed += 1
             else:
                 kept.append((path, stat, size))
+        self._remove_orphans(orphans)
         kept.sort(key=lambda item: item[1].st_mtime)
         total = sum(size for _, _, size in kept)
         for path, _, size in kept:
@@ -208,9 +223,11 @@ class SpeechCache:
         EngineRecords(self.folder).clear()
         now = time.time()
         removed = 0
-        for path, stat, _ in self._clips():
+        clips, orphans = self._scan()
+        for path, stat, _ in clips:
             if path.name.startswith(".") and now - stat.st_mtime <= STALE_TEMP_SECONDS:
                 continue
             self._remove(path)
             removed += 1
+        self._remove_orphans(orphans)
         return removed
