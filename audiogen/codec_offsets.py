@@ -11,6 +11,7 @@ one's figure and a rebuild from the same cache gives the same loudness.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -79,15 +80,26 @@ def _bed_identity(background: str) -> str:
     parts = []
     for part in (part.strip() for part in background.split("+")):
         path = Path(part)
-        if not path.is_file():
+        if not path.is_file():  # a layer's name (or a missing file, which the render reports)
             parts.append(part)
             continue
-        digest = hashlib.sha256()
+        stat = path.stat()
+        parts.append(f"file:{_file_digest(part, stat.st_size, stat.st_mtime_ns, stat.st_ino)}")
+    return "+".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    """A file's SHA-256, once per process for each version of it (a library worker renders many
+    sessions over the same long background file)."""
+    digest = hashlib.sha256()
+    try:
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-        parts.append(f"file:{digest.hexdigest()[:20]}")
-    return "+".join(parts)
+    except OSError:  # unreadable: the render reports it; the key only has to be its own
+        return f"unreadable-{size}-{mtime_ns}"
+    return digest.hexdigest()[:20]
 
 
 def codec_offset(
