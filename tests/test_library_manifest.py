@@ -67,6 +67,12 @@ listeners = ["ada"]
     assert "sample-article-1min-brown-for-ada" in names
     assert all(s.spec.listener == "ada" and s.spec.voice.rate == 100 for s in manifest.sessions)
     assert manifest.settings.out_dir == tmp_path / "library"
+    # Each session knows which key set each of its settings (a failure while rendering names it).
+    brown = next(s for s in manifest.sessions if s.name == "sample-article-2-5min-brown-for-ada")
+    assert brown.key_path("background") == "sessions[0].backgrounds[1]"
+    assert brown.key_path("minutes") == "sessions[0].minutes[1]"
+    assert brown.key_path("rate") == "listeners.ada.rate"
+    assert brown.key_path("seed") == "sessions[0].seed"  # nobody wrote it down: the entry's
 
 
 def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path):

@@ -52,6 +52,13 @@ class PlannedSession:
     origin: str  # key path of the manifest entry, e.g. "sessions[0]"
     variant: str  # what sets it apart from the article's other sessions, e.g. "5 min, for Sam"
     timeout: float  # seconds the session may take before it is stopped and reported as failed
+    # Where each setting the manifest wrote down for it came from: ("voice", "sessions[0].voices[1]")
+    setting_origins: tuple[tuple[str, str], ...] = ()
+
+    def key_path(self, setting: str) -> str:
+        """The manifest key that set `setting` for this session, else the entry and the setting's name
+        (a default nobody wrote down)."""
+        return dict(self.setting_origins).get(_setting_key(setting)) or f"{self.origin}.{setting}"
 
 
 @dataclass(frozen=True)
@@ -442,6 +449,7 @@ def load_manifest(
                                     origin,
                                     _variant(session_spec, base),
                                     timeout,
+                                    tuple((k, v) for k, v in session_origins.items() if v),
                                 )
                             )
     if problems.lines:

@@ -180,9 +180,9 @@ def build_session(task: SessionTask) -> SessionOutcome:
             minutes,
             error=f"stopped after {session.timeout:g} s (raise [library] session_timeout)",
         )
-    except AudiogenError as exc:  # the setting at fault named by its key in the manifest entry
+    except AudiogenError as exc:  # the setting at fault named by the manifest key that set it
         at_fault = exc.setting
-        error = exc.worded(lambda name: f"{session.origin}.{name}" if name == at_fault else name)
+        error = exc.worded(lambda name: session.key_path(name) if name == at_fault else name)
         return SessionOutcome(session.name, FAILED, minutes, error=error)
     except Exception as exc:  # a bug in one session must not stop the library
         return SessionOutcome(session.name, FAILED, minutes, error=f"unexpected {type(exc).__name__}: {exc}")
