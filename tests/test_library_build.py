@@ -74,7 +74,8 @@ def build(manifest: Path, cache: Path, *extra: str) -> object:
 
 
 def audio_files(out: Path) -> dict[str, Path]:
-    return {p.name: p for p in sorted(out.glob("*.mp3"))}
+    """The library's visible audio files (pathlib's glob also matches hidden temporaries)."""
+    return {p.name: p for p in sorted(out.glob("*.mp3")) if not p.name.startswith(".")}
 
 
 def without_build_times(catalog: dict) -> dict:
