@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,39 @@ ARTICLES = sorted(SHARED_ARTICLES.glob("*.txt"))
 def speech_cache(tmp_path_factory) -> Path:
     """One speech cache for the whole run: sessions share their sentences."""
     return tmp_path_factory.mktemp("speech-cache")
+
+
+def cli_render(out: Path, cache: Path, *args: str):
+    """`audiogen -q render --minutes 1` through Click's test runner, into `out` with `cache`."""
+    from click.testing import CliRunner
+
+    from audiogen.cli import main
+
+    return CliRunner().invoke(
+        main, ["-q", "render", "--minutes", "1", "--out", str(out), "--cache-dir", str(cache), *args]
+    )
+
+
+def ffmpeg_true_peak(path: Path) -> float:
+    """True peak by ffmpeg's own BS.1770 meter (dBTP): an implementation independent of ours."""
+    out = subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+    ).stderr
+    summary = out[out.rindex("Summary:") :]
+    return float(re.search(r"Peak:\s+(-?[\d.]+|-inf)", summary).group(1))
 
 
 def render_one_minute(tmp_path: Path, env: dict, *wrapper: str) -> subprocess.CompletedProcess:

@@ -282,28 +282,12 @@ def test_backgrounds_command_lists_every_layer_with_a_description():
 def test_real_render_over_your_own_music(tmp_path, speech_cache):
     import pyloudnorm
 
-    from conftest import decode, probe
+    from conftest import cli_render, decode, probe
 
     music = tmp_path / "music.ogg"
     _music(music, 9.0)
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        main,
-        [
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--out",
-            str(out),
-            "--cache-dir",
-            str(speech_cache),
-            "--background",
-            str(music),
-            "--background-gain",
-            "-3",
-        ],
-    )
+    result = cli_render(out, speech_cache, "--background", str(music), "--background-gain", "-3")
     assert result.exit_code == 0, result.output
     path = out / result.output.strip().splitlines()[-1].split("/")[-1]
     assert int(probe(path)["streams"][0]["channels"]) == 2

@@ -29,7 +29,7 @@ from audiogen.cli import main
 from audiogen.export import FORMATS
 from audiogen.models import SessionSpec, SoundSettings, VoiceSettings
 from audiogen.pipeline import render_session
-from conftest import decode, probe
+from conftest import cli_render, decode, probe
 
 RATE = 44100
 TOLERANCE = 0.05  # seconds: cues and chapters sit this close to the sound they mark
@@ -296,27 +296,8 @@ def test_transcripts_parse_and_match_the_speech_onsets(session, decoded):
 
 
 def test_cli_format_narrator_and_no_companions(tmp_path, speech_cache):
-    result = CliRunner().invoke(
-        main,
-        [
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--format",
-            "ogg",
-            "--bitrate",
-            "96k",
-            "--narrator",
-            "Ana",
-            "--no-cover",
-            "--no-transcript",
-            "--out",
-            str(tmp_path),
-            "--cache-dir",
-            str(speech_cache),
-        ],
-    )
+    options = ["--format", "ogg", "--bitrate", "96k", "--narrator", "Ana", "--no-cover", "--no-transcript"]
+    result = cli_render(tmp_path, speech_cache, *options)
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip().splitlines()[-1])
     assert [p.name for p in tmp_path.iterdir()] == [path.name] and path.suffix == ".ogg"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import subprocess
 import tracemalloc
 from dataclasses import replace
@@ -38,7 +37,7 @@ from audiogen.mix import (
 )
 from audiogen.models import ChapterMark, Clip, PlacedBell, PlacedClip, SoundSettings, Timeline, Utterance
 from audiogen.settings import flag
-from conftest import decode, probe
+from conftest import cli_render, decode, ffmpeg_true_peak, probe
 
 RATE = 44100
 SENTENCES = [
@@ -97,28 +96,6 @@ def render(timeline: Timeline, settings: SoundSettings, target: Path) -> tuple[P
         timeline, factory, settings, lambda blocks: encode(blocks, target, RATE, settings.channels), change
     )
     return target, stats
-
-
-def ffmpeg_true_peak(path: Path) -> float:
-    """True peak by ffmpeg's own BS.1770 meter: an independent implementation."""
-    out = subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostats",
-            "-i",
-            str(path),
-            "-af",
-            "ebur128=peak=true",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-    ).stderr
-    summary = out[out.rindex("Summary:") :]
-    return float(re.search(r"Peak:\s+(-?[\d.]+|-inf)", summary).group(1))
 
 
 def reference_true_peak_db(x: np.ndarray) -> float:
@@ -450,24 +427,8 @@ def test_memory_does_not_grow_with_the_length_of_the_session(clips):
 
 
 def test_real_render_with_rain_and_binaural_beats(tmp_path, speech_cache):
-    result = CliRunner().invoke(
-        main,
-        [
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--out",
-            str(tmp_path),
-            "--cache-dir",
-            str(speech_cache),
-            "--background",
-            "rain+binaural:210:7",
-            "--background-gain",
-            "3",
-            "--seed",
-            "4",
-        ],
+    result = cli_render(
+        tmp_path, speech_cache, "--background", "rain+binaural:210:7", "--background-gain", "3", "--seed", "4"
     )
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip().splitlines()[-1])
@@ -489,21 +450,7 @@ def test_real_render_with_rain_and_binaural_beats(tmp_path, speech_cache):
 
 
 def test_real_render_voice_only_is_mono(tmp_path, speech_cache):
-    result = CliRunner().invoke(
-        main,
-        [
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--out",
-            str(tmp_path),
-            "--cache-dir",
-            str(speech_cache),
-            "--background",
-            "none",
-        ],
-    )
+    result = cli_render(tmp_path, speech_cache, "--background", "none")
     assert result.exit_code == 0, result.output
     path = Path(result.output.strip().splitlines()[-1])
     assert int(probe(path)["streams"][0]["channels"]) == 1

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from audiogen.cli import main
 from audiogen.errors import ManifestError, VoiceError
 from audiogen.library.manifest import load_manifest
 from audiogen.models import Utterance, VoiceSettings
 from audiogen.speak import synthesize_track, with_engine_defaults
 from audiogen.speak.engines import HibariEngine, hibari_speed, phrases
-from conftest import decode, render_one_minute
+from conftest import cli_render, decode, ffmpeg_true_peak, render_one_minute
 from recognizer import read_wav, speech_span, transcribe, word_error_rate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,20 +31,7 @@ CALM = [
 
 
 def _render(tmp_path: Path, *args: str):
-    return CliRunner().invoke(
-        main,
-        [
-            "-q",
-            "render",
-            "--minutes",
-            "1",
-            "--out",
-            str(tmp_path / "out"),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            *args,
-        ],
-    )
+    return cli_render(tmp_path / "out", tmp_path / "cache", *args)
 
 
 def test_a_rendered_session_in_the_default_voice_is_heard_back_word_for_word(tmp_path):
@@ -60,29 +45,7 @@ def test_a_rendered_session_in_the_default_voice_is_heard_back_word_for_word(tmp
     assert pyloudnorm.Meter(44100).integrated_loudness(samples.astype(np.float64)) == pytest.approx(
         -16.0, abs=0.5
     )
-    true_peak = (
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "info",
-                "-nostats",
-                "-i",
-                str(path),
-                "-af",
-                "ebur128=peak=true",
-                "-f",
-                "null",
-                "-",
-            ],
-            capture_output=True,
-            text=True,
-        )
-        .stderr.rsplit("True peak:", 1)[1]
-        .split("Peak:")[1]
-        .split()[0]
-    )
-    assert float(true_peak) <= -1.0
+    assert ffmpeg_true_peak(path) <= -1.0
     from mutagen.id3 import ID3
 
     assert str(ID3(path)["TPE1"]) == "audiogen (heart)"
