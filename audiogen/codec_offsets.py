@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -92,14 +91,10 @@ def _bed_identity(background: str) -> str:
 def _file_digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
     """A file's SHA-256, once per process for each version of it (a library worker renders many
     sessions over the same long background file)."""
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        return safefiles.file_sha256(path)[:20]
     except OSError:  # unreadable: the render reports it; the key only has to be its own
         return f"unreadable-{size}-{mtime_ns}"
-    return digest.hexdigest()[:20]
 
 
 def codec_offset(

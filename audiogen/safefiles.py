@@ -3,6 +3,7 @@ locked across processes. Errors are the caller's to word; every failure here is 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -37,6 +38,15 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
         os.replace(temp, path)
     finally:
         Path(temp).unlink(missing_ok=True)
+
+
+def file_sha256(path: Path | str) -> str:
+    """A file's SHA-256 (hex), read a piece at a time: audio and background files can be long."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def locked_file(path: Path, wait: bool = True) -> IO:

@@ -11,7 +11,6 @@ itunes:explicit only as yes/no/clean (Apple asks for true/false), and fails to i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import urllib.parse
@@ -82,14 +81,6 @@ def chapters_json(title: str, chapters: tuple[CatalogChapter, ...]) -> str:
         "chapters": [{"startTime": chapter.start, "title": chapter.title} for chapter in chapters],
     }
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def built_time(text: str) -> datetime:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 import audiogen
-from audiogen import checks, pipeline
+from audiogen import checks, pipeline, safefiles
 from audiogen.errors import AudiogenError, LibraryError, Terminated, ToolMissingError
 from audiogen.library import feed, outputs, state
 from audiogen.library.catalog import CatalogChapter, CatalogEntry, SessionSettings, chapters_name
@@ -149,7 +149,7 @@ def _entry(task: SessionTask, result: SessionResult) -> CatalogEntry:
         key=task.key,
         built=_built_now(),  # the feed's pubDate: kept with the key, so a skipping rebuild keeps it
         bytes=result.path.stat().st_size,
-        audio_sha256=feed.file_digest(result.path),  # versions the feed's enclosure address
+        audio_sha256=safefiles.file_sha256(result.path),  # versions the feed's enclosure address
         # At the WebVTT's precision (milliseconds): the index shows the times the file holds.
         transcript=tuple(
             SpokenLine(round(line.start, 3), round(line.end, 3), line.text)

@@ -42,12 +42,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 def _file_digest(path: Path | None) -> str | None:
     if path is None:
         return None
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:  # a background file may be long: a piece at a time
-            for piece in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(piece)
-        return digest.hexdigest()
+        return safefiles.file_sha256(path)
     except OSError:
         return None  # the render reports the unreadable file; the key only has to differ
 
