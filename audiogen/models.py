@@ -5,10 +5,10 @@ Every stage takes and returns these; no stage imports another stage.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -289,6 +289,18 @@ class BedSource(Protocol):
 
 
 BedFactory = Callable[[], BedSource]  # a fresh bed from its first frame: each pass over the session takes one
+
+
+@runtime_checkable
+class Pieces(Protocol):
+    """The mastered session (audiogen.mix.MasteredStream is one): iterated whole, or as overlapping
+    pieces, each its own iterator that may run in a thread of its own (two encoders at once)."""
+
+    frames: int  # the session's length in frames
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+    def pieces(self, spans: list[tuple[int, int]]) -> list[Iterator[np.ndarray]]: ...
 
 
 @dataclass(frozen=True)

@@ -270,3 +270,29 @@ def test_the_cover_is_drawn_while_the_audio_is_encoded_and_a_failure_leaves_noth
     with pytest.raises(OutputError, match="cannot draw"):
         export_session(_blocks(3.0), other, timeline, Tags("T"), RATE, 2)
     assert list(other.parent.iterdir()) == []
+
+
+def _placed(starts_and_lengths, duration, bells=(), chapters=()) -> Timeline:
+    placed = tuple(
+        PlacedClip(start, Clip(Utterance(f"line {i}"), Path(f"{i}.wav"), length, 22050))
+        for i, (start, length) in enumerate(starts_and_lengths)
+    )
+    return Timeline(duration, placed, tuple(PlacedBell(t, "bowl") for t in bells), tuple(chapters))
+
+
+def test_the_quiet_stretch_is_in_the_pause_nearest_the_middle():
+    from audiogen.export.timings import BELL_RING_SECONDS, QUIET_MARGIN_SECONDS, quiet_stretch
+
+    speech = [(t, 4.0) for t in range(0, 300, 5)]  # 4 s sentences, 1 s apart
+    speech = [(s, n) for s, n in speech if not 140 <= s < 170] + [(170, 4.0)]
+    stretch = quiet_stretch(_placed(speech, 300))  # the pause 139..170 holds the middle
+    assert stretch == pytest.approx((153.5, 155.5))
+    # A bell rings in it: the quiet left before it is nearer the middle than the quiet after its ring.
+    assert quiet_stretch(_placed(speech, 300, bells=[150])) == pytest.approx((143.5, 145.5))
+    after_ring = 139.6 + BELL_RING_SECONDS + QUIET_MARGIN_SECONDS  # a bell as the speech ends
+    centre = (after_ring + 170 - QUIET_MARGIN_SECONDS) / 2
+    assert quiet_stretch(_placed(speech, 300, bells=[139.6])) == pytest.approx((centre - 1, centre + 1))
+    # Short gaps only (under a second once the margins are kept): no stretch.
+    assert quiet_stretch(_placed([(t, 4.8) for t in range(0, 300, 5)], 300)) is None
+    # The pause must lie in the middle half.
+    assert quiet_stretch(_placed([(t, 4.0) for t in range(0, 300, 5) if t < 280], 300)) is None

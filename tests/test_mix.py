@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from audiogen.errors import AudioError
 from audiogen.export import encode
 from audiogen.mix import (
     LoudnessMeter,
+    MasteredStream,
     TruePeakEnvelope,
     TruePeakLimiter,
     bed_gain_db,
@@ -297,6 +299,45 @@ def test_the_plan_predicts_the_mastered_stream(clips, background, loudness):
         list(mix_blocks(words, _factory(voice_only), voice_only, plan.gain_db, plan.voice_ceiling_db))
     )
     assert reference_true_peak_db(voice) <= settings.true_peak - 0.5 - 1.0 + 0.2
+
+
+@pytest.mark.parametrize("background", ["rain+ocean+theta", "pink+drone", "none"])
+def test_pieces_made_side_by_side_are_the_whole_pass(clips, background):
+    """Overlapping pieces, each mixed in a thread of its own from the block before it, give a whole
+    pass's samples, and the pieces' loudness and true peak are the whole pass's."""
+    timeline = session(clips, 60)
+    settings = SoundSettings(background=background)
+    settings = replace(settings, channels=output_channels(_factory(settings)(), settings))
+    plan = plan_master(timeline, _factory(settings), settings)
+    whole_stream = MasteredStream(timeline, _factory(settings), settings, plan)
+    whole = np.concatenate(list(whole_stream))
+    frames = len(whole)
+    assert frames == whole_stream.frames == 60 * RATE
+    spans = [(0, 31 * RATE + 1000), (29 * RATE + 1152 * 7, 41 * RATE), (40 * RATE, frames)]
+    stream = MasteredStream(timeline, _factory(settings), settings, plan)
+    with ThreadPoolExecutor(3) as pool:
+        pieces = list(pool.map(lambda blocks: np.concatenate(list(blocks)), stream.pieces(spans)))
+    for (start, stop), piece in zip(spans, pieces):
+        assert len(piece) == stop - start
+        assert np.array_equal(piece, whole[start:stop])
+    assert stream.integrated() == pytest.approx(whole_stream.integrated(), abs=1e-6)
+    assert stream.true_peak_db() == pytest.approx(whole_stream.true_peak_db(), abs=1e-6)
+    with pytest.raises(ValueError, match="must start at 0"):
+        stream.pieces([(RATE, frames)])
+
+
+def test_mastering_keeps_numpy_blas_on_one_thread(clips):
+    """Its worker threads would spin on the cores the encoders need; afterwards the limit is lifted."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    settings = SoundSettings(background="pink")
+    seen, before = [], blas_threads()
+    master(session(clips, 20), _factory(settings), settings, lambda blocks: seen.append(blas_threads()))
+    assert seen[0] and set(seen[0]) == {1}
+    assert blas_threads() == before
 
 
 def test_master_writes_once_and_reports_what_it_measured(clips):

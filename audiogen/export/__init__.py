@@ -19,18 +19,21 @@ import numpy as np
 from mutagen import MutagenError
 
 from audiogen.errors import OutputError
+from audiogen.export import splice
 from audiogen.export.files import Staging, check_out_dir
 from audiogen.export.formats import (
     FORMATS,
+    Encoder,
     ExportSettings,
+    PieceJoin,
     encode_audio,
     export_settings,
     ffmetadata_chapters,
     missing_encoder,
 )
-from audiogen.export.timings import heard_chapters, spoken_lines
+from audiogen.export.timings import heard_chapters, quiet_stretch, spoken_lines
 from audiogen.export.transcript import transcripts
-from audiogen.models import ChapterMark, ExportedFiles, Tags, Timeline
+from audiogen.models import ChapterMark, ExportedFiles, Pieces, Tags, Timeline
 
 __all__ = [
     "FORMATS",
@@ -82,9 +85,12 @@ def _encode_tagged(
     chapters: tuple[ChapterMark, ...],
     duration: float | None,
     cover: Callable[[], bytes | None] | None,
+    staging: Staging,
+    quiet: tuple[float, float] | None = None,
 ) -> None:
     """Encode into `path` (a temporary file) and tag it; `duration` None: as long as the blocks are.
-    `cover` gives the embedded cover once the audio is encoded (it may be drawn meanwhile)."""
+    `cover` gives the embedded cover once the audio is encoded (it may be drawn meanwhile); `quiet`
+    is a stretch (seconds) where two encoders' pieces may be joined."""
     fmt = export.format
     metadata = fmt.encoder_tags(tags) if fmt.encoder_tags is not None and tags is not None else None
     try:
@@ -95,9 +101,24 @@ def _encode_tagged(
                 chapters_file = Path(folder) / "chapters.txt"
                 last_end = duration if duration is not None else chapters[-1].start + 1
                 chapters_file.write_text(ffmetadata_chapters(chapters, last_end), encoding="utf-8")
-            written = encode_audio(
-                blocks, path, fmt, export.kbps, sample_rate, channels, metadata, chapters_file, target.name
-            )
+            join = fmt.pieces if quiet is not None and isinstance(blocks, Pieces) else None
+            if join is not None and sample_rate in join.rates:
+                scratch = (staging.scratch(target, "first"), staging.scratch(target, "second"))
+                written = _encode_side_by_side(
+                    blocks, path, scratch, export, join, sample_rate, channels, quiet, target.name
+                )
+            else:
+                written = encode_audio(
+                    blocks,
+                    path,
+                    fmt,
+                    export.kbps,
+                    sample_rate,
+                    channels,
+                    metadata,
+                    chapters_file,
+                    target.name,
+                )
     except OSError as exc:
         raise _cannot_write(target, exc) from None
     if tags is None:
@@ -108,6 +129,65 @@ def _encode_tagged(
         fmt.write_tags(path, tags, chapters, duration if duration is not None else written, artwork)
     except (OSError, MutagenError) as exc:
         raise _cannot_write(target, exc) from None
+
+
+def _encode_side_by_side(
+    stream: Pieces,
+    path: Path,
+    scratch: tuple[Path, Path],
+    export: ExportSettings,
+    join: PieceJoin,
+    sample_rate: int,
+    channels: int,
+    quiet: tuple[float, float],
+    name: str,
+) -> float:
+    """Two encoders at once, each on an overlapping piece of the stream, joined into `path` at a
+    frame inside the quiet stretch (the pieces are encoded into the `scratch` files); returns the
+    seconds written.
+
+    A render waits on its encoder, and LAME uses one core: two of them share the wait on two
+    cores. This thread mixes both pieces, a block at a time for whichever encoder has less
+    waiting (numpy holds the GIL in much of the mixing, so two mixing threads would mostly take
+    turns). Where no frame in the stretch can be joined (see splice.splice_mp3), the session is
+    encoded again by one encoder.
+    """
+    window = (round(quiet[0] * sample_rate), round(quiet[1] * sample_rate))
+    spans = join.spans(window, stream.frames)
+    fmt = export.format
+    first, second = scratch
+    encoders = [Encoder(first, fmt, export.kbps, sample_rate, channels, name=name)]
+    try:
+        encoders.append(
+            Encoder(
+                second,
+                fmt,
+                export.kbps,
+                sample_rate,
+                channels,
+                name=name,
+                muxer_arguments=join.second_arguments,
+            )
+        )
+        pending = dict(zip(encoders, stream.pieces(spans)))
+        while pending:
+            encoder = min(pending, key=Encoder.queued)
+            block = next(pending[encoder], None)
+            if block is None or encoder.stopped:  # done, or ffmpeg stopped early: `finish` says why
+                del pending[encoder]
+            else:
+                encoder.put(block)
+        for encoder in encoders:
+            encoder.finish()
+    except BaseException:
+        for encoder in encoders:
+            encoder.kill()
+        raise
+    try:
+        join.join(first, second, spans[1][0], stream.frames, window, path)
+    except splice.SpliceError:
+        return encode_audio(stream, path, fmt, export.kbps, sample_rate, channels, name=name)
+    return stream.frames / sample_rate
 
 
 def _cannot_write(target: Path, exc: Exception) -> OutputError:
@@ -142,6 +222,7 @@ def encode(
             chapters,
             duration,
             None,
+            staging,
         )
         staging.commit()
     return target
@@ -185,6 +266,8 @@ def export_session(
             chapters,
             timeline.duration,
             drawn.result if drawn is not None else None,
+            staging,
+            quiet_stretch(timeline),
         )
         if cover_temp is not None:
             staging.fill(cover_temp, cover_path, drawn.result())

@@ -61,6 +61,7 @@ class Staging:
 
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []
+        self._scratch: list[Path] = []
 
     def __enter__(self) -> Staging:
         return self
@@ -70,16 +71,31 @@ class Staging:
 
     def path(self, target: Path) -> Path:
         """A new empty temporary file beside `target`, with the same suffix (tools sniff it)."""
+        temp = self._new(target, "part")
+        self._pending.append((temp, target))  # before it exists: a Ctrl-C in between still removes it
+        return self._create(temp, target, self._pending)
+
+    def scratch(self, target: Path, label: str) -> Path:
+        """A new empty temporary file beside `target` that is never renamed into place (a piece of
+        it); removed with the rest, and by a later run if this one is killed."""
+        temp = self._new(target, f"part-{label}")
+        self._scratch.append(temp)
+        return self._create(temp, target, self._scratch)
+
+    @staticmethod
+    def _new(target: Path, kind: str) -> Path:
         target = Path(target)
         sweep_stale(target)
-        temp = target.parent / f".{target.stem}.{_owner()}-{secrets.token_hex(4)}.part{target.suffix}"
-        self._pending.append((temp, target))  # before it exists: a Ctrl-C in between still removes it
+        return target.parent / f".{target.stem}.{_owner()}-{secrets.token_hex(4)}.{kind}{target.suffix}"
+
+    @staticmethod
+    def _create(temp: Path, target: Path, kept: list) -> Path:
         try:
             # Not mkstemp: its files are private (0600); a session's files get the user's usual mode.
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except OSError as exc:
-            self._pending.pop()
-            raise _write_error(target, exc) from None
+            kept.pop()
+            raise _write_error(Path(target), exc) from None
         return temp
 
     def write_bytes(self, target: Path, data: bytes) -> None:
@@ -108,9 +124,10 @@ class Staging:
 
     def discard(self) -> None:
         targets = {target for _, target in self._pending}
-        for temp, _ in self._pending:
+        for temp in [temp for temp, _ in self._pending] + self._scratch:
             temp.unlink(missing_ok=True)
         self._pending.clear()
+        self._scratch.clear()
         # Also this process's own leftovers for the same files (an encoder that was stopped while it
         # opened its output can create the file again after the unlink above).
         for target in targets:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from audiogen.errors import AudioError, OutputError, ToolMissingError, mention
+from audiogen.export import splice
 from audiogen.export import tags as tagging
 from audiogen.export.tags import TagWriter
 from audiogen.models import ChapterMark, Tags
@@ -27,6 +28,23 @@ from audiogen.tools import ffmpeg_path
 
 # MPEG-1 Layer III bitrates: a CBR file must use one of them.
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+
+
+@dataclass(frozen=True)
+class PieceJoin:
+    """How a format's file can be made by two encoders at once (two cores): each encodes an
+    overlapping piece of the session, and the pieces are joined at a frame inside a quiet stretch."""
+
+    rates: tuple[int, ...]  # the sample rates joining works at
+    second_arguments: tuple[str, ...]  # the second piece's muxer writes bare frames
+    spans: Callable[[tuple[int, int], int], list[tuple[int, int]]]  # (quiet stretch, frames) -> pieces
+    join: Callable[[Path, Path, int, int, tuple[int, int], Path], int]  # see splice.splice_mp3
+
+
+MP3_PIECES = PieceJoin(
+    splice.MPEG1_RATES, ("-write_xing", "0", "-id3v2_version", "0"), splice.piece_spans, splice.splice_mp3
+)
+
 # 16-bit output gets triangular dither rather than plain truncation of the float mix.
 DITHER_TO_S16 = ("-af", "aresample=osf=s16:dither_method=triangular")
 
@@ -46,6 +64,7 @@ class AudioFormat:
     # Tags only the encoder can write, as ffmpeg -metadata (WAV's RIFF INFO).
     encoder_tags: Callable[[Tags], dict[str, str]] | None = None
     chapter_track: bool = False  # chapters are muxed from an ffmetadata file (an MP4 chapter track)
+    pieces: PieceJoin | None = None  # two encoders can make it, side by side
 
     @property
     def suffix(self) -> str:
@@ -82,6 +101,7 @@ FORMATS: dict[str, AudioFormat] = {
             tagging.write_id3,
             ("-compression_level", "5"),
             MP3_BITRATES,
+            pieces=MP3_PIECES,
         ),
         AudioFormat(
             "ogg", "Ogg Vorbis, Vorbis comments", "ogg", "libvorbis", tagging.write_ogg_vorbis, (), (48, 320)
@@ -279,6 +299,108 @@ def _deliver_interrupts(deferred: tuple[dict, list] | None) -> None:
         signal.raise_signal(number)
 
 
+class Encoder:
+    """ffmpeg encoding float blocks into `path` in `fmt`, fed from a thread of its own (see `_Feeder`).
+
+    `name` is the file errors mention; `metadata` goes into the container by ffmpeg itself (only
+    WAV's RIFF INFO needs that); `chapters_file` is an ffmetadata file whose chapters ffmpeg writes
+    (MP4 chapter track); `muxer_arguments` are options of the muxer's own. `put` blocks, then
+    `finish`; on any failure in between, `kill`.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: AudioFormat,
+        kbps: int | None,
+        sample_rate: int,
+        channels: int,
+        metadata: dict[str, str] | None = None,
+        chapters_file: Path | None = None,
+        name: str | None = None,
+        muxer_arguments: tuple[str, ...] = (),
+    ) -> None:
+        self.path, self.name, self.sample_rate, self.frames = path, name or path.name, sample_rate, 0
+        command = [
+            ffmpeg_path(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-nostdin",
+            "-f",
+            "f32le",
+            "-ar",
+            str(sample_rate),
+            "-ac",
+            str(channels),
+            "-i",
+            "pipe:0",
+        ]
+        if chapters_file is not None:
+            command += ["-f", "ffmetadata", "-i", str(chapters_file), "-map", "0:a", "-map_chapters", "1"]
+        command += ["-c:a", fmt.encoder, *fmt.arguments, "-ar", str(fmt.sample_rate or sample_rate)]
+        if kbps is not None:
+            command += ["-b:a", f"{kbps}k"]
+        for key, value in (metadata or {}).items():
+            command += ["-metadata", f"{key}={value}"]
+        command += [*muxer_arguments, "-f", fmt.muxer, str(path)]
+        # Ctrl-C and SIGTERM wait while ffmpeg starts: an interrupt inside Popen would leave it running
+        # unseen, and it would write `path` after the temporary files were removed.
+        deferred = _defer_interrupts()
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        except BaseException:
+            _deliver_interrupts(deferred)
+            raise
+        try:
+            self.feeder = _Feeder(self.process.stdin)
+        except BaseException:
+            self.process.kill()
+            self.process.wait()
+            _deliver_interrupts(deferred)
+            raise
+        try:
+            _deliver_interrupts(deferred)  # one that came meanwhile is raised here, with ffmpeg known
+        except BaseException:
+            self.kill()
+            raise
+
+    @property
+    def stopped(self) -> bool:
+        """ffmpeg stopped reading early; `finish` says why."""
+        return self.feeder.broken
+
+    def queued(self) -> int:
+        return self.feeder.queue.qsize()
+
+    def put(self, block: np.ndarray) -> None:
+        self.feeder.put(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        self.frames += len(block)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.feeder.close()
+        self.process.wait()
+
+    def finish(self) -> float:
+        """Wait for ffmpeg; returns the seconds written, or raises what went wrong."""
+        self.feeder.close()
+        stderr = self.process.stderr.read().decode("utf-8", "replace").strip()
+        if self.process.wait() != 0:
+            # ffmpeg's first line names the cause; the last is often a generic summary.
+            cause = re.sub(r"^\[[^]]*\]\s*", "", stderr.splitlines()[0]) if stderr else "unknown error"
+            # A full or read-only disk is the output's problem, not the audio's: say so, with the folder.
+            for reason in _WRITE_FAILURES:
+                if reason in stderr:
+                    raise OutputError(
+                        f"{self.path.parent / self.name}: cannot write the file ({reason}); "
+                        f"free some space or choose another {mention('out')}"
+                    )
+            raise AudioError(f"ffmpeg could not encode {self.name}: {cause}")
+        return self.frames / self.sample_rate
+
+
 def encode_audio(
     blocks: Iterable[np.ndarray],
     path: Path,
@@ -290,72 +412,15 @@ def encode_audio(
     chapters_file: Path | None = None,
     name: str | None = None,
 ) -> float:
-    """Pipe float blocks into ffmpeg, which writes `path` in `fmt`; returns the seconds written.
-
-    `name` is the file errors mention.
-
-    `metadata` goes into the container by ffmpeg itself (only WAV's RIFF INFO needs that);
-    `chapters_file` is an ffmetadata file whose chapters ffmpeg writes (MP4 chapter track).
-    """
-    command = [
-        ffmpeg_path(),
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-nostdin",
-        "-f",
-        "f32le",
-        "-ar",
-        str(sample_rate),
-        "-ac",
-        str(channels),
-        "-i",
-        "pipe:0",
-    ]
-    if chapters_file is not None:
-        command += ["-f", "ffmetadata", "-i", str(chapters_file), "-map", "0:a", "-map_chapters", "1"]
-    command += ["-c:a", fmt.encoder, *fmt.arguments, "-ar", str(fmt.sample_rate or sample_rate)]
-    if kbps is not None:
-        command += ["-b:a", f"{kbps}k"]
-    for key, value in (metadata or {}).items():
-        command += ["-metadata", f"{key}={value}"]
-    command += ["-f", fmt.muxer, str(path)]
-    # Ctrl-C and SIGTERM wait while ffmpeg starts: an interrupt inside Popen would leave it running
-    # unseen, and it would write `path` after the temporary files were removed.
-    deferred = _defer_interrupts()
+    """Pipe float blocks into ffmpeg, which writes `path` in `fmt`; returns the seconds written
+    (see `Encoder` for the rest)."""
+    encoder = Encoder(path, fmt, kbps, sample_rate, channels, metadata, chapters_file, name)
     try:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    except BaseException:
-        _deliver_interrupts(deferred)
-        raise
-    frames = 0
-    feeder = None
-    try:
-        feeder = _Feeder(process.stdin)
-        _deliver_interrupts(deferred)  # one that came meanwhile is raised here, with ffmpeg known
         for block in blocks:
-            if feeder.broken:
+            if encoder.stopped:
                 break  # ffmpeg stopped early; its exit status and message say why
-            feeder.put(np.ascontiguousarray(block, dtype="<f4").tobytes())
-            frames += len(block)
+            encoder.put(block)
     except BaseException:
-        process.kill()
-        if feeder is not None:
-            feeder.close()
-        process.wait()
+        encoder.kill()
         raise
-    feeder.close()
-    stderr = process.stderr.read().decode("utf-8", "replace").strip()
-    if process.wait() != 0:
-        # ffmpeg's first line names the cause; the last is often a generic summary.
-        cause = re.sub(r"^\[[^]]*\]\s*", "", stderr.splitlines()[0]) if stderr else "unknown error"
-        # A full or read-only disk is the output's problem, not the audio's: say so, with the folder.
-        for reason in _WRITE_FAILURES:
-            if reason in stderr:
-                raise OutputError(
-                    f"{path.parent / (name or path.name)}: cannot write the file ({reason}); "
-                    f"free some space or choose another {mention('out')}"
-                )
-        raise AudioError(f"ffmpeg could not encode {name or path.name}: {cause}")
-    return frames / sample_rate
+    return encoder.finish()

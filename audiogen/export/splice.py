@@ -35,6 +35,19 @@ COLD_FRAMES = 8  # `second`'s first frames: its filterbank and psychoacoustic mo
 # (measured: they are bit for bit those of an encode that runs on).
 LOOKAHEAD_FRAMES = 2
 
+MPEG1_RATES = (32000, 44100, 48000)  # the rates joining works at (MPEG-2's frames and side info differ)
+
+
+def piece_spans(window: tuple[int, int], total_samples: int) -> list[tuple[int, int]]:
+    """The two pieces to encode for a join inside `window` (session samples): `second` from a frame
+    boundary early enough that its warmed-up frames reach back to the window's start, `first`
+    from 0 until past the window's end by the frames that must follow the join (and their
+    look-ahead)."""
+    second_start = max(1, (window[0] + ENCODER_DELAY) // FRAME_SAMPLES - COLD_FRAMES) * FRAME_SAMPLES
+    first_stop = min(total_samples, window[1] + ENCODER_DELAY + (LOOKAHEAD_FRAMES + 2) * FRAME_SAMPLES)
+    return [(0, first_stop), (second_start, total_samples)]
+
+
 _BITRATES_KBPS = (None, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, None)
 _SAMPLE_RATES = (44100, 48000, 32000, None)
 _VERSIONS = {3: ("MPEG-1", 0), 2: ("MPEG-2", 1), 0: ("MPEG-2.5", 2)}  # name, sample rate shift

@@ -61,3 +61,31 @@ def heard_chapters(timeline: Timeline) -> tuple[ChapterMark, ...]:
             mark = ChapterMark(mark.start + voiced_span(clip.path)[0], mark.title)
         marks.append(mark)
     return tuple(sorted(marks, key=lambda m: m.start))
+
+
+BELL_RING_SECONDS = 10.0  # a bell (the script's, or a chapter's) is heard this long after its strike
+QUIET_MARGIN_SECONDS = 0.5  # a quiet stretch keeps this far from the sounds around it
+
+
+def quiet_stretch(timeline: Timeline, longest: float = 2.0) -> tuple[float, float] | None:
+    """A stretch of at most `longest` seconds in the middle of the pause nearest the session's middle,
+    within its middle half: no voice and no bell ringing, only the bed (where two encoders' pieces
+    are joined). None if the middle half has no pause of a second or more."""
+    sounds = sorted(
+        [(p.start, p.start + p.clip.duration) for p in timeline.clips]
+        + [(b.start, b.start + BELL_RING_SECONDS) for b in timeline.bells]
+        + [(m.start, m.start + BELL_RING_SECONDS) for m in timeline.chapters]
+    )
+    low, high = timeline.duration * 0.25, timeline.duration * 0.75
+    pauses, heard_until = [], low
+    for start, end in sounds + [(high, high)]:
+        a, b = heard_until + QUIET_MARGIN_SECONDS, min(start, high) - QUIET_MARGIN_SECONDS
+        if b - a >= 1.0:
+            pauses.append((a, b))
+        heard_until = max(heard_until, end)
+    if not pauses:
+        return None
+    middle = timeline.duration / 2
+    a, b = min(pauses, key=lambda pause: abs((pause[0] + pause[1]) / 2 - middle))
+    centre, half = (a + b) / 2, min(longest, b - a) / 2
+    return centre - half, centre + half

@@ -7,7 +7,8 @@ length. Four parts, each its own module:
 - `blocks`: the mix as a block stream (levelled clips, ducking, fades, bells);
 - `limiter`: the true-peak look-ahead limiter (4x oversampling);
 - `master`: the master gain planned from the parts, then one pass that mixes,
-  limits, measures and encodes (a second only if the measurement misses).
+  limits, measures and encodes (a second only if the measurement misses), whole
+  or in pieces made side by side for two encoders (`MasteredStream`).
 
 The bed is any `BedSource` (audiogen.models), made fresh for each pass by a `BedFactory`.
 """
@@ -17,6 +18,7 @@ from audiogen.mix.limiter import TruePeakLimiter, limited, limiter_ceiling_db
 from audiogen.mix.loudness import LoudnessMeter, TruePeakEnvelope, gated_loudness, measure, metered
 from audiogen.mix.master import (
     Codec,
+    MasteredStream,
     MasterPlan,
     codec_loudness_change,
     master,
@@ -29,6 +31,7 @@ __all__ = [
     "Codec",
     "LoudnessMeter",
     "MasterPlan",
+    "MasteredStream",
     "TruePeakEnvelope",
     "TruePeakLimiter",
     "bed_gain_db",

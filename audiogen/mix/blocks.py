@@ -16,7 +16,7 @@ from audiogen.clipfile import read_clip
 from audiogen.dsp import resample
 from audiogen.errors import AudioError, mention
 from audiogen.mix.limiter import limited
-from audiogen.models import BedFactory, BedSource, Clip, PlacedBell, SoundSettings, Timeline
+from audiogen.models import BedFactory, BedSource, Clip, PlacedBell, PlacedClip, SoundSettings, Timeline
 
 BLOCK_SECONDS = 2.0  # small blocks keep the working set small; larger ones are no faster
 VOICE_LEVEL_DB = -20.0  # RMS of a clip's voiced part before mastering
@@ -148,6 +148,11 @@ def all_bells(timeline: Timeline, chapter_bell: str | None) -> list[PlacedBell]:
 # ---------------------------------------------------------------- the block stream
 
 
+def _ends_before(placed: PlacedClip, seconds: float) -> bool:
+    """The clip is over by `seconds`, with a second to spare (its samples may outlast its measured length)."""
+    return placed.start + placed.clip.duration + 1.0 < seconds
+
+
 def mix_blocks(
     timeline: Timeline,
     bed_factory: BedFactory,
@@ -155,15 +160,20 @@ def mix_blocks(
     gain_db: float = 0.0,
     voice_ceiling_db: float = VOICE_PEAK_DB,
     block_seconds: float = BLOCK_SECONDS,
+    first_block: int = 0,
 ) -> Iterator[np.ndarray]:
     """Yield the session as (frames, channels) float32 blocks; deterministic for a given seed.
 
     `gain_db` is the master gain; each clip's true peaks are limited to
-    `voice_ceiling_db` before it (see `MasterPlan`).
+    `voice_ceiling_db` before it (see `MasterPlan`). `first_block` > 0 starts the
+    stream at that block, the same samples a whole pass gives there: the bed is
+    played through the blocks before, unheard (a noise bed's next samples depend on
+    every draw before them), and no clip that ended before is read.
     """
     rate = settings.sample_rate
     total = int(round(timeline.duration * rate))
     block = int(block_seconds * rate)
+    first = min(first_block * block, total)
     bed = bed_factory()
     try:
         spans = speech_spans(timeline)
@@ -181,7 +191,11 @@ def mix_blocks(
         placed = sorted(timeline.clips, key=lambda p: p.start)
         prepared: dict[int, np.ndarray] = {}
         next_clip = 0
-        for start in range(0, total, block):
+        for start in range(0, first if not bed.silent else 0, block):
+            bed.block(min(block, total - start))  # in the same steps as a whole pass: the same draws
+        while next_clip < len(placed) and _ends_before(placed[next_clip], first / rate):
+            next_clip += 1
+        for start in range(first, total, block):
             n = min(block, total - start)
             end = start + n
             if bed.silent:
