@@ -20,9 +20,12 @@ things are right at the join:
 from __future__ import annotations
 
 import functools
+import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -70,6 +73,35 @@ _CRC_BLOCK = 16384  # chunks per pass: a block's words stay in the cache
 
 class SpliceError(ValueError):
     """The two encodes cannot be joined; encode the session with one encoder instead."""
+
+
+class _FileBytes:
+    """A file read as if it were bytes (slices and len), a window at a time: an hour's encodes are
+    never held whole (a render's memory does not grow with the session's length)."""
+
+    WINDOW = 1 << 20
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file, self.size = file, os.fstat(file.fileno()).st_size
+        self.start, self.window = 0, b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, span: slice) -> bytes:
+        start, stop, _ = span.indices(self.size)
+        if not self.start <= start <= stop <= self.start + len(self.window):
+            self.file.seek(start)
+            self.start, self.window = start, self.file.read(max(stop - start, self.WINDOW))
+        return self.window[start - self.start : stop - self.start]
+
+    def chunks(self, start: int, stop: int) -> Iterator[bytes]:
+        """The bytes [start, stop) in pieces of at most a window."""
+        for at in range(start, stop, self.WINDOW):
+            yield self[at : min(stop, at + self.WINDOW)]
+
+
+Bytes = bytes | _FileBytes
 
 
 @dataclass(frozen=True)
@@ -143,7 +175,7 @@ class _Frames:
     """An MP3 file's frames in order: where each starts and what its header says."""
 
     name: str  # for error messages
-    data: bytes
+    data: Bytes
     offsets: list[int]
     headers: list[_Header]
 
@@ -194,13 +226,13 @@ class _Frames:
         return spans[::-1]
 
 
-def _read_frames(data: bytes, start: int, name: str) -> _Frames:
+def _read_frames(data: Bytes, start: int, name: str) -> _Frames:
     """Every frame from `start` to the end of `data`, which they must fill exactly."""
     offsets: list[int] = []
     headers: list[_Header] = []
     position, end = start, len(data)
     while position < end:
-        word = struct.unpack_from(">I", data, position)[0] if position + 4 <= end else 0
+        word = int.from_bytes(data[position : position + 4], "big") if position + 4 <= end else 0
         header = _header(word)
         if header is None:
             raise SpliceError(
@@ -215,11 +247,12 @@ def _read_frames(data: bytes, start: int, name: str) -> _Frames:
     return _Frames(name, data, offsets, headers)
 
 
-def _id3v2_size(data: bytes) -> int:
-    if len(data) < 10 or data[:3] != b"ID3":
+def _id3v2_size(data: Bytes) -> int:
+    head = data[:10]
+    if len(head) < 10 or head[:3] != b"ID3":
         return 0
-    size = (data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F)
-    return 10 + size + (10 if data[5] & 0x10 else 0)  # the flag for a footer
+    size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+    return 10 + size + (10 if head[5] & 0x10 else 0)  # the flag for a footer
 
 
 def _info_tag_offset(frames: _Frames, index: int) -> int | None:
@@ -265,7 +298,7 @@ class _Tagged:
     audio: _Frames
 
 
-def _read_tagged(data: bytes, name: str) -> _Tagged:
+def _read_tagged(data: Bytes, name: str) -> _Tagged:
     everything = _read_frames(data, _id3v2_size(data), name)
     tag_offset = _info_tag_offset(everything, 0) if len(everything) else None
     if tag_offset is None:
@@ -350,15 +383,18 @@ def _crc_tables() -> tuple[np.ndarray, np.ndarray]:
     return word_step, chunk_step
 
 
-def crc16_arc(data: bytes | bytearray | memoryview) -> int:
+def crc16_arc(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     """CRC-16/ARC (reflected polynomial 0xA001, initial 0): the LAME tag's music and tag CRCs.
 
     The CRC is linear and leading zero bytes leave its register at 0, so `data` is zero-padded at
     the front to whole chunks, every chunk's CRC is computed at once (a loop over the words of a
     chunk, vectorised over chunks), and pairs of neighbouring CRCs are combined level by level:
-    the left one advanced over its right neighbour's length, xor the right one.
+    the left one advanced over its right neighbour's length, xor the right one. `initial` continues
+    a CRC over data that came before: the register is where the two bytes that make it leave it.
     """
     word_step, chunk_step = _crc_tables()
+    if initial:
+        data = _register_bytes()[initial].tobytes() + bytes(data)
     raw = np.frombuffer(data, dtype=np.uint8)
     padded = np.zeros(-(-len(raw) // _CRC_CHUNK) * _CRC_CHUNK, dtype=np.uint8)
     padded[len(padded) - len(raw) :] = raw
@@ -377,6 +413,16 @@ def crc16_arc(data: bytes | bytearray | memoryview) -> int:
         crcs = advance[crcs[0::2]] ^ crcs[1::2]
         advance = advance[advance]
     return int(crcs[0]) if len(crcs) else 0
+
+
+@functools.cache
+def _register_bytes() -> np.ndarray:
+    """For each register value, the two bytes (little-endian word) whose CRC from 0 it is: the CRC of a
+    16-bit word is a permutation of the words."""
+    word_step, _ = _crc_tables()
+    words = np.empty(1 << 16, dtype="<u2")
+    words[word_step] = np.arange(1 << 16, dtype=np.uint16)
+    return words
 
 
 def _switch_sample(second_start: int, frame: int) -> int:
@@ -446,18 +492,23 @@ def splice_mp3(
     frame; `second` the same encoder's raw frames (`-write_xing 0 -id3v2_version 0`) of the samples
     [`second_start`, `total_samples`), `second_start` a multiple of 1152. `window` is the range of
     session samples (inclusive) where the switch may fall, such as a pause. Raises SpliceError when
-    the files do not fit that contract or no frame in the window can join them.
+    the files do not fit that contract or no frame in the window can join them. The files are read
+    and written a window at a time.
     """
-    joined, switch = _splice(
-        Path(first).read_bytes(), Path(second).read_bytes(), second_start, total_samples, window
-    )
-    Path(out).write_bytes(joined)
-    return switch
+    with open(first, "rb") as first_file, open(second, "rb") as second_file:
+        return _splice(
+            _FileBytes(first_file), _FileBytes(second_file), second_start, total_samples, window, Path(out)
+        )
 
 
 def _splice(
-    first_data: bytes, second_data: bytes, second_start: int, total_samples: int, window: tuple[int, int]
-) -> tuple[bytearray, int]:
+    first_data: Bytes,
+    second_data: Bytes,
+    second_start: int,
+    total_samples: int,
+    window: tuple[int, int],
+    out: Path,
+) -> int:
     if second_start <= 0 or second_start % FRAME_SAMPLES:
         raise SpliceError(
             f"the second encode starts at sample {second_start}, not a positive multiple of 1152"
@@ -477,20 +528,43 @@ def _splice(
     frame = _choose_frame(first, second, second_start, window)
     first_frame = frame + second_start // FRAME_SAMPLES
     cut = first.end(first_frame - 1)
-    joined = bytearray(first_data[:cut])
+    # `first`'s last bytes before the cut, with `second`'s reservoir for frame `frame` over their end.
     carried = second.side_info(frame).main_data_begin
+    targets = first.reservoir_spans(first_frame, carried) if carried else []
+    tail_start = min([start for start, _ in targets] + [cut])
+    tail = bytearray(first_data[tail_start:cut])
     if carried:
         reservoir = b"".join(second_data[start:end] for start, end in second.reservoir_spans(frame, carried))
         used = 0
-        for start, end in first.reservoir_spans(first_frame, carried):
-            joined[start:end] = reservoir[used : used + end - start]
+        for start, end in targets:
+            tail[start - tail_start : end - tail_start] = reservoir[used : used + end - start]
             used += end - start
-    joined += second_data[second.offsets[frame] :]
+
+    info_start, info_end = tagged.info_start, tagged.info_start + len(tagged.info)
+    music_crc = 0
+
+    def write(piece: bytes) -> None:
+        nonlocal music_crc
+        sink.write(piece)
+        music_crc = crc16_arc(piece, music_crc)
 
     frame_sizes = np.concatenate([first.sizes()[:first_frame], second.sizes()[frame:]])
-    info_start, info_end = tagged.info_start, tagged.info_start + len(tagged.info)
-    music_crc = crc16_arc(memoryview(joined)[info_end:])
-    joined[info_start:info_end] = _info_frame(
-        tagged.info, tagged.layout, frame_sizes, music_crc, total_samples, "first"
-    )
-    return joined, _switch_sample(second_start, frame)
+    info = _info_frame(tagged.info, tagged.layout, frame_sizes, 0, total_samples, "first")  # checks first
+    with open(out, "wb") as sink:
+        sink.write(first_data[:info_start])
+        sink.write(info)  # written again once the music's CRC is known
+        for piece in _pieces(first_data, info_end, tail_start):
+            write(piece)
+        write(bytes(tail))
+        for piece in _pieces(second_data, second.offsets[frame], len(second_data)):
+            write(piece)
+        sink.seek(info_start)
+        sink.write(_info_frame(tagged.info, tagged.layout, frame_sizes, music_crc, total_samples, "first"))
+    return _switch_sample(second_start, frame)
+
+
+def _pieces(data: Bytes, start: int, stop: int) -> Iterator[bytes]:
+    if isinstance(data, _FileBytes):
+        yield from data.chunks(start, stop)
+    else:
+        yield data[start:stop]
