@@ -11,7 +11,7 @@ from pathlib import Path
 
 from audiogen.background import Bed
 from audiogen.codec_offsets import codec_offset
-from audiogen.export import encode, export_session, export_settings
+from audiogen.export import encode, export_session, export_settings, list_encoders_soon
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import (
     Article,
@@ -94,18 +94,19 @@ def render_session(
     file_name: str | None = None,
 ) -> SessionResult:
     report = report or (lambda message: None)
-    # An unknown background, unreadable file, format, bitrate or encoder fails now, before any speech
-    # is made; each is resolved once, and every pass over the session plays a fresh copy of the bed.
+    list_encoders_soon()  # ffmpeg's start overlaps the reading; the encoder is checked below
+    # An unknown background, unreadable file, format, bitrate or encoder fails before any speech is
+    # made; each is resolved once, and every pass over the session plays a fresh copy of the bed.
     bed = Bed(spec.sound.background, spec.sound.seed, spec.sound.sample_rate)
     channels = output_channels(bed, spec.sound)
     bed.close()  # its layers are only looked at; every pass plays a fresh copy (`bed.fresh`)
-    export = export_settings(spec.format, spec.bitrate, spec.cover, spec.transcript)
     article, themes = article_themes(spec)
     report(f"read {article.source}: {article.title!r} ({', '.join(themes.labels)})")
     script = build_script(
         themes, spec.minutes, spec.template, spec.listener, spec.intention, spec.templates_dir
     )
     sound = replace(fitted_sound(spec, script), channels=channels)
+    export = export_settings(spec.format, spec.bitrate, spec.cover, spec.transcript)
     utterances = script.utterances()
     report(f"script {script.template!r}: {len(utterances)} sentences to speak")
     track = synthesize_track(utterances, spec.voice, spec.cache_dir, spec.use_cache, speech_progress, report)

@@ -4,7 +4,6 @@ measured by decoding with ffmpeg against the source samples and a single encode 
 from __future__ import annotations
 
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,15 +207,11 @@ def test_crc16_arc_matches_a_bitwise_reference(monkeypatch):
     assert crc16_arc(bytearray(data)) == bitwise(data)
 
 
-def test_crc16_arc_of_20_mb_takes_well_under_a_tenth_of_a_second():
-    data = np.random.default_rng(5).integers(0, 256, 20_000_000, dtype=np.uint8).tobytes()
-    crc16_arc(data[:1000])  # the tables, once per process
-    fastest = float("inf")
-    for _attempt in range(3):  # the best of three: the CPU is shared
-        started = time.perf_counter()
-        crc16_arc(data)
-        fastest = min(fastest, time.perf_counter() - started)
-    assert fastest < 0.08
+def test_crc16_arc_continues_from_a_register():
+    rng = np.random.default_rng(6)
+    for length in (1, 2, 300, 5000):
+        head, tail = (rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (length, 777))
+        assert crc16_arc(tail, crc16_arc(head)) == crc16_arc(head + tail)
 
 
 def test_info_frame_recomputed_for_an_unspliced_file_is_ffmpegs(stereo):

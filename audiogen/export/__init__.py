@@ -29,6 +29,7 @@ from audiogen.export.formats import (
     encode_audio,
     export_settings,
     ffmetadata_chapters,
+    list_encoders_soon,
     missing_encoder,
 )
 from audiogen.export.timings import heard_chapters, quiet_stretch, spoken_lines
@@ -41,6 +42,7 @@ __all__ = [
     "FormatInfo",
     "ExportSettings",
     "export_settings",
+    "list_encoders_soon",
     "list_formats",
     "encode",
     "export_session",

@@ -7,6 +7,7 @@ formats is a field of its AudioFormat, so no code asks for a format by name.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import queue
 import re
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,16 +149,37 @@ FORMATS: dict[str, AudioFormat] = {
 }
 
 
-@functools.cache
 def ffmpeg_encoders(ffmpeg: str) -> frozenset[str]:
     """The audio encoders this ffmpeg was built with (`ffmpeg -encoders`)."""
-    listing = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
-    names = set()
-    for line in listing.splitlines():
-        fields = line.split()
-        if len(fields) >= 2 and fields[0].startswith("A") and len(fields[0]) == 6:
-            names.add(fields[1])
-    return frozenset(names)
+    return _encoder_listing(ffmpeg).result()
+
+
+def list_encoders_soon() -> None:
+    """Start asking ffmpeg for its encoders on a thread of its own: ffmpeg takes about a tenth of a
+    second to start, which a render spends reading its article meanwhile."""
+    with contextlib.suppress(ToolMissingError):  # said when a format is resolved
+        _encoder_listing(ffmpeg_path())
+
+
+@functools.cache
+def _encoder_listing(ffmpeg: str) -> Future[frozenset[str]]:
+    listing: Future[frozenset[str]] = Future()
+
+    def ask() -> None:
+        try:
+            out = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+        except BaseException as exc:  # an ffmpeg that cannot be run: whoever asks hears why
+            listing.set_exception(exc)
+            return
+        names = set()
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[0].startswith("A") and len(fields[0]) == 6:
+                names.add(fields[1])
+        listing.set_result(frozenset(names))
+
+    threading.Thread(target=ask, name="audiogen-ffmpeg-encoders", daemon=True).start()
+    return listing
 
 
 def missing_encoder(fmt: AudioFormat) -> str | None:
