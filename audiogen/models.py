@@ -5,7 +5,7 @@ Every stage takes and returns these; no stage imports another stage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -294,13 +294,13 @@ BedFactory = Callable[[], BedSource]  # a fresh bed from its first frame: each p
 @runtime_checkable
 class Pieces(Protocol):
     """The mastered session (audiogen.mix.MasteredStream is one): iterated whole, or as overlapping
-    pieces, each its own iterator that may run in a thread of its own (two encoders at once)."""
+    pieces, each its own generator of blocks (empty ones while it gets ready): two encoders at once."""
 
     frames: int  # the session's length in frames
 
     def __iter__(self) -> Iterator[np.ndarray]: ...
 
-    def pieces(self, spans: list[tuple[int, int]]) -> list[Iterator[np.ndarray]]: ...
+    def pieces(self, spans: list[tuple[int, int]]) -> list[Generator[np.ndarray, None, None]]: ...
 
 
 @dataclass(frozen=True)

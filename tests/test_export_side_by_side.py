@@ -4,6 +4,7 @@ mix, joined at a frame in a pause: what the listener gets is the one-encoder fil
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import audiogen.export as export
+from audiogen.errors import AudioError
 from audiogen.export import splice
 from audiogen.models import SessionSpec, Timeline
 from audiogen.pipeline import render_session
@@ -59,6 +61,10 @@ def test_the_joined_file_decodes_to_every_sample_cleanly(sessions):
     assert len(result.stdout) == MINUTES * 60 * RATE * 2 * 4
     assert probe(joined.path)["format"]["duration"] == probe(single.path)["format"]["duration"]
     assert joined.path.read_bytes() != single.path.read_bytes()  # two encoders did make it
+    # The pieces' files are gone: the folder holds the session's files, nothing hidden.
+    assert sorted(p.name for p in joined.path.parent.iterdir()) == sorted(
+        p.name for p in single.path.parent.iterdir()
+    )
 
 
 def test_the_join_is_in_the_pause_and_as_clean_as_the_one_encoder_file(sessions):
@@ -104,9 +110,13 @@ def test_a_join_that_cannot_be_made_falls_back_to_one_encoder(tmp_path, speech_c
 
 
 class _Stream:
-    """A mastered stream whose second piece is interrupted (Ctrl-C) after a few blocks."""
+    """A mastered stream of noise in 1 s blocks; its second piece may be interrupted (Ctrl-C) after
+    five blocks, and each block may take `seconds` to make."""
 
     frames = 60 * RATE
+
+    def __init__(self, interrupted: bool = True, seconds: float = 0.0) -> None:
+        self.interrupted, self.seconds = interrupted, seconds
 
     def __iter__(self):
         return iter(self.pieces([(0, self.frames)])[0])
@@ -117,28 +127,52 @@ class _Stream:
             for at in range(start, stop, RATE):
                 if interrupted and at - start >= 5 * RATE:
                     raise KeyboardInterrupt
+                time.sleep(self.seconds)
                 yield 0.05 * rng.standard_normal((min(RATE, stop - at), 2)).astype(np.float32)
 
-        return [piece(start, stop, i == 1) for i, (start, stop) in enumerate(spans)]
+        return [piece(start, stop, self.interrupted and i == 1) for i, (start, stop) in enumerate(spans)]
 
 
 def test_an_interrupt_stops_both_encoders_and_leaves_no_file(tmp_path):
     timeline = Timeline(60.0, (), (), ())
-    before = _ffmpeg_processes()
     with pytest.raises(KeyboardInterrupt):
         export.export_session(_Stream(), tmp_path / "session.mp3", timeline, export.Tags("Session"), RATE, 2)
     assert list(tmp_path.iterdir()) == []  # no audio file, no piece, no companion
-    assert _ffmpeg_processes() <= before
+    assert _encoders_writing_into(tmp_path) == []
 
 
-def _ffmpeg_processes() -> set[int]:
-    found = set()
+def test_a_failing_encoder_stops_the_other_and_says_why(tmp_path, monkeypatch):
+    """The second piece's ffmpeg refuses its options: the render stops at once with ffmpeg's reason,
+    the first encoder is stopped too, and nothing is left."""
+    timeline = Timeline(60.0, (), (), ())
+    pieces = replace(export.FORMATS["mp3"].pieces, second_arguments=("-write_xing", "sideways"))
+    monkeypatch.setitem(export.FORMATS, "mp3", replace(export.FORMATS["mp3"], pieces=pieces))
+    stream, fed = _Stream(interrupted=False, seconds=0.05), []  # a minute of blocks takes over 3 s
+    real = stream.pieces
+    stream.pieces = lambda spans: [_counted(piece, fed) for piece in real(spans)]
+    with pytest.raises(AudioError, match="ffmpeg could not encode session.mp3"):
+        export.export_session(stream, tmp_path / "session.mp3", timeline, export.Tags("Session"), RATE, 2)
+    assert len(fed) < 60  # it stopped when the encoder did, not after mixing both pieces whole
+    assert list(tmp_path.iterdir()) == []
+    assert _encoders_writing_into(tmp_path) == []
+
+
+def _counted(piece, fed: list):
+    for block in piece:
+        fed.append(len(block))
+        yield block
+
+
+def _encoders_writing_into(folder: Path) -> list[int]:
+    """ffmpeg processes whose command line names a file in `folder` (only this test's)."""
+    found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if b"ffmpeg" in cmdline.read_bytes().split(b"\0")[0]:
-                found.add(int(cmdline.parent.name))
+            arguments = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
+        if b"ffmpeg" in arguments[0] and any(str(folder).encode() in argument for argument in arguments):
+            found.append(int(cmdline.parent.name))
     return found
 
 

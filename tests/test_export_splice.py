@@ -13,6 +13,7 @@ import pytest
 from scipy.signal import correlate, lfilter
 
 from audiogen.export import splice
+from audiogen.export.formats import MP3_PIECES
 from audiogen.export.splice import (
     COLD_FRAMES,
     ENCODER_DELAY,
@@ -23,7 +24,7 @@ from audiogen.export.splice import (
 )
 from conftest import probe
 
-RAW_FRAMES = ("-write_xing", "0", "-id3v2_version", "0")
+RAW_FRAMES = MP3_PIECES.second_arguments  # what a render gives the second encoder
 ERROR_WINDOW_SECONDS = 0.05
 # How much more coding error than the single encode a 50 ms window near the switch may have.
 ERROR_MARGIN_DB = 2.0
@@ -214,19 +215,20 @@ def test_crc16_arc_continues_from_a_register():
         assert crc16_arc(tail, crc16_arc(head)) == crc16_arc(head + tail)
 
 
-def test_info_frame_recomputed_for_an_unspliced_file_is_ffmpegs(stereo):
-    """Counts, seek table, padding, both CRCs: every byte of ffmpeg's own Info frame."""
-    data = stereo.reference.read_bytes()
+def _recomputed_info(encodes: Encodes) -> tuple[bytes, splice._Tagged]:
+    """The reference encode's Info frame as splice recomputes it for its own frames, and the file read."""
+    data = encodes.reference.read_bytes()
     tagged = splice._read_tagged(data, "reference")
     audio = tagged.info_start + len(tagged.info)
-    recomputed = splice._info_frame(
-        tagged.info,
-        tagged.layout,
-        tagged.audio.sizes(),
-        crc16_arc(data[audio:]),
-        len(stereo.source),
-        "reference",
-    )
+    sizes = tagged.audio.sizes()
+    return splice._info_frame(
+        tagged.info, tagged.layout, sizes, crc16_arc(data[audio:]), len(encodes.source), "reference"
+    ), tagged
+
+
+def test_info_frame_recomputed_for_an_unspliced_file_is_ffmpegs(stereo):
+    """Counts, seek table, padding, both CRCs: every byte of ffmpeg's own Info frame."""
+    recomputed, tagged = _recomputed_info(stereo)
     assert tagged.layout.lame == 156
     assert recomputed == tagged.info
 
@@ -235,17 +237,7 @@ def test_info_frame_of_mono_has_the_tag_crc_readers_check(mono):
     """ffmpeg's muxer takes its tag CRC over 190 bytes, LAME's layout for stereo; for mono that runs
     past the CRC's own place (141 + 34), and ffmpeg's demuxer, which checks the bytes before it,
     rejects the tag. Everything else is ffmpeg's to the byte."""
-    data = mono.reference.read_bytes()
-    tagged = splice._read_tagged(data, "reference")
-    audio = tagged.info_start + len(tagged.info)
-    recomputed = splice._info_frame(
-        tagged.info,
-        tagged.layout,
-        tagged.audio.sizes(),
-        crc16_arc(data[audio:]),
-        len(mono.source),
-        "reference",
-    )
+    recomputed, tagged = _recomputed_info(mono)
     tag_crc = tagged.layout.lame + 34
     assert tagged.layout.lame == 141
     assert (

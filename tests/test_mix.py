@@ -313,7 +313,9 @@ def test_pieces_made_side_by_side_are_the_whole_pass(clips, background):
     whole = np.concatenate(list(whole_stream))
     frames = len(whole)
     assert frames == whole_stream.frames == 60 * RATE
-    spans = [(0, 31 * RATE + 1000), (29 * RATE + 1152 * 7, 41 * RATE), (40 * RATE, frames)]
+    # Pieces starting in the first block (no warm-up) and the second (warmed up from the start).
+    spans = [(0, 3 * RATE), (RATE, 5 * RATE), (3 * RATE, 31 * RATE + 1000)]
+    spans += [(29 * RATE + 1152 * 7, 41 * RATE), (40 * RATE, frames)]
     stream = MasteredStream(timeline, _factory(settings), settings, plan)
     with ThreadPoolExecutor(3) as pool:
         pieces = list(pool.map(lambda blocks: np.concatenate(list(blocks)), stream.pieces(spans)))

@@ -26,7 +26,6 @@ from audiogen.export.formats import (
     Encoder,
     ExportSettings,
     PieceJoin,
-    encode_audio,
     export_settings,
     ffmetadata_chapters,
     list_encoders_soon,
@@ -103,24 +102,24 @@ def _encode_tagged(
                 chapters_file = Path(folder) / "chapters.txt"
                 last_end = duration if duration is not None else chapters[-1].start + 1
                 chapters_file.write_text(ffmetadata_chapters(chapters, last_end), encoding="utf-8")
-            join = fmt.pieces if quiet is not None and isinstance(blocks, Pieces) else None
-            if join is not None and sample_rate in join.rates:
+            # Joined pieces carry no container metadata or chapter track: formats that need them
+            # are made by one encoder.
+            join = fmt.pieces if metadata is None and chapters_file is None else None
+            if (
+                join is not None
+                and quiet is not None
+                and isinstance(blocks, Pieces)
+                and sample_rate in join.rates
+            ):
                 scratch = (staging.scratch(target, "first"), staging.scratch(target, "second"))
                 written = _encode_side_by_side(
                     blocks, path, scratch, export, join, sample_rate, channels, quiet, target.name
                 )
             else:
-                written = encode_audio(
-                    blocks,
-                    path,
-                    fmt,
-                    export.kbps,
-                    sample_rate,
-                    channels,
-                    metadata,
-                    chapters_file,
-                    target.name,
+                encoder = Encoder(
+                    path, fmt, export.kbps, sample_rate, channels, metadata, chapters_file, target.name
                 )
+                written = encoder.encode(blocks)
     except OSError as exc:
         raise _cannot_write(target, exc) from None
     if tags is None:
@@ -158,8 +157,10 @@ def _encode_side_by_side(
     spans = join.spans(window, stream.frames)
     fmt = export.format
     first, second = scratch
-    encoders = [Encoder(first, fmt, export.kbps, sample_rate, channels, name=name)]
+    encoders: list[Encoder] = []
+    pieces = stream.pieces(spans)
     try:
+        encoders.append(Encoder(first, fmt, export.kbps, sample_rate, channels, name=name))
         encoders.append(
             Encoder(
                 second,
@@ -171,13 +172,15 @@ def _encode_side_by_side(
                 muxer_arguments=join.second_arguments,
             )
         )
-        pending = dict(zip(encoders, stream.pieces(spans)))
+        pending = dict(zip(encoders, pieces))
         while pending:
             encoder = min(pending, key=Encoder.queued)
+            if encoder.stopped:  # ffmpeg stopped early: `finish` says why, and the other is killed
+                encoder.finish()
             block = next(pending[encoder], None)
-            if block is None or encoder.stopped:  # done, or ffmpeg stopped early: `finish` says why
+            if block is None:
                 del pending[encoder]
-            else:
+            elif len(block):  # an empty block: the piece is still playing its bed through, unheard
                 encoder.put(block)
         for encoder in encoders:
             encoder.finish()
@@ -185,10 +188,13 @@ def _encode_side_by_side(
         for encoder in encoders:
             encoder.kill()
         raise
+    finally:
+        for piece in pieces:  # each holds a bed, which may hold a decoder open
+            piece.close()
     try:
         join.join(first, second, spans[1][0], stream.frames, window, path)
     except splice.SpliceError:
-        return encode_audio(stream, path, fmt, export.kbps, sample_rate, channels, name=name)
+        return Encoder(path, fmt, export.kbps, sample_rate, channels, name=name).encode(stream)
     return stream.frames / sample_rate
 
 

@@ -28,8 +28,7 @@ from audiogen.export.tags import TagWriter
 from audiogen.models import ChapterMark, Tags
 from audiogen.tools import ffmpeg_path
 
-# MPEG-1 Layer III bitrates: a CBR file must use one of them.
-MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+MP3_BITRATES = splice.MPEG1_BITRATES  # a CBR file must use one of them
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,8 @@ def _encoder_listing(ffmpeg: str) -> Future[frozenset[str]]:
     def ask() -> None:
         try:
             out = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
-        except BaseException as exc:  # an ffmpeg that cannot be run: whoever asks hears why
+        except BaseException as exc:  # an ffmpeg that cannot be run: whoever asks hears why, once
+            _encoder_listing.cache_clear()
             listing.set_exception(exc)
             return
         names = set()
@@ -327,8 +327,8 @@ class Encoder:
 
     `name` is the file errors mention; `metadata` goes into the container by ffmpeg itself (only
     WAV's RIFF INFO needs that); `chapters_file` is an ffmetadata file whose chapters ffmpeg writes
-    (MP4 chapter track); `muxer_arguments` are options of the muxer's own. `put` blocks, then
-    `finish`; on any failure in between, `kill`.
+    (MP4 chapter track); `muxer_arguments` are options of the muxer's own. `encode` a stream of
+    blocks, or `put` blocks, then `finish`; on any failure in between, `kill`.
     """
 
     def __init__(
@@ -406,6 +406,18 @@ class Encoder:
         self.feeder.close()
         self.process.wait()
 
+    def encode(self, blocks: Iterable[np.ndarray]) -> float:
+        """Pipe the blocks in and finish; returns the seconds written."""
+        try:
+            for block in blocks:
+                if self.stopped:
+                    break  # ffmpeg stopped early; its exit status and message say why
+                self.put(block)
+        except BaseException:
+            self.kill()
+            raise
+        return self.finish()
+
     def finish(self) -> float:
         """Wait for ffmpeg; returns the seconds written, or raises what went wrong."""
         self.feeder.close()
@@ -422,28 +434,3 @@ class Encoder:
                     )
             raise AudioError(f"ffmpeg could not encode {self.name}: {cause}")
         return self.frames / self.sample_rate
-
-
-def encode_audio(
-    blocks: Iterable[np.ndarray],
-    path: Path,
-    fmt: AudioFormat,
-    kbps: int | None,
-    sample_rate: int,
-    channels: int,
-    metadata: dict[str, str] | None = None,
-    chapters_file: Path | None = None,
-    name: str | None = None,
-) -> float:
-    """Pipe float blocks into ffmpeg, which writes `path` in `fmt`; returns the seconds written
-    (see `Encoder` for the rest)."""
-    encoder = Encoder(path, fmt, kbps, sample_rate, channels, metadata, chapters_file, name)
-    try:
-        for block in blocks:
-            if encoder.stopped:
-                break  # ffmpeg stopped early; its exit status and message say why
-            encoder.put(block)
-    except BaseException:
-        encoder.kill()
-        raise
-    return encoder.finish()

@@ -6,7 +6,7 @@
   (the Vorbis chapter extension ffmpeg and many players read), cover as a FLAC picture
   block (METADATA_BLOCK_PICTURE in Ogg).
 - M4A: iTunes-style atoms, cover as covr; the chapters are already in the file
-  (ffmpeg writes them when encoding, see formats.encode_audio).
+  (ffmpeg writes them when encoding, see formats.Encoder).
 
 Each format's writer is named by its AudioFormat (formats.py), so nothing here branches on a name.
 """

@@ -63,7 +63,9 @@ def heard_chapters(timeline: Timeline) -> tuple[ChapterMark, ...]:
     return tuple(sorted(marks, key=lambda m: m.start))
 
 
-BELL_RING_SECONDS = 10.0  # a bell (the script's, or a chapter's) is heard this long after its strike
+# A bell (the script's, or a chapter's) is heard this long after its strike: the bed's strikes ring
+# for 9 s (background.Bed.bell), and export may not ask the bed.
+BELL_RING_SECONDS = 10.0
 QUIET_MARGIN_SECONDS = 0.5  # a quiet stretch keeps this far from the sounds around it
 
 
@@ -72,7 +74,7 @@ def quiet_stretch(timeline: Timeline, longest: float = 2.0) -> tuple[float, floa
     within its middle half: no voice and no bell ringing, only the bed (where two encoders' pieces
     are joined). None if the middle half has no pause of a second or more."""
     sounds = sorted(
-        [(p.start, p.start + p.clip.duration) for p in timeline.clips]
+        list(timeline.speech_intervals)
         + [(b.start, b.start + BELL_RING_SECONDS) for b in timeline.bells]
         + [(m.start, m.start + BELL_RING_SECONDS) for m in timeline.chapters]
     )

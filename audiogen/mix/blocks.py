@@ -168,7 +168,8 @@ def mix_blocks(
     `voice_ceiling_db` before it (see `MasterPlan`). `first_block` > 0 starts the
     stream at that block, the same samples a whole pass gives there: the bed is
     played through the blocks before, unheard (a noise bed's next samples depend on
-    every draw before them), and no clip that ended before is read.
+    every draw before them), an empty block yielded for each so that a caller feeding
+    others meanwhile is not kept waiting, and no clip that ended before is read.
     """
     rate = settings.sample_rate
     total = int(round(timeline.duration * rate))
@@ -193,6 +194,7 @@ def mix_blocks(
         next_clip = 0
         for start in range(0, first if not bed.silent else 0, block):
             bed.block(min(block, total - start))  # in the same steps as a whole pass: the same draws
+            yield np.zeros((0, 1 if settings.channels == 1 else 2), dtype=np.float32)
         while next_clip < len(placed) and _ends_before(placed[next_clip], first / rate):
             next_clip += 1
         for start in range(first, total, block):

@@ -16,7 +16,7 @@ import io
 import itertools
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -41,7 +41,6 @@ from audiogen.mix.limiter import (
     LIMITER_HOLD,
     LIMITER_RAMP,
     TruePeakLimiter,
-    limited,
     limiter_ceiling_db,
     limiter_gain,
 )
@@ -361,8 +360,7 @@ def mastered_blocks(
     timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, plan: MasterPlan
 ) -> Iterator[np.ndarray]:
     """The final stream: the mix at the planned gain through the true-peak limiter."""
-    mixed = mix_blocks(timeline, bed_factory, settings, plan.gain_db, plan.voice_ceiling_db)
-    return limited(mixed, settings.sample_rate, settings.channels, limiter_ceiling_db(settings))
+    return iter(MasteredStream(timeline, bed_factory, settings, plan))
 
 
 def _excerpt(blocks: Iterator[np.ndarray], sample_rate: int, duration: float) -> np.ndarray:
@@ -388,7 +386,7 @@ def probe_excerpt(timeline: Timeline, bed_factory: BedFactory, settings: SoundSe
     )
 
 
-def _pieces(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
+def _blocks_of(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
     step = int(BLOCK_SECONDS * sample_rate)
     return (samples[i : i + step] for i in range(0, len(samples), step))
 
@@ -409,8 +407,8 @@ def codec_loudness_change(excerpt: np.ndarray, sample_rate: int, codec: Codec) -
             f"ffmpeg could not decode its own test encoding: {result.stderr.decode(errors='replace').strip()}"
         )
     decoded = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, channels)
-    before, _ = measure(_pieces(excerpt, sample_rate), sample_rate, channels)
-    after, _ = measure(_pieces(decoded, sample_rate), sample_rate, channels)
+    before, _ = measure(_blocks_of(excerpt, sample_rate), sample_rate, channels)
+    after, _ = measure(_blocks_of(decoded, sample_rate), sample_rate, channels)
     if not (np.isfinite(before) and np.isfinite(after)):
         return 0.0
     return after - before
@@ -441,10 +439,10 @@ class MasteredStream:
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.pieces([(0, self.frames)])[0]
 
-    def pieces(self, spans: list[tuple[int, int]]) -> list[Iterator[np.ndarray]]:
+    def pieces(self, spans: list[tuple[int, int]]) -> list[Generator[np.ndarray, None, None]]:
         """Iterators over the session's frames [start, stop) for each span, in order of their starts;
         each may run in a thread of its own. The first span starts at 0 and the last ends at the end."""
-        if self.block % self.step:
+        if len(spans) > 1 and self.block % self.step:  # pieces are measured in whole 100 ms steps
             raise ValueError(
                 f"{self.settings.sample_rate} Hz: a mix block is not a whole number of 100 ms steps"
             )
@@ -463,10 +461,10 @@ class MasteredStream:
         ]
         return [self._piece(part, start, stop) for part, (start, stop) in zip(self._parts, spans)]
 
-    def _piece(self, part: _Part, start: int, stop: int) -> Iterator[np.ndarray]:
-        first = part.origin // self.block  # the block before the piece's own: the warm-up
+    def _piece(self, part: _Part, start: int, stop: int) -> Generator[np.ndarray, None, None]:
+        warm_block = part.origin // self.block  # the block before the piece's own, or 0
         position = part.origin  # the session frame of the limiter's next output
-        warm = first > 0
+        warm = warm_block > 0
         plan = self.plan
         mixed = mix_blocks(
             self.timeline,
@@ -474,10 +472,13 @@ class MasteredStream:
             self.settings,
             plan.gain_db,
             plan.voice_ceiling_db,
-            first_block=first,
+            first_block=warm_block,
         )
         try:
             for block in itertools.chain(mixed, [None]):
+                if block is not None and not len(block):  # the bed played through, unheard
+                    yield block
+                    continue
                 out = part.limiter.process(block) if block is not None else part.limiter.flush()
                 if warm:  # the first call's output is all warm-up; from the next on, a whole pass's
                     part.limiter.peak, warm = 0.0, False
@@ -520,7 +521,8 @@ Written = TypeVar("Written")
 def _one_blas_thread() -> Iterator[None]:
     """numpy's BLAS on the calling thread only while a session is mastered: the IIR filters' and the
     interpolators' products are just large enough to wake OpenBLAS's worker threads, which spin on
-    the cores the mixer's other piece and the encoders need (a 5-minute render: 1.6 s of CPU less)."""
+    the cores the encoders need (a 5-minute render: 1.6 s of CPU less). The limit is the process's:
+    two renders on threads of one process share it, and the first to finish lifts it."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
