@@ -1,4 +1,5 @@
-"""The encoders' loudness changes, measured once and kept beside the speech cache.
+"""The encoders' loudness changes and the beds' measured powers, measured once and kept beside
+the speech cache.
 
 An encoder moves a session's loudness a little (measured up to a few tenths of a LU); the
 master aims off by that change. It is measured on a piece of the first session that needs it
@@ -6,20 +7,32 @@ and kept in `codec-offsets.json` in the cache folder, keyed by format, bitrate, 
 and bed, so later renders and every session of a library skip the test encoding. Sessions
 measuring at once (a library's workers) take turns under a lock, so all of them use the first
 one's figure and a rebuild from the same cache gives the same loudness.
+
+Planning a session measures its bed's K-weighted power in a few windows (about 0.13 s of a
+render); those figures are kept too, one small file per bed and session length in
+`bed-powers/`, so a warm render plans without making any bed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import io
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from audiogen import safefiles
-from audiogen.models import SoundSettings
+from audiogen import __version__, safefiles
+from audiogen.models import BedKeeper, SoundSettings
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FILE_NAME = "codec-offsets.json"
+BED_POWERS = "bed-powers"
 
 
 class CodecOffsets:
@@ -71,6 +84,7 @@ class CodecOffsets:
     def clear(self) -> None:
         for path in (self.path, self.lock_path):
             path.unlink(missing_ok=True)
+        shutil.rmtree(self.path.parent / BED_POWERS, ignore_errors=True)
 
 
 def _bed_identity(background: str) -> str:
@@ -95,6 +109,32 @@ def _file_digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
         return safefiles.file_sha256(path)[:20]
     except OSError:  # unreadable: the render reports it; the key only has to be its own
         return f"unreadable-{size}-{mtime_ns}"
+
+
+def bed_keeper(folder: Path | None, sound: SoundSettings) -> BedKeeper | None:
+    """Where planning keeps what it measured of this bed (a `BedKeeper`): files in the cache folder's
+    `bed-powers/`, named by the bed (its layers, a file by its contents), seed, rate, channels,
+    audiogen's version and what planning calls them. None (--no-cache): measured every time."""
+    if folder is None:
+        return None
+    bed = f"{_bed_identity(sound.background)}:{sound.seed}:{sound.sample_rate}:{sound.channels}:{__version__}"
+
+    def keep(name: str, measure: Callable[[], np.ndarray]) -> np.ndarray:
+        import numpy as np  # only a render plans: the command line starts without numpy
+
+        digest = hashlib.sha256(f"{bed}:{name}".encode()).hexdigest()[:32]
+        path = Path(folder) / BED_POWERS / f"{digest}.npy"
+        with contextlib.suppress(OSError, ValueError, EOFError):  # missing or damaged: measured again
+            return np.load(path, allow_pickle=False)
+        values = np.asarray(measure(), dtype=np.float64)
+        buffer = io.BytesIO()
+        np.save(buffer, values, allow_pickle=False)
+        with contextlib.suppress(OSError):  # a read-only cache: the next render measures again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            safefiles.atomic_write_bytes(path, buffer.getvalue(), durable=False)
+        return values
+
+    return keep
 
 
 def codec_offset(

@@ -289,6 +289,9 @@ class BedSource(Protocol):
 
 
 BedFactory = Callable[[], BedSource]  # a fresh bed from its first frame: each pass over the session takes one
+# What planning measured of a bed, kept for later sessions: (name, measure) -> the values, from
+# an earlier session with the same bed or measured now (audiogen.codec_offsets.bed_keeper).
+BedKeeper = Callable[[str, Callable[[], "np.ndarray"]], "np.ndarray"]
 
 
 @runtime_checkable

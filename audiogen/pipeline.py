@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from audiogen.background import Bed
-from audiogen.codec_offsets import codec_offset
+from audiogen.codec_offsets import bed_keeper, codec_offset
 from audiogen.export import encode, export_session, export_settings, list_encoders_soon
 from audiogen.mix import codec_loudness_change, master, output_channels, probe_excerpt
 from audiogen.models import (
@@ -135,8 +135,9 @@ def render_session(
             blocks, path.with_suffix(export.format.suffix), sound.sample_rate, sound.channels, export
         )
 
+    kept = cache_folder(spec.cache_dir) if spec.use_cache else None
     codec_change = codec_offset(
-        cache_folder(spec.cache_dir) if spec.use_cache else None,
+        kept,
         export.format.name,
         export.kbps,
         sound,
@@ -153,6 +154,7 @@ def render_session(
             blocks, target, timeline, tags, sound.sample_rate, sound.channels, export
         ),
         codec_change,
+        bed_keeper(kept, sound),
     )
     return SessionResult(
         target,

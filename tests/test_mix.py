@@ -360,6 +360,42 @@ def test_master_writes_once_and_reports_what_it_measured(clips):
     assert stats.true_peak_dbtp <= settings.true_peak
 
 
+@pytest.mark.parametrize("seconds", [40, 300])  # measured whole, and in sampled windows
+def test_a_warm_plan_uses_the_bed_powers_kept_in_the_cache(clips, tmp_path, seconds):
+    """The bed's measured windows are kept (codec_offsets.bed_keeper); the next plan with the same bed
+    and length makes no bed sound and chooses the same gain. Damaged, or from another bed, seed or
+    length: measured again. Clearing the cache removes them."""
+    from audiogen.codec_offsets import BED_POWERS, CodecOffsets, bed_keeper
+
+    timeline = session(clips, seconds)
+    settings = SoundSettings(background="rain+drone")
+    made = []
+
+    def counted_bed():
+        bed = _factory(settings)()
+        real = bed.block
+        bed.block = lambda n: made.append(n) or real(n)
+        return bed
+
+    cold = plan_master(timeline, counted_bed, settings, keep_bed=bed_keeper(tmp_path, settings))
+    kept = list((tmp_path / BED_POWERS).iterdir())
+    assert made and len(kept) == 1
+    made.clear()
+    warm = plan_master(timeline, counted_bed, settings, keep_bed=bed_keeper(tmp_path, settings))
+    assert made == [] and warm == cold
+    assert plan_master(timeline, counted_bed, settings) == cold  # nothing kept: the same plan
+    made.clear()
+    kept[0].write_bytes(b"damaged")
+    assert plan_master(timeline, counted_bed, settings, keep_bed=bed_keeper(tmp_path, settings)) == cold
+    assert made
+    for other in (replace(settings, seed=2), replace(settings, background="rain")):
+        plan_master(timeline, _factory(other), other, keep_bed=bed_keeper(tmp_path, other))
+    plan_master(session(clips, seconds + 20), counted_bed, settings, keep_bed=bed_keeper(tmp_path, settings))
+    assert len(list((tmp_path / BED_POWERS).iterdir())) == 4
+    CodecOffsets(tmp_path).clear()
+    assert not (tmp_path / BED_POWERS).exists()
+
+
 def test_a_warm_plan_uses_the_looks_kept_beside_the_clips(clips, tmp_path, monkeypatch):
     """Planning keeps its look at each clip beside it; the next plan reads those instead of the
     clips, and chooses the same gain. A damaged or outdated look is made again."""

@@ -53,7 +53,7 @@ from audiogen.mix.loudness import (
     k_weighted,
     measure,
 )
-from audiogen.models import BedFactory, BedSource, Clip, MasterStats, SoundSettings, Timeline
+from audiogen.models import BedFactory, BedKeeper, BedSource, Clip, MasterStats, SoundSettings, Timeline
 from audiogen.tools import decode_command
 
 Codec = Callable[[Iterable[np.ndarray], Path], Path]  # writes blocks to an encoded file, returns its path
@@ -103,7 +103,12 @@ def _squares(weighted: np.ndarray) -> np.ndarray:
     return weighted**2 if weighted.ndim == 1 else np.sum(weighted**2, axis=1)
 
 
-def _bed_step_powers(bed: BedSource, count: int, settings: SoundSettings) -> np.ndarray:
+BED_POWERS_VERSION = 1  # raised whenever what `_bed_step_powers` keeps changes meaning
+
+
+def _bed_step_powers(
+    bed: BedSource, count: int, settings: SoundSettings, keep: BedKeeper | None = None
+) -> np.ndarray:
     """The bed's K-weighted power at unity gain for each of `count` 100 ms steps.
 
     A short session is measured whole. A longer one is sampled in BED_WINDOWS
@@ -111,6 +116,8 @@ def _bed_step_powers(bed: BedSource, count: int, settings: SoundSettings) -> np.
     stretch from the start can sit a few tenths of a dB off the whole): each
     window's own steps are exact, and the steps between take the windows' steps
     in turn: a wavy bed keeps its spread of levels, which the gates respond to.
+    `keep` (name, measure) gives the windows' powers kept from an earlier session with
+    the same bed and length, or measures them and keeps them.
     """
     rate, channels = settings.sample_rate, settings.channels
     step = int(STEP_SECONDS * rate)
@@ -120,25 +127,37 @@ def _bed_step_powers(bed: BedSource, count: int, settings: SoundSettings) -> np.
         starts, window = [0], count
     else:
         starts = [round(i * (count - window) / (BED_WINDOWS - 1)) for i in range(BED_WINDOWS)]
-    powers, measured, position = np.zeros(count), np.zeros(count, dtype=bool), 0
-    piece = int(BLOCK_SECONDS * rate) // step * step  # made and filtered a mix block at a time
-    to_mono = np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
+    powers, measured = np.zeros(count), np.zeros(count, dtype=bool)
     for first in starts:
-        lead = min(settle, first * step - position)  # never back over what the last window made
-        bed.skip(first * step - lead - position)
-        position = (first + window) * step
-        meter = LoudnessMeter(rate, channels, true_peak=False)  # from rest; whole steps throughout
-        for done in range(0, lead + window * step, piece):
-            sample = bed.block(min(piece, lead + window * step - done))
-            meter.add(sample.sum(axis=1, keepdims=True) * to_mono if channels == 1 else sample)
-        powers[first : first + window] = meter.step_powers()[lead // step :]
         measured[first : first + window] = True
+
+    def measure() -> np.ndarray:
+        """The windows' step powers, in order."""
+        windows, position = [], 0
+        piece = int(BLOCK_SECONDS * rate) // step * step  # made and filtered a mix block at a time
+        to_mono = np.float32(np.sqrt(0.5) if bed.channels == 2 else 0.5)
+        for first in starts:
+            lead = min(settle, first * step - position)  # never back over what the last window made
+            bed.skip(first * step - lead - position)
+            position = (first + window) * step
+            meter = LoudnessMeter(rate, channels, true_peak=False)  # from rest; whole steps throughout
+            for done in range(0, lead + window * step, piece):
+                sample = bed.block(min(piece, lead + window * step - done))
+                meter.add(sample.sum(axis=1, keepdims=True) * to_mono if channels == 1 else sample)
+            windows.append(meter.step_powers()[lead // step :])
+        return np.concatenate(windows)
+
+    name = f"{count}:{len(starts)}x{window}:v{BED_POWERS_VERSION}"
+    values = keep(name, measure) if keep is not None else measure()
+    if len(values) != np.count_nonzero(measured):  # kept for another layout: measured again
+        values = measure()
+    powers[measured] = values
     powers[~measured] = np.resize(powers[measured], np.count_nonzero(~measured))
     return powers
 
 
 def _background_energies(
-    timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings
+    timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, keep: BedKeeper | None = None
 ) -> _StepEnergies:
     """Bells and bed: the bed's K-weighted power (see `_bed_step_powers`) follows the ducking."""
     rate, channels = settings.sample_rate, settings.channels
@@ -154,7 +173,7 @@ def _background_energies(
                 )
             steps.add_squares(strikes[placed_bell.kind], placed_bell.start, rate)
         if not bed.silent:
-            power = _bed_step_powers(bed, len(steps.power), settings)
+            power = _bed_step_powers(bed, len(steps.power), settings, keep)
             # The ducking gain, squared and averaged over each step.
             points = round(STEP_SECONDS * ENVELOPE_RATE)
             times = (np.arange(len(steps.power) * points) + 0.5) / ENVELOPE_RATE
@@ -295,7 +314,11 @@ class MasterPlan:
 
 
 def plan_master(
-    timeline: Timeline, bed_factory: BedFactory, settings: SoundSettings, codec_change: float = 0.0
+    timeline: Timeline,
+    bed_factory: BedFactory,
+    settings: SoundSettings,
+    codec_change: float = 0.0,
+    keep_bed: BedKeeper | None = None,
 ) -> MasterPlan:
     """Choose the master gain and the voice's peak ceiling from the session's parts; nothing is mixed.
 
@@ -305,10 +328,11 @@ def plan_master(
     before mixing. Limiting lowers the loudness, which asks for more gain: G is
     the root of loudness(G) + G = target, found by bracketing and regula falsi
     on a look at the clips at their own rate. The stream's limiter is then left
-    with almost nothing to do (`codec_change`: what the encoder will add).
+    with almost nothing to do (`codec_change`: what the encoder will add). `keep_bed`
+    keeps what is measured of the bed for later sessions (see `_bed_step_powers`).
     """
     target = settings.loudness - codec_change
-    background = _background_energies(timeline, bed_factory, settings)
+    background = _background_energies(timeline, bed_factory, settings, keep_bed)
     looks = _look_at_clips(timeline, settings.channels)
     top = limiter_ceiling_db(settings) - PEAK_MARGIN_DB
 
@@ -535,6 +559,7 @@ def master(
     settings: SoundSettings,
     write: Callable[[MasteredStream], Written],
     codec_change: float = 0.0,
+    keep_bed: BedKeeper | None = None,
 ) -> tuple[MasterStats, Written]:
     """Master the session in one pass: planned from its parts, then mixed, limited and written once.
 
@@ -543,10 +568,11 @@ def master(
     `write`, and the limiter reports its true peak; `codec_change` (from
     `codec_loudness_change`) is what the encoder will add to the loudness. Only when
     the measurement misses the target by more than MISS_TOLERANCE does a second pass
-    write it again at a corrected gain.
+    write it again at a corrected gain. `keep_bed` keeps what planning measures of the
+    bed (see `plan_master`).
     """
     with _one_blas_thread():
-        plan = plan_master(timeline, bed_factory, settings, codec_change)
+        plan = plan_master(timeline, bed_factory, settings, codec_change, keep_bed)
         target = settings.loudness - codec_change  # what the PCM stream must measure
         for _attempt in range(2):
             stream = MasteredStream(timeline, bed_factory, settings, plan)
