@@ -464,8 +464,9 @@ class MasteredStream:
         return self.pieces([(0, self.frames)])[0]
 
     def pieces(self, spans: list[tuple[int, int]]) -> list[Generator[np.ndarray, None, None]]:
-        """Iterators over the session's frames [start, stop) for each span, in order of their starts;
-        each may run in a thread of its own. The first span starts at 0 and the last ends at the end."""
+        """Generators of the session's frames [start, stop) for each span, in order of their starts
+        (with an empty block for each block of bed a piece plays through before its own); each may
+        run in a thread of its own. The first span starts at 0 and the last ends at the end."""
         if len(spans) > 1 and self.block % self.step:  # pieces are measured in whole 100 ms steps
             raise ValueError(
                 f"{self.settings.sample_rate} Hz: a mix block is not a whole number of 100 ms steps"
