@@ -508,8 +508,8 @@ def splice_mp3(
 
 
 def _splice(
-    first_data: Bytes,
-    second_data: Bytes,
+    first_data: _FileBytes,
+    second_data: _FileBytes,
     second_start: int,
     total_samples: int,
     window: tuple[int, int],
@@ -559,18 +559,11 @@ def _splice(
     with open(out, "wb") as sink:
         sink.write(first_data[:info_start])
         sink.write(info)  # written again once the music's CRC is known
-        for piece in _byte_chunks(first_data, info_end, tail_start):
+        for piece in first_data.chunks(info_end, tail_start):
             write(piece)
         write(bytes(tail))
-        for piece in _byte_chunks(second_data, second.offsets[frame], len(second_data)):
+        for piece in second_data.chunks(second.offsets[frame], len(second_data)):
             write(piece)
         sink.seek(info_start)
         sink.write(_info_frame(tagged.info, tagged.layout, frame_sizes, music_crc, total_samples, "first"))
     return _switch_sample(second_start, frame)
-
-
-def _byte_chunks(data: Bytes, start: int, stop: int) -> Iterator[bytes]:
-    if isinstance(data, _FileBytes):
-        yield from data.chunks(start, stop)
-    else:
-        yield data[start:stop]

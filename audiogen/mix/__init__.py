@@ -15,7 +15,7 @@ The bed is any `BedSource` (audiogen.models), made fresh for each pass by a `Bed
 
 from audiogen.mix.blocks import bed_gain_db, mix_blocks, output_channels, prepare_clip, speech_spans
 from audiogen.mix.limiter import TruePeakLimiter, limited, limiter_ceiling_db
-from audiogen.mix.loudness import LoudnessMeter, TruePeakEnvelope, gated_loudness, measure, metered
+from audiogen.mix.loudness import LoudnessMeter, TruePeakEnvelope, gated_loudness, measure
 from audiogen.mix.master import (
     Codec,
     MasteredStream,
@@ -42,7 +42,6 @@ __all__ = [
     "master",
     "mastered_blocks",
     "measure",
-    "metered",
     "mix_blocks",
     "output_channels",
     "plan_master",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -180,13 +180,6 @@ def measure(blocks: Iterator[np.ndarray], sample_rate: int, channels: int) -> tu
     for block in blocks:
         meter.add(block)
     return meter.integrated(), meter.true_peak_db()
-
-
-def metered(blocks: Iterable[np.ndarray], meter: LoudnessMeter) -> Iterator[np.ndarray]:
-    """Pass the blocks through, measuring them on the way."""
-    for block in blocks:
-        meter.add(block)
-        yield block
 
 
 FILTER_TAIL_SECONDS = 0.2  # a part's K-weighted energy rings on this long after it ends
